@@ -1,0 +1,270 @@
+"""The command line: python -m gan_core {train, sample, train-classifier} (each with --help)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from gan_core.config import GAN_LOSSES, GANConfig
+
+USAGE_ERROR = 2
+
+# CLI flag -> config field, for every field that is not spelled the same.
+FLAG_HELP = {
+    "latent_dim": "size of z", "hidden_units": "width of both hidden layers",
+    "image_size": "image side in pixels (28 for MNIST)", "batch_size": "images per step",
+    "g_learning_rate": "generator Adam learning rate", "d_learning_rate": "discriminator Adam learning rate",
+    "beta1": "Adam beta1 of both optimizers", "d_steps": "discriminator updates per generator update",
+    "label_smoothing": "one-sided: real targets become 1 - this", "loss": "generator loss",
+    "r1_gamma": "R1 gradient-penalty weight on real images (0 = off)",
+    "ema_decay": "generator weight averaging for sampling (0 = off)",
+    "steps_per_call": "training steps fused into one traced call", "seed": "random seed",
+    "dataset": "mnist-sample (offline), mnist, fashion_mnist, idx:FOLDER; join with '+'",
+}
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit code 2."""
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = GANConfig()
+    for field in fields(GANConfig):
+        default = getattr(defaults, field.name)
+        kwargs = dict(dest=field.name, default=None, help=f"{FLAG_HELP.get(field.name, field.name)} "
+                                                           f"(default {default})")
+        if field.name == "loss":
+            kwargs["choices"] = GAN_LOSSES
+        else:
+            kwargs["type"] = type(default)
+        parser.add_argument(_flag(field.name), **kwargs)
+    parser.add_argument("--plain", action="store_true",
+                        help="start from the textbook recipe (no smoothing, no averaging, no penalty)")
+
+
+def _config_from_args(args: argparse.Namespace, base: GANConfig | None = None) -> GANConfig:
+    if base is None:
+        base = GANConfig.plain() if args.plain else GANConfig()
+    changes = {f.name: getattr(args, f.name) for f in fields(GANConfig) if getattr(args, f.name) is not None}
+    try:
+        return base.replace(**changes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _check_writable_folder(folder: Path, flag: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"{flag} {folder}: cannot write there ({exc.strerror or exc}); choose another folder.") from exc
+
+
+def _progress_line(snapshot, target: int, started: float) -> str:
+    done = snapshot.step
+    width = 24
+    filled = int(width * min(done / target, 1.0)) if target else width
+    return (f"[{'#' * filled}{'.' * (width - filled)}] step {done}/{target} "
+            f"| {snapshot.steps_per_second:6.1f} steps/s | d_loss {snapshot.latest('d_loss'):.3f} "
+            f"g_loss {snapshot.latest('g_loss'):.3f} D(x) {snapshot.latest('d_real'):.2f} "
+            f"D(G(z)) {snapshot.latest('d_fake'):.2f} | {time.perf_counter() - started:5.0f}s")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from gan_core import checkpoints
+    from gan_core.data import DatasetError, load_dataset
+    from gan_core.lab import create_run
+
+    if args.steps is None or args.steps < 1:
+        raise UsageError(f"--steps must be a positive number of steps (got {args.steps}).")
+    if args.checkpoint_every < 1:
+        raise UsageError(f"--checkpoint-every must be positive (got {args.checkpoint_every}).")
+    out = Path(args.out)
+    existing = checkpoints.list_checkpoints(out)
+    model, start_step, history = None, 0, {}
+    if args.resume:
+        if not existing:
+            raise UsageError(f"--resume: {out} holds no checkpoint to resume; drop --resume to start a new run.")
+        try:
+            model, saved_config, state = checkpoints.load_model(out)
+        except checkpoints.CheckpointError as exc:
+            raise UsageError(str(exc)) from exc
+        config = _config_from_args(args, base=saved_config)
+        if config != saved_config:
+            changed = [f.name for f in fields(GANConfig) if getattr(config, f.name) != getattr(saved_config, f.name)]
+            raise UsageError(f"--resume keeps the saved config; these flags differ from it: {', '.join(changed)}.")
+        start_step = int(state.get("step", 0))
+        history = checkpoints.read_history_csv(out / checkpoints.HISTORY_FILE)
+    else:
+        config = _config_from_args(args)
+        if existing or (out / checkpoints.CONFIG_FILE).exists():
+            raise UsageError(f"--out {out} already holds a run; pass --resume to continue it or choose another --out.")
+    _check_writable_folder(out, "--out")
+    if start_step >= args.steps:
+        print(f"{out} is already at step {start_step} >= --steps {args.steps}; nothing to do.")
+        return 0
+
+    try:
+        dataset = load_dataset(config.dataset)
+    except DatasetError as exc:
+        raise UsageError(f"--dataset: {exc}") from exc
+    for note in dataset.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"training on {dataset.name}: {len(dataset)} images; {args.steps - start_step} steps to go", flush=True)
+
+    run = create_run(config, dataset, model=model, total_steps=args.steps, start_step=start_step,
+                     chunk_steps=min(500, args.checkpoint_every))
+    if history:  # continue the saved curves
+        run.trainer._history = {name: list(values) for name, values in history.items()}
+    started = time.perf_counter()
+    tty = sys.stdout.isatty()
+    last_print = [0.0]
+    command = "python -m gan_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+    def save(snapshot) -> None:
+        checkpoints.save_checkpoint(out, run.model, config, snapshot.step,
+                                    {"wall_time_s": round(time.perf_counter() - started, 1), "command": command})
+        checkpoints.write_history_csv(out / checkpoints.HISTORY_FILE, snapshot.history)
+
+    def on_chunk(snapshot) -> None:
+        now = time.perf_counter()
+        if tty or now - last_print[0] > 10 or snapshot.step >= args.steps:
+            print(("\r" if tty else "") + _progress_line(snapshot, args.steps, started),
+                  end="" if tty else "\n", flush=True)
+            last_print[0] = now
+        if snapshot.step % args.checkpoint_every == 0 or snapshot.step >= args.steps:
+            save(snapshot)
+
+    try:
+        snapshot = run.trainer.run(args.steps - start_step, on_chunk_end=on_chunk)
+    except KeyboardInterrupt:
+        print("\ninterrupted; the last checkpoint is intact.", file=sys.stderr)
+        return 130
+    if tty:
+        print()
+    if snapshot.status == "diverged":
+        print(f"error: {snapshot.message}", file=sys.stderr)
+        save(snapshot)
+        return 1
+    print(f"done: {snapshot.step} steps in {time.perf_counter() - started:.1f} s; weights in "
+          f"{checkpoints.list_checkpoints(out)[-1]}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gan_core import checkpoints
+    from gan_core.images import grid_png
+    from gan_core.latent import sample_z
+
+    if args.n < 1:
+        raise UsageError(f"--n must be a positive number of samples (got {args.n}).")
+    out = Path(args.out)
+    if out.suffix != ".npy":
+        raise UsageError(f"--out {out}: give a file name ending in .npy.")
+    png = Path(args.png) if args.png else None
+    if png is not None and png.suffix.lower() != ".png":
+        raise UsageError(f"--png {png}: give a file name ending in .png.")
+    for path, flag in ((out, "--out"), (png, "--png")):
+        if path is not None:
+            _check_writable_folder(path.parent if str(path.parent) else Path("."), flag)
+    try:
+        model, config, _ = checkpoints.load_model(args.weights, need_discriminator=False)
+    except checkpoints.CheckpointError as exc:
+        raise UsageError(f"--weights: {exc}") from exc
+    z = sample_z(args.n, config.latent_dim, args.seed)
+    images = np.concatenate([model.generate(z[i:i + 1000]) for i in range(0, args.n, 1000)]).astype(np.float32)
+    _atomic_save(out, lambda p: np.save(p, images))
+    if png is not None:
+        _atomic_save(png, lambda p: Path(p).write_bytes(grid_png(images[:100], columns=10)))
+    print(f"wrote {images.shape[0]} samples {images.shape[1:]} in [0, 1] to {out}" + (f" and a grid to {png}" if png else ""))
+    return 0
+
+
+def _atomic_save(path: Path, write) -> None:
+    temp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        write(temp)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    from gan_core.classifier_training import train_classifier
+    from gan_core.data import DatasetError
+
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be positive (got {args.epochs}).")
+    out = Path(args.out)
+    _check_writable_folder(out, "--out")
+    command = "python -m gan_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        report = train_classifier(args.dataset, args.holdout, out, epochs=args.epochs, seed=args.seed, command=command)
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from exc
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gan_core", description="Train and sample the documented GAN.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,train-classifier}")
+
+    train = commands.add_parser("train", help="train a GAN and write checkpoints",
+                                description="Train the documented GAN; writes OUT/config.json, OUT/history.csv "
+                                            "and OUT/checkpoints/step-N/*.weights.h5 (atomically).")
+    train.add_argument("--out", required=True, help="run folder, e.g. runs/first")
+    train.add_argument("--steps", type=int, default=20000, help="train until this many steps in total (default 20000)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    train.add_argument("--checkpoint-every", type=int, default=5000, help="steps between checkpoints (default 5000)")
+    _add_config_flags(train)
+    train.set_defaults(handler=cmd_train)
+
+    sample = commands.add_parser("sample", help="draw samples from trained weights",
+                                 description="Write float32 (N, 28, 28) samples in [0, 1] to a .npy file.")
+    sample.add_argument("--weights", required=True, help="a run folder written by train, or pretrained/gan")
+    sample.add_argument("--n", type=int, default=5000, help="number of samples (default 5000)")
+    sample.add_argument("--out", required=True, help="output .npy file")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the latent vectors (default 0)")
+    sample.add_argument("--png", help="also write a 10x10 grid of the first samples to this .png")
+    sample.set_defaults(handler=cmd_sample)
+
+    classifier = commands.add_parser("train-classifier", help="train the digit classifier used to judge samples",
+                                     description="Train a small CNN on labelled digits; report its accuracy on "
+                                                 "a held-out labelled set it never trained on.")
+    classifier.add_argument("--dataset", required=True, help="labelled training digits, e.g. idx:FOLDER")
+    classifier.add_argument("--holdout", default="mnist-sample", help="labelled held-out digits (default mnist-sample)")
+    classifier.add_argument("--out", default="pretrained/classifier", help="output folder")
+    classifier.add_argument("--epochs", type=int, default=12)
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.set_defaults(handler=cmd_train_classifier)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # argparse itself exits 2 on unknown flags
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

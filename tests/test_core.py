@@ -1,0 +1,159 @@
+"""The documented networks, the GAN's training step, config, latent tools and pictures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gan_core.config import GANConfig
+from gan_core.lab import create_run
+from gan_core.models import build_gan
+from gan_core.networks import build_discriminator, build_generator
+
+
+def test_documented_networks_have_documented_shapes_and_parameter_counts():
+    config = GANConfig()
+    generator, discriminator = build_generator(config), build_discriminator(config)
+    assert generator.count_params() == 227_344
+    assert discriminator.count_params() == 201_217
+    assert [layer.units for layer in generator.layers if hasattr(layer, "units")] == [256, 784]
+    assert [layer.units for layer in discriminator.layers if hasattr(layer, "units")] == [256, 1]
+    assert tuple(generator(np.zeros((2, 100), np.float32)).shape) == (2, 28, 28)
+    assert tuple(discriminator(np.zeros((2, 28, 28), np.float32)).shape) == (2, 1)
+    assert generator.layers[0].activation.__name__ == "relu"
+    assert generator.layers[1].activation.__name__ == "sigmoid"
+
+
+def test_generator_output_is_an_image_in_unit_range():
+    model = build_gan(GANConfig())
+    images = model.generate(np.random.default_rng(0).standard_normal((5, 100)) * 3)
+    assert images.shape == (5, 28, 28)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    probabilities = model.probability(images)
+    assert probabilities.shape == (5,) and np.all((probabilities > 0) & (probabilities < 1))
+
+
+def test_defaults_are_the_documented_values():
+    config = GANConfig()
+    assert (config.latent_dim, config.hidden_units, config.image_size) == (100, 256, 28)
+    assert (config.batch_size, config.beta1, config.d_steps) == (128, 0.5, 1)
+    assert config.loss == "non_saturating"
+
+
+@pytest.mark.parametrize("change, field", [({"batch_size": 0}, "batch_size"), ({"beta1": 1.5}, "beta1"),
+                                           ({"loss": "bogus"}, "loss"), ({"label_smoothing": 0.7}, "label_smoothing"),
+                                           ({"g_learning_rate": -1.0}, "g_learning_rate")])
+def test_config_rejects_bad_values_naming_the_field(change, field):
+    with pytest.raises(ValueError, match=field):
+        GANConfig(**change)
+
+
+def test_config_is_frozen_and_round_trips_json():
+    import dataclasses
+    import json
+
+    config = GANConfig(seed=7, d_steps=2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 3  # type: ignore[misc]
+    assert GANConfig.from_dict(json.loads(config.to_json())) == config
+
+
+def test_one_chunk_changes_weights_and_gives_finite_losses(tiny_config, tiny_images):
+    run = create_run(tiny_config, _dataset(tiny_images), chunk_steps=10)
+    before = [w.copy() for w in run.model.generator.get_weights() + run.model.discriminator.get_weights()]
+    snapshot = run.trainer.run(10)
+    after = run.model.generator.get_weights() + run.model.discriminator.get_weights()
+    assert snapshot.step == 10
+    assert all(not np.allclose(b, a) for b, a in zip(before, after))
+    for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+        assert np.all(np.isfinite(snapshot.history[name])), name
+    assert 0 < snapshot.latest("d_real") < 1 and 0 < snapshot.latest("d_fake") < 1
+    assert snapshot.samples.shape == (64, 28, 28)
+
+
+def test_d_steps_and_r1_and_minimax_variants_train(tiny_images):
+    config = GANConfig(hidden_units=8, latent_dim=4, batch_size=8, steps_per_call=2, d_steps=2, r1_gamma=1.0,
+                       loss="minimax", ema_decay=0.0)
+    run = create_run(config, _dataset(tiny_images), chunk_steps=4)
+    snapshot = run.trainer.run(4)
+    assert snapshot.step == 4 and np.isfinite(snapshot.latest("d_loss"))
+    assert run.model.ema_generator is None and run.model.sampler is run.model.generator
+
+
+def test_same_seed_builds_same_networks_and_different_seeds_differ():
+    a, b, c = build_gan(GANConfig(seed=1)), build_gan(GANConfig(seed=1)), build_gan(GANConfig(seed=2))
+    z = np.random.default_rng(0).standard_normal((4, 100)).astype(np.float32)
+    np.testing.assert_array_equal(a.generate(z), b.generate(z))
+    assert not np.allclose(a.generate(z), c.generate(z))
+
+
+def test_same_seed_trains_to_same_samples(tiny_config, tiny_images):
+    outputs = []
+    for _ in range(2):
+        run = create_run(tiny_config, _dataset(tiny_images), chunk_steps=10)
+        run.trainer.run(10)
+        outputs.append(run.model.generate(run.fixed_noise))
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+
+
+def test_ema_generator_lags_the_raw_generator(tiny_images):
+    config = GANConfig(hidden_units=8, latent_dim=4, batch_size=8, steps_per_call=5, ema_decay=0.99)
+    run = create_run(config, _dataset(tiny_images), chunk_steps=20)
+    run.trainer.run(20)
+    raw, average = run.model.generator.get_weights(), run.model.ema_generator.get_weights()
+    assert any(not np.allclose(r, a) for r, a in zip(raw, average))
+
+
+def test_latent_interpolation_endpoints_and_norms():
+    from gan_core.latent import arithmetic, interpolate, sample_z
+
+    a, b = sample_z(2, 100, seed=5)
+    for method in ("lerp", "slerp"):
+        path = interpolate(a, b, 7, method)
+        assert path.shape == (7, 100)
+        np.testing.assert_allclose(path[0], a, atol=1e-5)
+        np.testing.assert_allclose(path[-1], b, atol=1e-5)
+    # slerp keeps the norm near the endpoints'; lerp shrinks it in the middle
+    mid_slerp, mid_lerp = interpolate(a, b, 3, "slerp")[1], interpolate(a, b, 3, "lerp")[1]
+    assert np.linalg.norm(mid_slerp) > np.linalg.norm(mid_lerp)
+    np.testing.assert_allclose(arithmetic(a, b, b), a, atol=1e-6)
+    with pytest.raises(ValueError, match="method"):
+        interpolate(a, b, 3, "cubic")
+
+
+def test_principal_directions_are_unit_vectors_sorted_by_variance():
+    from gan_core.latent import principal_directions
+
+    model = build_gan(GANConfig(hidden_units=16))
+    result = principal_directions(model.generate, 100, count=500, components=4)
+    assert result.directions.shape == (4, 100)
+    np.testing.assert_allclose(np.linalg.norm(result.directions, axis=1), 1.0, atol=1e-4)
+    assert np.all(np.diff(result.explained_variance) <= 1e-6)
+
+
+def test_grid_and_upscale_are_crisp():
+    from gan_core.images import grid, upscale
+
+    images = np.zeros((4, 28, 28), np.float32)
+    images[1, 0, 0] = 1.0
+    tiled = grid(images, columns=2, padding=2)
+    assert tiled.shape == (2 * 30 + 2, 2 * 30 + 2)
+    big = upscale(images[1], 10)
+    assert big.shape == (280, 280)
+    assert set(np.unique(big)) == {0.0, 1.0}  # nearest neighbour: no blended values
+    assert big[:10, :10].min() == 1.0 and big[10, 10] == 0.0
+
+
+def _dataset(images):
+    from gan_core.data import Dataset
+
+    return Dataset("tiny", images)
+
+
+def test_describe_lists_layers_with_sizes_and_parameters():
+    from gan_core.networks import describe
+
+    rows = describe(build_generator(GANConfig()))
+    assert [row["output"] for row in rows] == [(256,), (784,), (28, 28)]
+    assert sum(row["params"] for row in rows) == 227_344
+    assert rows[0]["activation"] == "relu" and rows[1]["activation"] == "sigmoid"

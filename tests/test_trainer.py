@@ -1,0 +1,153 @@
+"""The Trainer: background chunks, pause/resume/step/stop from another thread, snapshots, divergence."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from gan_core.data import Dataset
+from gan_core.lab import create_run
+from gan_core.training import Trainer, downsample
+
+
+def _run(tiny_config, tiny_images, **kwargs):
+    return create_run(tiny_config, Dataset("tiny", tiny_images), chunk_steps=10, **kwargs)
+
+
+def _wait(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_pause_resume_stop_from_another_thread(tiny_config, tiny_images):
+    run = _run(tiny_config, tiny_images)
+    trainer = run.trainer
+    chunks_seen = []
+    trainer.add_callback("on_chunk_end", lambda snap: chunks_seen.append(threading.current_thread().name))
+    trainer.start()
+    assert _wait(lambda: trainer.snapshot().step >= 30)
+    assert trainer.status == "running"
+    trainer.pause()
+    assert _wait(lambda: not _advancing(trainer))
+    paused_at = trainer.snapshot().step
+    time.sleep(0.3)
+    assert trainer.snapshot().step == paused_at and trainer.status == "paused"
+    trainer.resume()
+    assert _wait(lambda: trainer.snapshot().step >= paused_at + 20)
+    trainer.stop()
+    assert not trainer.is_alive
+    assert trainer.status == "stopped"
+    assert set(chunks_seen) == {"gan-trainer"}  # callbacks run on the worker, not the caller
+
+
+def _advancing(trainer) -> bool:
+    before = trainer.snapshot().step
+    time.sleep(0.15)
+    return trainer.snapshot().step != before
+
+
+def test_step_runs_exactly_one_chunk_then_holds(tiny_config, tiny_images):
+    trainer = _run(tiny_config, tiny_images).trainer
+    trainer.step()
+    assert _wait(lambda: trainer.snapshot().step == 10)
+    time.sleep(0.3)
+    assert trainer.snapshot().step == 10 and trainer.status == "paused"
+    trainer.step(2)
+    assert _wait(lambda: trainer.snapshot().step == 30)
+    trainer.stop()
+
+
+def test_finishes_at_total_steps(tiny_config, tiny_images):
+    trainer = _run(tiny_config, tiny_images, total_steps=25).trainer
+    trainer.start()
+    assert _wait(lambda: trainer.status == "finished")
+    assert trainer.snapshot().step == 25
+
+
+def test_snapshot_is_a_private_copy(tiny_config, tiny_images):
+    trainer = _run(tiny_config, tiny_images).trainer
+    trainer.run(10)
+    snapshot = trainer.snapshot()
+    snapshot.history["d_loss"][:] = 123.0
+    snapshot.samples[:] = -1.0
+    fresh = trainer.snapshot()
+    assert not np.any(fresh.history["d_loss"] == 123.0)
+    assert fresh.samples.min() >= 0.0
+    lengths = {len(v) for v in fresh.history.values()}
+    assert len(lengths) == 1  # every series has one value per recorded call
+
+
+def test_snapshots_stay_consistent_while_training(tiny_config, tiny_images):
+    trainer = _run(tiny_config, tiny_images).trainer
+    trainer.start()
+    for _ in range(30):
+        snapshot = trainer.snapshot()
+        assert len({len(v) for v in snapshot.history.values()}) == 1
+        if len(snapshot.history["step"]):
+            assert snapshot.history["step"][-1] == snapshot.step
+        time.sleep(0.01)
+    trainer.stop()
+
+
+def test_learning_rate_change_applies_between_chunks(tiny_config, tiny_images):
+    run = _run(tiny_config, tiny_images)
+    run.trainer.start()
+    run.set_learning_rates(1e-3, 5e-5)
+    assert _wait(lambda: abs(float(run.model.g_optimizer.learning_rate) - 1e-3) < 1e-9)
+    assert abs(float(run.model.d_optimizer.learning_rate) - 5e-5) < 1e-9
+    run.trainer.stop()
+
+
+def test_divergence_pauses_and_restores_last_good_weights(tiny_config, tiny_images):
+    run = _run(tiny_config, tiny_images)
+    run.trainer.run(10)
+    good = [w.copy() for w in run.model.generator.get_weights()]
+    calls = {"n": 0}
+    real_run_steps = run.trainer.run_steps
+
+    def poisoned(steps):
+        calls["n"] += 1
+        logs = real_run_steps(steps)
+        weights = run.model.generator.get_weights()
+        run.model.generator.set_weights([np.full_like(w, np.nan) for w in weights])
+        return {**logs, "g_loss": float("nan")}
+
+    run.trainer.run_steps = poisoned
+    run.trainer.start()
+    assert _wait(lambda: run.trainer.status == "diverged")
+    snapshot = run.trainer.snapshot()
+    assert "diverged" in snapshot.message and "learning rate" in snapshot.message
+    for restored, expected in zip(run.model.generator.get_weights(), good):
+        np.testing.assert_allclose(restored, expected)
+    assert snapshot.step == 10 and not _advancing(run.trainer)
+    run.trainer.stop()
+
+
+def test_errors_in_the_worker_surface_in_the_snapshot(tiny_config, tiny_images):
+    run = _run(tiny_config, tiny_images)
+
+    def broken(steps):
+        raise RuntimeError("boom")
+
+    trainer = Trainer(run.model, broken, chunk_steps=5)
+    trainer.start()
+    assert _wait(lambda: trainer.status == "error")
+    assert "boom" in trainer.snapshot().message
+
+
+def test_downsample_keeps_recent_points_and_caps_length():
+    steps = np.arange(10_000, dtype=float)
+    values = np.sin(steps)
+    small_steps, small_values = downsample(steps, values, max_points=2000)
+    assert len(small_steps) <= 2000
+    np.testing.assert_array_equal(small_steps[-500:], steps[-500:])
+    assert small_steps[0] == 0 and np.all(np.diff(small_steps) > 0)
+    np.testing.assert_array_equal(small_values, np.sin(small_steps))
+    same_steps, _ = downsample(steps[:100], values[:100])
+    assert len(same_steps) == 100
