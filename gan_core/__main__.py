@@ -132,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     tty = sys.stdout.isatty()
     last_print = [0.0]
-    command = "python -m gan_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = args.command_line
 
     def save(snapshot) -> None:
         checkpoints.save_checkpoint(out, run.model, config, snapshot.step,
@@ -212,7 +212,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
         raise UsageError(f"--epochs must be positive (got {args.epochs}).")
     out = Path(args.out)
     _check_writable_folder(out, "--out")
-    command = "python -m gan_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = args.command_line
     try:
         report = train_classifier(args.dataset, args.holdout, out, epochs=args.epochs, seed=args.seed, command=command)
     except DatasetError as exc:
@@ -258,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)  # argparse itself exits 2 on unknown flags
+    args.command_line = "python -m gan_core " + " ".join(shlex.quote(a) for a in argv)
     try:
         return args.handler(args)
     except UsageError as exc:

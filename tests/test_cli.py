@@ -1,0 +1,191 @@
+"""The command line: train / sample end to end on tiny settings, and every usage error path (exit code 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_core.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--hidden-units", "16", "--latent-dim", "8", "--batch-size", "16", "--steps-per-call", "5"]
+
+
+def _train(out, steps=20, *extra):
+    return main(["train", "--out", str(out), "--steps", str(steps), "--checkpoint-every", "10", *TINY, *extra])
+
+
+def test_train_writes_checkpoints_config_history_then_sample_reads_them(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run) == 0
+    checkpoints = sorted((run / "checkpoints").iterdir())
+    assert [p.name for p in checkpoints] == ["step-00000010", "step-00000020"]
+    assert {p.name for p in checkpoints[-1].iterdir()} == {
+        "generator.weights.h5", "discriminator.weights.h5", "generator_ema.weights.h5", "config.json", "state.json"}
+    config = json.loads((run / "config.json").read_text())
+    assert config["hidden_units"] == 16 and config["kind"] == "GANConfig"
+    state = json.loads((checkpoints[-1] / "state.json").read_text())
+    assert state["step"] == 20 and "python -m gan_core train" in state["command"]
+    history = (run / "history.csv").read_text().splitlines()
+    assert history[0].startswith("step,time,d_loss,g_loss") and len(history) == 1 + 4
+
+    samples = tmp_path / "s.npy"
+    png = tmp_path / "grid.png"
+    assert main(["sample", "--weights", str(run), "--n", "30", "--out", str(samples), "--png", str(png)]) == 0
+    array = np.load(samples)
+    assert array.shape == (30, 28, 28) and array.dtype == np.float32
+    assert array.min() >= 0 and array.max() <= 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # same seed -> same samples; another seed -> others
+    again = tmp_path / "again.npy"
+    other = tmp_path / "other.npy"
+    main(["sample", "--weights", str(run), "--n", "30", "--out", str(again)])
+    main(["sample", "--weights", str(run), "--n", "30", "--out", str(other), "--seed", "5"])
+    np.testing.assert_array_equal(np.load(again), array)
+    assert not np.allclose(np.load(other), array)
+
+
+def test_resume_continues_from_the_newest_checkpoint(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, 10) == 0
+    assert _train(run, 20, "--resume") == 0
+    assert (run / "checkpoints" / "step-00000020").is_dir()
+    history = (run / "history.csv").read_text().splitlines()
+    steps = [int(float(line.split(",")[0])) for line in history[1:]]
+    assert steps == [5, 10, 15, 20]
+
+
+def test_weights_save_load_round_trip(tmp_path):
+    from gan_core import checkpoints
+    from gan_core.config import GANConfig
+    from gan_core.models import build_gan
+
+    config = GANConfig(hidden_units=16, latent_dim=8, seed=4)
+    model = build_gan(config)
+    for network in model.weight_networks().values():  # make every network distinct from a fresh build
+        network.set_weights([w + np.random.default_rng(1).normal(size=w.shape).astype(np.float32)
+                             for w in network.get_weights()])
+    folder = checkpoints.save_weights_folder(tmp_path / "w", model, config, {"step": 7})
+    loaded, loaded_config, state = checkpoints.load_model(folder)
+    assert loaded_config == config and state == {"step": 7}
+    for stem, network in model.weight_networks().items():
+        for a, b in zip(network.get_weights(), loaded.weight_networks()[stem].get_weights()):
+            np.testing.assert_array_equal(a, b)
+    z = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
+    np.testing.assert_array_equal(model.generate(z), loaded.generate(z))
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary folder left behind
+
+
+def _usage_error(capsys, argv, match):
+    with pytest.raises(SystemExit) as raised:
+        code = main(argv)
+        raise SystemExit(code)
+    assert raised.value.code == 2
+    err = capsys.readouterr().err
+    assert match in err, err
+    assert len([line for line in err.strip().splitlines() if "error:" in line]) == 1
+    return err
+
+
+def test_negative_steps(tmp_path, capsys):
+    _usage_error(capsys, ["train", "--out", str(tmp_path / "r"), "--steps", "-5"], "--steps must be a positive")
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_flag(tmp_path, capsys):
+    _usage_error(capsys, ["train", "--out", str(tmp_path / "r"), "--learning-rat", "1"], "unrecognized arguments")
+
+
+def test_bad_config_value_names_the_field(tmp_path, capsys):
+    _usage_error(capsys, ["train", "--out", str(tmp_path / "r"), "--beta1", "2"], "beta1 must be in")
+
+
+def test_unknown_dataset_lists_choices(tmp_path, capsys):
+    _usage_error(capsys, ["train", "--out", str(tmp_path / "r"), "--dataset", "cifar", "--steps", "5"], "mnist-sample")
+
+
+def test_existing_run_is_never_overwritten(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, 10) == 0
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    _usage_error(capsys, ["train", "--out", str(run), "--steps", "10", *TINY], "already holds a run")
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+
+
+def test_resume_without_checkpoint(tmp_path, capsys):
+    _usage_error(capsys, ["train", "--out", str(tmp_path / "empty"), "--resume"], "holds no checkpoint")
+
+
+def test_unwritable_out(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _usage_error(capsys, ["train", "--out", str(blocker / "run"), "--steps", "5"], "cannot write there")
+    _usage_error(capsys, ["sample", "--weights", str(tmp_path), "--out", str(blocker / "s.npy")], "cannot write there")
+
+
+def test_sample_missing_weights(tmp_path, capsys):
+    _usage_error(capsys, ["sample", "--weights", str(tmp_path / "nope"), "--out", str(tmp_path / "s.npy")],
+                 "no such folder")
+    _usage_error(capsys, ["sample", "--weights", str(tmp_path), "--out", str(tmp_path / "s.npy")],
+                 "no generator.weights.h5")
+
+
+def test_sample_wrong_shape_weights_and_nothing_overwritten(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, 10) == 0
+    newest = sorted((run / "checkpoints").iterdir())[-1]
+    config = json.loads((newest / "config.json").read_text())
+    config["hidden_units"] = 32  # the weights were made with 16
+    (newest / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "s.npy"
+    out.write_bytes(b"precious")
+    _usage_error(capsys, ["sample", "--weights", str(run), "--out", str(out)], "cannot be loaded")
+    assert out.read_bytes() == b"precious"
+
+
+def test_sample_bad_n_and_suffix(tmp_path, capsys):
+    _usage_error(capsys, ["sample", "--weights", str(tmp_path), "--out", str(tmp_path / "s.npy"), "--n", "0"],
+                 "--n must be a positive")
+    _usage_error(capsys, ["sample", "--weights", str(tmp_path), "--out", str(tmp_path / "s.txt")], "ending in .npy")
+
+
+def test_help_for_each_command():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for command in ([], ["train"], ["sample"], ["train-classifier"]):
+        result = subprocess.run([sys.executable, "-m", "gan_core", *command, "--help"], capture_output=True,
+                                text=True, env=env, timeout=120)
+        assert result.returncode == 0 and "usage:" in result.stdout
+    train_help = subprocess.run([sys.executable, "-m", "gan_core", "train", "--help"], capture_output=True,
+                                text=True, env=env, timeout=120).stdout
+    for flag in ("--g-learning-rate", "--d-learning-rate", "--beta1", "--d-steps", "--label-smoothing",
+                 "--seed", "--batch-size", "--latent-dim", "--ema-decay", "--r1-gamma", "--dataset"):
+        assert flag in train_help
+
+
+def test_exit_code_two_from_a_real_process(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "gan_core", "train", "--out", str(tmp_path / "r"), "--steps", "0"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2
+    assert "error: --steps must be a positive" in result.stderr
+
+
+def test_gan_core_never_imports_streamlit():
+    offenders = []
+    for path in (ROOT / "gan_core").rglob("*.py"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            stripped = line.strip()
+            if stripped.startswith(("import streamlit", "from streamlit")) or "import_module(\"streamlit" in stripped:
+                offenders.append(f"{path.name}:{number}")
+    assert offenders == []
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    probe = ("import sys, gan_core.lab, gan_core.checkpoints, gan_core.latent, gan_core.images, "
+             "gan_core.classifier, gan_core.__main__; print('streamlit' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
