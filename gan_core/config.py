@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-GAN_LOSSES = ("non_saturating", "minimax")
+GAN_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge", "wgan_gp")
+LOGISTIC_LOSSES = ("non_saturating", "minimax")
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,12 @@ class GANConfig:
     g_learning_rate: float = 2e-4
     d_learning_rate: float = 2e-4
     beta1: float = 0.5
+    beta2: float = 0.999
     d_steps: int = 1  # discriminator updates per generator update
     label_smoothing: float = 0.1  # one-sided: real targets are 1 - label_smoothing
     loss: str = "non_saturating"
-    r1_gamma: float = 0.0  # weight of the zero-centred gradient penalty on real images (Mescheder 2018)
+    gp_weight: float = 10.0  # WGAN-GP only: weight of the gradient penalty (Gulrajani et al. 2017)
+    r1_gamma: float = 1.0  # weight of the zero-centred gradient penalty on real images (Mescheder 2018)
     ema_decay: float = 0.999  # generator weight averaging for sampling; 0 turns it off
     steps_per_call: int = 25  # training steps fused into one traced call
 
@@ -54,8 +57,11 @@ class GANConfig:
             value = getattr(self, name)
             if not (0 < value < 1):
                 out.append(f"{name} must be in (0, 1) (got {value!r})")
-        if not (0 <= self.beta1 < 1):
-            out.append(f"beta1 must be in [0, 1) (got {self.beta1!r})")
+        for name in ("beta1", "beta2"):
+            if not (0 <= getattr(self, name) < 1):
+                out.append(f"{name} must be in [0, 1) (got {getattr(self, name)!r})")
+        if self.gp_weight < 0:
+            out.append(f"gp_weight must be >= 0 (got {self.gp_weight!r})")
         if not (0 <= self.label_smoothing < 0.5):
             out.append(f"label_smoothing must be in [0, 0.5) (got {self.label_smoothing!r})")
         if not (0 <= self.ema_decay < 1):
@@ -99,5 +105,6 @@ class GANConfig:
         return cls(**kwargs)
 
     # Fields whose change needs new networks (a rebuild); the others apply live.
-    REBUILD_FIELDS = ("latent_dim", "hidden_units", "image_size", "batch_size", "d_steps",
-                      "loss", "r1_gamma", "ema_decay", "steps_per_call", "seed", "dataset")
+    REBUILD_FIELDS = ("latent_dim", "hidden_units", "image_size", "batch_size", "d_steps", "beta1", "beta2",
+                      "loss", "gp_weight", "label_smoothing", "r1_gamma", "ema_decay", "steps_per_call", "seed",
+                      "dataset")

@@ -157,3 +157,32 @@ def test_describe_lists_layers_with_sizes_and_parameters():
     assert [row["output"] for row in rows] == [(256,), (784,), (28, 28)]
     assert sum(row["params"] for row in rows) == 227_344
     assert rows[0]["activation"] == "relu" and rows[1]["activation"] == "sigmoid"
+
+
+@pytest.mark.parametrize("loss", ["non_saturating", "minimax", "least_squares", "hinge", "wgan_gp"])
+def test_every_loss_trains_with_finite_metrics(loss, tiny_images):
+    config = GANConfig(hidden_units=8, latent_dim=4, batch_size=8, steps_per_call=3, loss=loss)
+    run = create_run(config, _dataset(tiny_images), chunk_steps=6)
+    before = run.model.discriminator.get_weights()[0].copy()
+    snapshot = run.trainer.run(6)
+    assert not np.allclose(before, run.model.discriminator.get_weights()[0])
+    for name, values in snapshot.history.items():
+        assert np.all(np.isfinite(values)), (loss, name)
+    assert ("gradient_penalty" in snapshot.history) == (loss == "wgan_gp")
+    assert run.model.scores_are_probabilities == (loss in ("non_saturating", "minimax"))
+
+
+def test_wgan_gradient_penalty_matches_hand_computed_value():
+    import keras
+
+    config = GANConfig(hidden_units=4, latent_dim=2, loss="wgan_gp")
+    model = build_gan(config)
+    # A linear critic D(x) = w.x + b: its gradient is w everywhere, so the penalty is (|w| - 1)^2 exactly.
+    linear = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    w = np.full((784, 1), 0.1, np.float32)
+    linear.set_weights([w, np.zeros(1, np.float32)])
+    model.discriminator = linear
+    real = np.random.default_rng(0).random((5, 28, 28)).astype(np.float32)
+    fake = np.random.default_rng(1).random((5, 28, 28)).astype(np.float32)
+    expected = (np.sqrt(784 * 0.01) - 1.0) ** 2  # |w| = 2.8
+    assert float(model.gradient_penalty(real, fake)) == pytest.approx(expected, rel=1e-4)
