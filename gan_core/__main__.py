@@ -12,9 +12,10 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from gan_core.config import GAN_LOSSES, GANConfig
+from gan_core.config import ARCHITECTURES, GAN_LOSSES, MODELS, GANConfig
 
 USAGE_ERROR = 2
+CHOICES = {"loss": GAN_LOSSES, "model": MODELS, "architecture": ARCHITECTURES}
 
 # CLI flag -> config field, for every field that is not spelled the same.
 FLAG_HELP = {
@@ -22,7 +23,8 @@ FLAG_HELP = {
     "image_size": "image side in pixels (28 for MNIST)", "batch_size": "images per step",
     "g_learning_rate": "generator Adam learning rate", "d_learning_rate": "discriminator Adam learning rate",
     "beta1": "Adam beta1 of both optimizers", "beta2": "Adam beta2 of both optimizers",
-    "gp_weight": "WGAN-GP gradient-penalty weight", "d_steps": "discriminator updates per generator update",
+    "gp_weight": "WGAN-GP gradient-penalty weight", "kl_weight": "VAE: weight of the KL term",
+    "model": "gan, cgan (conditional), ae (autoencoder), vae", "architecture": "dense (documented) or conv (DCGAN)", "d_steps": "discriminator updates per generator update",
     "label_smoothing": "one-sided: real targets become 1 - this", "loss": "generator loss",
     "r1_gamma": "R1 gradient-penalty weight on real images (0 = off)",
     "ema_decay": "generator weight averaging for sampling (0 = off)",
@@ -45,8 +47,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         default = getattr(defaults, field.name)
         kwargs = dict(dest=field.name, default=None, help=f"{FLAG_HELP.get(field.name, field.name)} "
                                                            f"(default {default})")
-        if field.name == "loss":
-            kwargs["choices"] = GAN_LOSSES
+        if field.name in CHOICES:
+            kwargs["choices"] = CHOICES[field.name]
         else:
             kwargs["type"] = type(default)
         parser.add_argument(_flag(field.name), **kwargs)
@@ -74,14 +76,18 @@ def _check_writable_folder(folder: Path, flag: str) -> None:
         raise UsageError(f"{flag} {folder}: cannot write there ({exc.strerror or exc}); choose another folder.") from exc
 
 
+PROGRESS_LABELS = {"d_loss": "d_loss", "g_loss": "g_loss", "d_real": "D(x)", "d_fake": "D(G(z))",
+                   "gradient_penalty": "GP", "loss": "loss", "recon_loss": "recon", "kl_loss": "KL"}
+
+
 def _progress_line(snapshot, target: int, started: float) -> str:
     done = snapshot.step
     width = 24
     filled = int(width * min(done / target, 1.0)) if target else width
+    losses = " ".join(f"{label} {snapshot.latest(name):.3f}" for name, label in PROGRESS_LABELS.items()
+                      if name in snapshot.history)
     return (f"[{'#' * filled}{'.' * (width - filled)}] step {done}/{target} "
-            f"| {snapshot.steps_per_second:6.1f} steps/s | d_loss {snapshot.latest('d_loss'):.3f} "
-            f"g_loss {snapshot.latest('g_loss'):.3f} D(x) {snapshot.latest('d_real'):.2f} "
-            f"D(G(z)) {snapshot.latest('d_fake'):.2f} | {time.perf_counter() - started:5.0f}s")
+            f"| {snapshot.steps_per_second:6.1f} steps/s | {losses} | {time.perf_counter() - started:5.0f}s")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -120,16 +126,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         dataset = load_dataset(config.dataset)
+        run = create_run(config, dataset, model=model, total_steps=args.steps, start_step=start_step,
+                         chunk_steps=min(500, args.checkpoint_every))
     except DatasetError as exc:
         raise UsageError(f"--dataset: {exc}") from exc
     for note in dataset.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"training on {dataset.name}: {len(dataset)} images; {args.steps - start_step} steps to go", flush=True)
-
-    run = create_run(config, dataset, model=model, total_steps=args.steps, start_step=start_step,
-                     chunk_steps=min(500, args.checkpoint_every))
+    print(f"training a {config.display_name} on {dataset.name}: {len(dataset)} images; "
+          f"{args.steps - start_step} steps to go", flush=True)
     if history:  # continue the saved curves
-        run.trainer._history = {name: list(values) for name, values in history.items()}
+        run.trainer.restore_history(history)
     started = time.perf_counter()
     tty = sys.stdout.isatty()
     last_print = [0.0]
@@ -187,8 +193,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
         model, config, _ = checkpoints.load_model(args.weights, need_discriminator=False)
     except checkpoints.CheckpointError as exc:
         raise UsageError(f"--weights: {exc}") from exc
+    if args.label is not None and config.model != "cgan":
+        raise UsageError(f"--label works with a conditional GAN only; {args.weights} holds a {config.display_name}.")
+    if args.label is not None and not 0 <= args.label <= 9:
+        raise UsageError(f"--label must be a digit 0-9 (got {args.label}).")
     z = sample_z(args.n, config.latent_dim, args.seed)
-    images = np.concatenate([model.generate(z[i:i + 1000]) for i in range(0, args.n, 1000)]).astype(np.float32)
+    # A conditional GAN gets the asked-for label, or labels spread evenly (0, 1, ..., 9, 0, ...).
+    labels = np.full(args.n, args.label) if args.label is not None else np.arange(args.n) % 10
+    images = np.concatenate([model.generate(z[i:i + 1000], labels[i:i + 1000])
+                             for i in range(0, args.n, 1000)]).astype(np.float32)
     _atomic_save(out, lambda p: np.save(p, images))
     if png is not None:
         _atomic_save(png, lambda p: Path(p).write_bytes(grid_png(images[:100], columns=10)))
@@ -243,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="output .npy file")
     sample.add_argument("--seed", type=int, default=0, help="seed of the latent vectors (default 0)")
     sample.add_argument("--png", help="also write a 10x10 grid of the first samples to this .png")
+    sample.add_argument("--label", type=int, help="conditional GAN only: draw this digit (default: all ten, evenly)")
     sample.set_defaults(handler=cmd_sample)
 
     classifier = commands.add_parser("train-classifier", help="train the digit classifier used to judge samples",

@@ -87,12 +87,12 @@ def resolve_weights_folder(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such folder; give a folder written by 'train' or one under pretrained/.")
-    if (path / "generator.weights.h5").is_file():
+    if (path / "generator.weights.h5").is_file() or (path / "decoder.weights.h5").is_file():
         return path
     checkpoints = list_checkpoints(path)
     if checkpoints:
         return checkpoints[-1]
-    raise CheckpointError(f"{path}: holds no generator.weights.h5 and no checkpoints/step-*/ folder; "
+    raise CheckpointError(f"{path}: holds no generator/decoder weights and no checkpoints/step-*/ folder; "
                           f"give a folder written by 'train' or one under pretrained/.")
 
 
@@ -120,11 +120,11 @@ def read_state(folder: Path) -> dict:
 
 def load_model(path: str | Path, need_discriminator: bool = True):
     """Build the model a weights folder describes and load its weights (no code is deserialised)."""
-    from gan_core.models import build_gan
+    from gan_core.models import build_model
 
     folder = resolve_weights_folder(path)
     config = read_config(folder)
-    model = build_gan(config)
+    model = build_model(config)
     for stem, network in model.weight_networks().items():
         file = folder / f"{stem}.weights.h5"
         if not file.is_file():

@@ -9,6 +9,9 @@ from typing import Any
 
 GAN_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge", "wgan_gp")
 LOGISTIC_LOSSES = ("non_saturating", "minimax")
+MODELS = ("gan", "cgan", "ae", "vae")
+ARCHITECTURES = ("dense", "conv")
+NUM_CLASSES = 10
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,10 @@ class GANConfig:
     default to the stabilised recipe measured in benchmarks/README.md; the
     plain recipe is `GANConfig.plain()`.
     """
+
+    # Which model of the family, and which networks. The documented GAN is model="gan", architecture="dense".
+    model: str = "gan"  # gan, cgan (label-conditioned GAN), ae (autoencoder), vae
+    architecture: str = "dense"  # dense (documented) or conv (a small DCGAN; gan only)
 
     # The documented networks.
     latent_dim: int = 100
@@ -35,6 +42,7 @@ class GANConfig:
     label_smoothing: float = 0.1  # one-sided: real targets are 1 - label_smoothing
     loss: str = "non_saturating"
     gp_weight: float = 10.0  # WGAN-GP only: weight of the gradient penalty (Gulrajani et al. 2017)
+    kl_weight: float = 1.0  # VAE only: weight of the KL term of the ELBO
     r1_gamma: float = 1.0  # weight of the zero-centred gradient penalty on real images (Mescheder 2018)
     ema_decay: float = 0.999  # generator weight averaging for sampling; 0 turns it off
     steps_per_call: int = 25  # training steps fused into one traced call
@@ -68,9 +76,28 @@ class GANConfig:
             out.append(f"ema_decay must be in [0, 1) (got {self.ema_decay!r})")
         if self.r1_gamma < 0:
             out.append(f"r1_gamma must be >= 0 (got {self.r1_gamma!r})")
+        if self.kl_weight < 0:
+            out.append(f"kl_weight must be >= 0 (got {self.kl_weight!r})")
+        if self.model not in MODELS:
+            out.append(f"model must be one of {', '.join(MODELS)} (got {self.model!r})")
+        if self.architecture not in ARCHITECTURES:
+            out.append(f"architecture must be one of {', '.join(ARCHITECTURES)} (got {self.architecture!r})")
+        elif self.architecture == "conv" and self.model != "gan":
+            out.append(f"architecture 'conv' is available for model 'gan' only (got model {self.model!r})")
         if self.loss not in GAN_LOSSES:
             out.append(f"loss must be one of {', '.join(GAN_LOSSES)} (got {self.loss!r})")
         return out
+
+    @property
+    def is_adversarial(self) -> bool:
+        return self.model in ("gan", "cgan")
+
+    @property
+    def display_name(self) -> str:
+        if self.model == "gan":
+            name = "DCGAN" if self.architecture == "conv" else "GAN"
+            return name if self.loss == "non_saturating" else f"{name} ({self.loss.replace('_', '-')})"
+        return {"cgan": "Conditional GAN", "ae": "Autoencoder", "vae": f"VAE ({self.latent_dim}-D latent)"}[self.model]
 
     @property
     def image_pixels(self) -> int:
@@ -105,6 +132,6 @@ class GANConfig:
         return cls(**kwargs)
 
     # Fields whose change needs new networks (a rebuild); the others apply live.
-    REBUILD_FIELDS = ("latent_dim", "hidden_units", "image_size", "batch_size", "d_steps", "beta1", "beta2",
+    REBUILD_FIELDS = ("model", "architecture", "kl_weight", "latent_dim", "hidden_units", "image_size", "batch_size", "d_steps", "beta1", "beta2",
                       "loss", "gp_weight", "label_smoothing", "r1_gamma", "ema_decay", "steps_per_call", "seed",
                       "dataset")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gan_core.config import GANConfig
-from gan_core.data import Dataset, load_dataset
-from gan_core.models import GAN, build_gan
+from gan_core.data import Dataset, DatasetError, load_dataset
+from gan_core.models import build_model
 from gan_core.training import FusedSteps, Trainer
 
 PREVIEW_COUNT = 64
@@ -24,7 +24,7 @@ def fixed_noise(latent_dim: int, count: int = PREVIEW_COUNT, seed: int = PREVIEW
 class TrainingRun:
     config: GANConfig
     dataset: Dataset
-    model: GAN
+    model: "keras.Model"  # GAN, Autoencoder or VAE: anything with train_step, metrics and generate
     trainer: Trainer
     fixed_noise: np.ndarray
 
@@ -33,12 +33,17 @@ class TrainingRun:
         self.trainer.schedule(lambda: self.model.set_learning_rates(g_learning_rate, d_learning_rate))
 
 
-def create_run(config: GANConfig, dataset: Dataset | None = None, *, model: GAN | None = None,
+def create_run(config: GANConfig, dataset: Dataset | None = None, *, model=None,
                chunk_steps: int = 100, total_steps: int | None = None, start_step: int = 0) -> TrainingRun:
     dataset = dataset if dataset is not None else load_dataset(config.dataset)
-    model = model if model is not None else build_gan(config)
+    if config.model == "cgan" and dataset.labels is None:
+        raise DatasetError(f"{dataset.name} has no labels; the conditional GAN needs labelled digits "
+                           f"(mnist-sample, mnist, fashion_mnist or an idx: folder with *-labels-idx1-ubyte files).")
+    model = model if model is not None else build_model(config)
     noise = fixed_noise(config.latent_dim)
-    runner = FusedSteps(model, dataset.images, config.batch_size * config.d_steps, config.seed)
+    batch = config.batch_size * (config.d_steps if config.is_adversarial else 1)
+    runner = FusedSteps(model, dataset.images, batch, config.seed,
+                        labels=dataset.labels if config.model == "cgan" else None)
     trainer = Trainer(model, runner, lambda: model.generate(noise), chunk_steps=chunk_steps,
                       steps_per_call=config.steps_per_call, total_steps=total_steps, start_step=start_step)
     return TrainingRun(config, dataset, model, trainer, noise)

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_core.config import LOGISTIC_LOSSES, GANConfig
-from gan_core.networks import build_discriminator, build_generator
+from gan_core.config import LOGISTIC_LOSSES, NUM_CLASSES, GANConfig
+from gan_core.networks import build_encoder, build_gan_networks, build_generator, build_sampler_like
 
 
 def _bce_from_logits(targets: float, logits: tf.Tensor) -> tf.Tensor:
@@ -31,9 +31,10 @@ class GAN(keras.Model):
         self.generator = generator
         self.config = config
         self.latent_dim = config.latent_dim
+        self.conditional = config.model == "cgan"
         self.ema_generator = None
         if config.ema_decay > 0:
-            self.ema_generator = build_generator(config, name="generator_ema")
+            self.ema_generator = build_sampler_like(config, name="generator_ema")
             self.ema_generator.set_weights(generator.get_weights())
         self.seed_generator = keras.random.SeedGenerator(config.seed)
         names = ["d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"]
@@ -64,21 +65,32 @@ class GAN(keras.Model):
     def call(self, z, training=False):
         return self.sampler(z, training=training)
 
+    # The networks, with the label joined in when the GAN is conditional.
+    def _g(self, network, z, labels, training):
+        if self.conditional:
+            return network([z, tf.one_hot(labels, NUM_CLASSES)], training=training)
+        return network(z, training=training)
+
+    def _d(self, images, labels, training=True):
+        if self.conditional:
+            return self.discriminator([images, tf.one_hot(labels, NUM_CLASSES)], training=training)
+        return self.discriminator(images, training=training)
+
     def _noise(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
-    def _discriminator_loss(self, real_images, fake_images):
+    def _discriminator_loss(self, real_images, fake_images, labels=None):
         """The discriminator's (critic's) loss for the configured objective, plus any penalty."""
         loss_name = self.config.loss
         use_r1 = self.config.r1_gamma > 0 and loss_name != "wgan_gp"
         if use_r1:
             with tf.GradientTape() as penalty_tape:
                 penalty_tape.watch(real_images)
-                real_logits = self.discriminator(real_images, training=True)
+                real_logits = self._d(real_images, labels)
                 real_logit_sum = tf.reduce_sum(real_logits)
         else:
-            real_logits = self.discriminator(real_images, training=True)
-        fake_logits = self.discriminator(fake_images, training=True)
+            real_logits = self._d(real_images, labels)
+        fake_logits = self._d(fake_images, labels)
         penalty = tf.constant(0.0)
         if loss_name in LOGISTIC_LOSSES:
             smoothing = self.config.label_smoothing
@@ -88,7 +100,7 @@ class GAN(keras.Model):
         elif loss_name == "hinge":  # Lim & Ye 2017; Miyato et al. 2018
             loss = tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
         else:  # wgan_gp: the critic estimates the Wasserstein distance, kept 1-Lipschitz by the penalty
-            penalty = self.gradient_penalty(real_images, fake_images)
+            penalty = self.gradient_penalty(real_images, fake_images, labels)
             loss = tf.reduce_mean(fake_logits) - tf.reduce_mean(real_logits) + self.config.gp_weight * penalty
         if use_r1:
             # R1: penalise D's gradient on real data, which keeps it from overshooting (Mescheder 2018).
@@ -96,14 +108,14 @@ class GAN(keras.Model):
             loss += 0.5 * self.config.r1_gamma * tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=[1, 2]))
         return loss, real_logits, fake_logits, penalty
 
-    def gradient_penalty(self, real_images, fake_images):
+    def gradient_penalty(self, real_images, fake_images, labels=None):
         """WGAN-GP: mean of (||grad D(x_hat)|| - 1)^2 at random points between real and fake images."""
         batch = tf.shape(real_images)[0]
         mix = keras.random.uniform((batch, 1, 1), seed=self.seed_generator)
         between = mix * real_images + (1.0 - mix) * fake_images
         with tf.GradientTape() as tape:
             tape.watch(between)
-            score_sum = tf.reduce_sum(self.discriminator(between, training=True))
+            score_sum = tf.reduce_sum(self._d(between, labels))
         grad = tape.gradient(score_sum, between)
         norms = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2]) + 1e-12)
         return tf.reduce_mean(tf.square(norms - 1.0))
@@ -123,23 +135,28 @@ class GAN(keras.Model):
     def _score_summary(self, logits):
         return tf.reduce_mean(tf.sigmoid(logits) if self.scores_are_probabilities else logits)
 
-    def train_step(self, real_images):
+    def train_step(self, data):
+        # Conditional GANs get (images, labels); the fakes are drawn for the same labels as the reals.
+        real_images, labels = (data if isinstance(data, (tuple, list)) else (data, None))
         real_images = tf.cast(real_images, tf.float32)
         d_steps = self.config.d_steps
         batch = tf.shape(real_images)[0] // d_steps
 
         # 1. Discriminator: d_steps updates, each on its own slice of the real batch.
         for i in range(d_steps):
-            real_slice = real_images[i * batch:(i + 1) * batch]
-            fake_images = self.generator(self._noise(batch), training=False)
+            part = slice(i * batch, (i + 1) * batch)
+            slice_labels = None if labels is None else labels[part]
+            fake_images = self._g(self.generator, self._noise(batch), slice_labels, training=False)
             with tf.GradientTape() as tape:
-                d_loss, real_logits, fake_logits, penalty = self._discriminator_loss(real_slice, fake_images)
+                d_loss, real_logits, fake_logits, penalty = self._discriminator_loss(
+                    real_images[part], fake_images, slice_labels)
             d_grads = tape.gradient(d_loss, self.discriminator.trainable_variables)
             self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables))
 
         # 2. Generator: one update through the just-updated discriminator.
         with tf.GradientTape() as tape:
-            generated_logits = self.discriminator(self.generator(self._noise(batch), training=True), training=False)
+            fakes = self._g(self.generator, self._noise(batch), slice_labels, training=True)
+            generated_logits = self._d(fakes, slice_labels, training=False)
             g_loss = self._generator_loss(generated_logits)
         g_grads = tape.gradient(g_loss, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables))
@@ -150,6 +167,7 @@ class GAN(keras.Model):
             updates = tf.cast(self.g_optimizer.iterations, tf.float32)
             decay = tf.minimum(self.config.ema_decay, (1.0 + updates) / (10.0 + updates))
             for average, current in zip(self.ema_generator.weights, self.generator.weights):
+                # Batch-norm moving statistics are averaged too: harmless, and keeps them in step.
                 average.assign(decay * average + (1.0 - decay) * current)
 
         self.trackers["d_loss"].update_state(d_loss)
@@ -163,19 +181,28 @@ class GAN(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     # Fast inference paths: traced once, then ~0.3 ms a call (never model.predict in a loop).
-    def _generate_eager(self, z):
-        return self.sampler(z, training=False)
+    def _generate_eager(self, z, labels):
+        return self._g(self.sampler, z, labels, training=False)
 
-    def _score_eager(self, images):
-        return tf.sigmoid(self.discriminator(images, training=False))[:, 0]
+    def _score_eager(self, images, labels):
+        logits = self._d(images, labels, training=False)[:, 0]
+        return tf.sigmoid(logits) if self.scores_are_probabilities else logits
 
-    def generate(self, z: np.ndarray) -> np.ndarray:
-        """Images (N, 28, 28) in [0, 1] for latent vectors z (N, latent_dim)."""
-        return self._generate(tf.convert_to_tensor(np.asarray(z, np.float32))).numpy()
+    def _labels_for(self, count: int, labels) -> tf.Tensor:
+        if labels is None:  # spread evenly over the classes
+            labels = np.arange(count) % NUM_CLASSES
+        labels = np.broadcast_to(np.asarray(labels, np.int32), (count,))
+        return tf.convert_to_tensor(labels)
 
-    def probability(self, images: np.ndarray) -> np.ndarray:
-        """D(x) as a probability, for each image."""
-        return self._score(tf.convert_to_tensor(np.asarray(images, np.float32))).numpy()
+    def generate(self, z: np.ndarray, labels=None) -> np.ndarray:
+        """Images (N, 28, 28) in [0, 1] for latent vectors z (N, latent_dim); labels only for a conditional GAN."""
+        z = tf.convert_to_tensor(np.asarray(z, np.float32))
+        return self._generate(z, self._labels_for(int(z.shape[0]), labels)).numpy()
+
+    def probability(self, images: np.ndarray, labels=None) -> np.ndarray:
+        """D(x) for each image: a probability for the logistic losses, the critic's raw score otherwise."""
+        images = tf.convert_to_tensor(np.asarray(images, np.float32))
+        return self._score(images, self._labels_for(int(images.shape[0]), labels)).numpy()
 
     def set_learning_rates(self, g_learning_rate: float, d_learning_rate: float) -> None:
         self.g_optimizer.learning_rate.assign(g_learning_rate)
@@ -190,10 +217,137 @@ class GAN(keras.Model):
 
 
 def build_gan(config: GANConfig) -> GAN:
-    """The documented GAN, compiled with Adam as the config says."""
-    gan = GAN(build_discriminator(config), build_generator(config), config)
+    """The documented GAN (or its conditional / convolutional variant), compiled with Adam as the config says."""
+    generator, discriminator = build_gan_networks(config)
+    gan = GAN(discriminator, generator, config)
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta1, beta_2=config.beta2),
         g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta1, beta_2=config.beta2),
     )
     return gan
+
+
+def reconstruction_loss(images, reconstructions):
+    """Bernoulli negative log-likelihood summed over pixels, averaged over the batch (nats per image)."""
+    eps = 1e-6
+    reconstructions = tf.clip_by_value(reconstructions, eps, 1.0 - eps)
+    per_pixel = -(images * tf.math.log(reconstructions) + (1.0 - images) * tf.math.log(1.0 - reconstructions))
+    return tf.reduce_mean(tf.reduce_sum(per_pixel, axis=[1, 2]))
+
+
+def kl_divergence(mean, log_variance):
+    """KL(N(mean, exp(log_variance)) || N(0, I)), summed over latent dims, averaged over the batch."""
+    return tf.reduce_mean(-0.5 * tf.reduce_sum(1.0 + log_variance - tf.square(mean) - tf.exp(log_variance), axis=1))
+
+
+class Autoencoder(keras.Model):
+    """784 -> 256 -> latent -> 256 -> 784, trained to reconstruct its input.
+
+    Its decoder has the documented generator's shape, but nothing shapes its
+    latent space like a Gaussian, so decoding z ~ N(0, I) gives poor digits.
+    """
+
+    variational = False
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, config: GANConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder, self.config = encoder, decoder, config
+        self.latent_dim = config.latent_dim
+        self.conditional = False
+        self.scores_are_probabilities = False
+        self.seed_generator = keras.random.SeedGenerator(config.seed)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self._tracker_names()}
+        self._decode_fn = tf.function(lambda z: self.decoder(z, training=False), reduce_retracing=True)
+        self._encode_fn = tf.function(lambda x: self._code(x), reduce_retracing=True)
+
+    def _tracker_names(self):
+        return ("recon_loss",)
+
+    def compile(self, optimizer: keras.optimizers.Optimizer, **kwargs):
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.trainable_variables)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def sampler(self) -> keras.Model:
+        return self.decoder
+
+    def call(self, images, training=False):
+        return self.decoder(self._code(images), training=training)
+
+    def _code(self, images):
+        return self.encoder(images, training=False)
+
+    def _loss_terms(self, images):
+        recon = reconstruction_loss(images, self.decoder(self.encoder(images, training=True), training=True))
+        return {"recon_loss": recon}, recon
+
+    def train_step(self, data):
+        images = tf.cast(data[0] if isinstance(data, (tuple, list)) else data, tf.float32)
+        with tf.GradientTape() as tape:
+            terms, loss = self._loss_terms(images)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        for name, value in terms.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def generate(self, z: np.ndarray, labels=None) -> np.ndarray:
+        """Decode latent vectors into images (N, 28, 28)."""
+        return self._decode_fn(tf.convert_to_tensor(np.asarray(z, np.float32))).numpy()
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """The latent code of each image (the mean, for a VAE)."""
+        return self._encode_fn(tf.convert_to_tensor(np.asarray(images, np.float32))).numpy()
+
+    def reconstruct(self, images: np.ndarray) -> np.ndarray:
+        return self.generate(self.encode(images))
+
+    def set_learning_rates(self, g_learning_rate: float, d_learning_rate: float) -> None:
+        self.optimizer.learning_rate.assign(g_learning_rate)
+
+    def weight_networks(self) -> dict[str, keras.Model]:
+        return {"encoder": self.encoder, "decoder": self.decoder}
+
+
+class VAE(Autoencoder):
+    """The same sizes with a Gaussian latent and the reparameterisation trick (Kingma & Welling 2014).
+
+    Loss = reconstruction + kl_weight * KL(q(z|x) || N(0, I)): the negative ELBO when kl_weight is 1.
+    """
+
+    variational = True
+
+    def _tracker_names(self):
+        return ("loss", "recon_loss", "kl_loss")
+
+    def _code(self, images):
+        mean, _ = tf.split(self.encoder(images, training=False), 2, axis=1)
+        return mean
+
+    def _loss_terms(self, images):
+        mean, log_variance = tf.split(self.encoder(images, training=True), 2, axis=1)
+        noise = keras.random.normal(tf.shape(mean), seed=self.seed_generator)
+        z = mean + tf.exp(0.5 * log_variance) * noise  # reparameterisation: gradients flow through mean, variance
+        recon = reconstruction_loss(images, self.decoder(z, training=True))
+        kl = kl_divergence(mean, log_variance)
+        loss = recon + self.config.kl_weight * kl
+        return {"loss": loss, "recon_loss": recon, "kl_loss": kl}, loss
+
+
+def build_autoencoder(config: GANConfig) -> Autoencoder:
+    cls = VAE if config.model == "vae" else Autoencoder
+    outputs = 2 * config.latent_dim if config.model == "vae" else config.latent_dim
+    model = cls(build_encoder(config, outputs), build_generator(config, name="decoder"), config)
+    model.compile(optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta1, beta_2=config.beta2))
+    return model
+
+
+def build_model(config: GANConfig) -> keras.Model:
+    """Any model of the family, compiled, from its config."""
+    if config.model in ("ae", "vae"):
+        return build_autoencoder(config)
+    return build_gan(config)

@@ -24,9 +24,11 @@ class FusedSteps:
     means of the model's metrics over the steps of the call.
     """
 
-    def __init__(self, model: keras.Model, images: np.ndarray, batch_size: int, seed: int = 0):
+    def __init__(self, model: keras.Model, images: np.ndarray, batch_size: int, seed: int = 0,
+                 labels: np.ndarray | None = None):
         self.model = model
         self.images = tf.constant(np.asarray(images, np.float32))
+        self.labels = None if labels is None else tf.constant(np.asarray(labels, np.int32))
         self.batch_size = int(batch_size)
         self.count = int(self.images.shape[0])
         self.seed_generator = keras.random.SeedGenerator(seed + 7919)
@@ -37,7 +39,8 @@ class FusedSteps:
             tracker.reset_state()
         for _ in tf.range(steps):
             index = keras.random.randint((self.batch_size,), 0, self.count, seed=self.seed_generator)
-            self.model.train_step(tf.gather(self.images, index))
+            batch = tf.gather(self.images, index)
+            self.model.train_step(batch if self.labels is None else (batch, tf.gather(self.labels, index)))
         return {tracker.name: tracker.result() for tracker in self.model.metrics}
 
     def __call__(self, steps: int) -> dict[str, float]:
@@ -205,6 +208,13 @@ class Trainer:
                 samples_step=self._samples_step, message=self._message,
                 total_steps=self.total_steps, chunks=self._chunks)
 
+    def restore_history(self, history: dict[str, np.ndarray]) -> None:
+        """Continue the curves of a resumed run (series as written by write_history_csv)."""
+        with self._lock:
+            self._history = {name: [float(v) for v in values] for name, values in history.items()}
+            if len(self._history.get("time", [])):
+                self._elapsed_s = self._history["time"][-1]
+
     # ---- blocking use (CLI, tests) -----------------------------------------------------
     def run(self, steps: int, on_chunk_end: Callable[[TrainerSnapshot], None] | None = None) -> TrainerSnapshot:
         """Train `steps` more steps in the calling thread."""
@@ -310,9 +320,10 @@ class Trainer:
 
     def _state_variables(self) -> list:
         variables = list(self.model.weights)
-        for value in vars(self.model).values():
-            if isinstance(value, keras.optimizers.Optimizer):
-                variables.extend(value.variables)
+        optimizers = {id(v): v for v in [*vars(self.model).values(), getattr(self.model, "optimizer", None)]
+                      if isinstance(v, keras.optimizers.Optimizer)}
+        for optimizer in optimizers.values():
+            variables.extend(optimizer.variables)
         return variables
 
     def _handle_divergence(self, logs: dict[str, float]) -> None:

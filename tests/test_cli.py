@@ -133,7 +133,7 @@ def test_sample_missing_weights(tmp_path, capsys):
     _usage_error(capsys, ["sample", "--weights", str(tmp_path / "nope"), "--out", str(tmp_path / "s.npy")],
                  "no such folder")
     _usage_error(capsys, ["sample", "--weights", str(tmp_path), "--out", str(tmp_path / "s.npy")],
-                 "no generator.weights.h5")
+                 "no generator/decoder weights")
 
 
 def test_sample_wrong_shape_weights_and_nothing_overwritten(tmp_path, capsys):
