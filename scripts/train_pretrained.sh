@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Re-makes every folder under pretrained/ with the project's own CLI. Needs the MNIST test split
+# (10,000 digits, IDX) in $MNIST_IDX (default ../shared/data/mnist) besides the 5,000 bundled digits.
+# Usage: scripts/train_pretrained.sh [name ...]   (names: classifier gan ae vae2d vae cgan wgan_gp dcgan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MNIST_IDX=${MNIST_IDX:-../shared/data/mnist}
+DATA="idx:$MNIST_IDX+mnist-sample"
+PY=${PY:-.venv/bin/python}
+names=("$@")
+[ ${#names[@]} -eq 0 ] && names=(gan ae vae2d vae cgan wgan_gp dcgan)
+
+train() {  # train NAME ARGS... : trains into runs/pretrain-NAME, copies the newest checkpoint to pretrained/NAME
+  local name=$1; shift
+  rm -rf "runs/pretrain-$name"
+  "$PY" -m gan_core train --dataset "$DATA" --seed 0 --out "runs/pretrain-$name" "$@"
+  local newest; newest=$(ls -d "runs/pretrain-$name"/checkpoints/step-* | tail -n 1)
+  rm -rf "pretrained/$name"; mkdir -p "pretrained/$name"
+  cp "$newest"/* "pretrained/$name/"
+  "$PY" -m gan_core sample --weights "pretrained/$name" --n 100 --out "runs/pretrain-$name/grid.npy" \
+    --png "pretrained/${name}_samples.png"
+}
+
+for name in "${names[@]}"; do
+  case $name in
+    classifier) "$PY" -m gan_core train-classifier --dataset "idx:$MNIST_IDX" --holdout mnist-sample \
+                  --out pretrained/classifier --epochs 12 ;;
+    gan)     train gan --steps 60000 --checkpoint-every 10000 ;;
+    ae)      train ae --model ae --latent-dim 16 --g-learning-rate 1e-3 --beta1 0.9 --steps 20000 ;;
+    vae2d)   train vae2d --model vae --latent-dim 2 --g-learning-rate 1e-3 --beta1 0.9 --steps 20000 ;;
+    vae)     train vae --model vae --latent-dim 16 --g-learning-rate 1e-3 --beta1 0.9 --steps 20000 ;;
+    cgan)    train cgan --model cgan --steps 60000 --checkpoint-every 10000 ;;
+    wgan_gp) train wgan_gp --loss wgan_gp --d-steps 5 --g-learning-rate 1e-4 --d-learning-rate 1e-4 \
+               --beta2 0.9 --steps 20000 ;;
+    dcgan)   train dcgan --architecture conv --steps 10000 ;;
+    *) echo "unknown name: $name" >&2; exit 2 ;;
+  esac
+done
