@@ -29,6 +29,7 @@ RECIPES = {
     "plain": GANConfig.plain(),
     "smooth+ema": GANConfig(label_smoothing=0.1, ema_decay=0.999, r1_gamma=0.0),
     "smooth+ema+r1": GANConfig(label_smoothing=0.1, ema_decay=0.999, r1_gamma=1.0),
+    "r1": GANConfig(label_smoothing=0.0, ema_decay=0.0, r1_gamma=1.0),
     "ema+ttur": GANConfig(label_smoothing=0.0, ema_decay=0.999, d_learning_rate=1e-4, g_learning_rate=2e-4),
 }
 

@@ -1,4 +1,4 @@
-"""The command line: python -m gan_core {train, sample, train-classifier} (each with --help)."""
+"""The command line: python -m gan_core {train, sample, evaluate, train-classifier} (each with --help)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from gan_core.config import ARCHITECTURES, GAN_LOSSES, MODELS, GANConfig
 
 USAGE_ERROR = 2
+MIN_EVALUATE_SAMPLES = 100
 CHOICES = {"loss": GAN_LOSSES, "model": MODELS, "architecture": ARCHITECTURES}
 
 # CLI flag -> config field, for every field that is not spelled the same.
@@ -218,6 +219,45 @@ def _atomic_save(path: Path, write) -> None:
         temp.unlink(missing_ok=True)
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from gan_core import checkpoints
+    from gan_core.classifier import DigitJudge
+    from gan_core.data import load_dataset
+    from gan_core.evaluation import REFERENCE_DATASET, evaluate_generator, format_table
+
+    if args.n < MIN_EVALUATE_SAMPLES:
+        raise UsageError(f"--n must be at least {MIN_EVALUATE_SAMPLES} samples (got {args.n}); "
+                         f"10000 gives stable numbers.")
+    json_path = Path(args.json) if args.json else None
+    if json_path is not None:
+        if json_path.suffix != ".json":
+            raise UsageError(f"--json {json_path}: give a file name ending in .json.")
+        _check_writable_folder(json_path.parent if str(json_path.parent) else Path("."), "--json")
+    try:
+        folder = checkpoints.resolve_weights_folder(args.weights)
+        model, config, state = checkpoints.load_model(folder, need_discriminator=False)
+    except checkpoints.CheckpointError as exc:
+        raise UsageError(f"--weights: {exc}") from exc
+    try:
+        judge = DigitJudge.load(args.classifier)
+    except FileNotFoundError as exc:
+        raise UsageError(f"--classifier: {exc}") from exc
+    real = load_dataset(REFERENCE_DATASET)
+    print(f"evaluating {folder} (step {state.get('step', '?')}, trained on {config.dataset}): "
+          f"{args.n} samples against {len(real)} real digits ({REFERENCE_DATASET})", flush=True)
+    started = time.perf_counter()
+    report = evaluate_generator(model.generate, config.latent_dim, judge, real.images, n=args.n, seed=args.seed,
+                                dataset=config.dataset)
+    report.update(weights=str(folder), step=state.get("step"), dataset=config.dataset, reference=REFERENCE_DATASET,
+                  classifier=str(args.classifier), wall_time_s=round(time.perf_counter() - started, 1),
+                  command=args.command_line)
+    print(format_table(report))
+    if json_path is not None:
+        _atomic_save(json_path, lambda p: Path(p).write_text(json.dumps(report, indent=2) + "\n"))
+        print(f"wrote {json_path}")
+    return 0
+
+
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from gan_core.classifier_training import train_classifier
     from gan_core.data import DatasetError
@@ -237,7 +277,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gan_core", description="Train and sample the documented GAN.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,train-classifier}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate,train-classifier}")
 
     train = commands.add_parser("train", help="train a GAN and write checkpoints",
                                 description="Train the documented GAN; writes OUT/config.json, OUT/history.csv "
@@ -258,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--png", help="also write a 10x10 grid of the first samples to this .png")
     sample.add_argument("--label", type=int, help="conditional GAN only: draw this digit (default: all ten, evenly)")
     sample.set_defaults(handler=cmd_sample)
+
+    evaluate = commands.add_parser("evaluate", help="score a generator's samples with the digit classifier",
+                                   description="FID, KID, Inception score, class coverage and precision/recall of "
+                                               "generated digits against the 5,000 real mnist-sample digits, beside "
+                                               "the same metrics for real against real (the floor).")
+    evaluate.add_argument("--weights", required=True, help="a run folder written by train, or pretrained/gan")
+    evaluate.add_argument("--n", type=int, default=10000, help="number of generated samples (default 10000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the latent vectors (default 0)")
+    evaluate.add_argument("--json", help="also write the full report to this .json file")
+    evaluate.add_argument("--classifier", default="pretrained/classifier",
+                          help="folder of the digit classifier (default pretrained/classifier)")
+    evaluate.set_defaults(handler=cmd_evaluate)
 
     classifier = commands.add_parser("train-classifier", help="train the digit classifier used to judge samples",
                                      description="Train a small CNN on labelled digits; report its accuracy on "
