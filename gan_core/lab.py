@@ -28,9 +28,46 @@ class TrainingRun:
     trainer: Trainer
     fixed_noise: np.ndarray
 
+    live_quality: "LiveQuality | None" = None
+
     def set_learning_rates(self, g_learning_rate: float, d_learning_rate: float) -> None:
         """Applied by the worker between chunks, so a running training never sees a half change."""
         self.trainer.schedule(lambda: self.model.set_learning_rates(g_learning_rate, d_learning_rate))
+
+    def attach_discriminator_view(self, real_images: np.ndarray, count: int = 256, every_chunks: int = 1) -> None:
+        """GAN Lab's discriminator view for images: D's output on a real and a generated batch, live."""
+        if not self.config.is_adversarial:
+            return
+        rng = np.random.default_rng(self.config.seed + 5)
+        count = min(count, len(real_images))
+        index = rng.choice(len(real_images), count, replace=False)
+        real = np.asarray(real_images[index], np.float32)
+        labels = self.dataset.labels[index] if self.dataset.labels is not None else np.arange(count) % 10
+        z = fixed_noise(self.config.latent_dim, count, seed=PREVIEW_SEED + 1)
+
+        def probe() -> dict:
+            fake = self.model.generate(z, labels)
+            return {"real": self.model.probability(real, labels), "fake": self.model.probability(fake, labels)}
+
+        self.trainer.add_probe("discriminator_view", probe, every_chunks)
+
+    def attach_live_quality(self, judge, real_images: np.ndarray, every_steps: int = 2000, n: int = 1000) -> "LiveQuality":
+        """Score samples every `every_steps` steps in a separate thread (see gan_core.monitor)."""
+        from gan_core.monitor import LiveQuality
+        from gan_core.networks import build_sampler_like
+
+        live = LiveQuality(judge, real_images, lambda: build_sampler_like(self.config, "live_quality_sampler"),
+                           self.config.latent_dim, every_steps=every_steps, n=n,
+                           conditional=self.config.model == "cgan")
+        self.trainer.add_callback("on_chunk_end", lambda snapshot: live.maybe_submit(
+            snapshot.step, self.model.sampler.get_weights))
+        self.live_quality = live
+        return live
+
+    def stop(self) -> None:
+        self.trainer.stop()
+        if self.live_quality is not None:
+            self.live_quality.stop()
 
 
 def create_run(config: GANConfig, dataset: Dataset | None = None, *, model=None,

@@ -16,6 +16,14 @@ import tensorflow as tf
 STATUSES = ("idle", "running", "paused", "finished", "diverged", "stopped", "error")
 
 
+def _copy(value):
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    return value
+
+
 class FusedSteps:
     """Runs `steps` calls of `model.train_step` inside one traced call.
 
@@ -118,6 +126,8 @@ class Trainer:
         self._stop_requested = False
         self._thread: threading.Thread | None = None
         self._callbacks: dict[str, list[Callable]] = {"on_chunk_end": [], "on_status": []}
+        self._probes: dict[str, tuple[Callable[[], object], int]] = {}
+        self._extras: dict[str, object] = {}
         self._last_good = None
         self.first_chunk_s: float | None = None
         self._created = time.perf_counter()
@@ -127,6 +137,10 @@ class Trainer:
         if event not in self._callbacks:
             raise ValueError(f"unknown event {event!r}; choose from {sorted(self._callbacks)}")
         self._callbacks[event].append(fn)
+
+    def add_probe(self, name: str, fn: Callable[[], object], every_chunks: int = 1) -> None:
+        """Run `fn` on the worker after every `every_chunks` chunks; its result is in snapshot.extras[name]."""
+        self._probes[name] = (fn, max(1, int(every_chunks)))
 
     def start(self) -> None:
         """Start training in the background, or resume it when paused."""
@@ -206,7 +220,8 @@ class Trainer:
                 history=history,
                 samples=None if self._samples is None else self._samples.copy(),
                 samples_step=self._samples_step, message=self._message,
-                total_steps=self.total_steps, chunks=self._chunks)
+                total_steps=self.total_steps, chunks=self._chunks,
+                extras={name: _copy(value) for name, value in self._extras.items()})
 
     def restore_history(self, history: dict[str, np.ndarray]) -> None:
         """Continue the curves of a resumed run (series as written by write_history_csv)."""
@@ -304,8 +319,10 @@ class Trainer:
                     self._history.setdefault(name, []).append(value)
                 self._wake.notify_all()
         samples = self.preview() if self.preview is not None else None
+        probed = {name: fn() for name, (fn, every) in self._probes.items() if self._chunks % every == 0}
         self._last_good = self._save_state()
         with self._lock:
+            self._extras.update(probed)
             if samples is not None:
                 self._samples, self._samples_step = samples, self._step
             self._chunks += 1

@@ -1,0 +1,129 @@
+"""Live quality: every K training steps, score the generator off the training thread.
+
+The trainer's worker hands over a copy of the sampler's weights (cheap, and
+consistent because it happens between chunks); a separate thread loads them
+into a private network, draws N digits and scores them with the classifier
+against real digits. Training never waits for an evaluation: when one is still
+running, the next hand-over simply replaces the pending weights.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+import keras
+import numpy as np
+
+from gan_core import metrics
+from gan_core.latent import sample_z
+
+LIVE_SERIES = ("fid", "fid_floor", "classes_covered", "kl_to_uniform", "precision", "recall", "seconds")
+
+
+class LiveQuality:
+    """Scores a generator every `every_steps` steps on `n` samples, in its own thread."""
+
+    def __init__(self, judge, real_images: np.ndarray, make_sampler: Callable[[], keras.Model],
+                 latent_dim: int, every_steps: int = 2000, n: int = 1000, seed: int = 0, conditional: bool = False):
+        self.judge = judge
+        self.real_images = np.asarray(real_images, np.float32)
+        self.make_sampler = make_sampler
+        self.latent_dim = latent_dim
+        self.every_steps = int(every_steps)
+        self.n = int(n)
+        self.conditional = conditional
+        self.z = sample_z(self.n, latent_dim, seed + 424242)
+        self.labels = np.arange(self.n) % 10
+        self._lock = threading.Condition()
+        self._pending: tuple[int, list[np.ndarray]] | None = None
+        self._history: dict[str, list[float]] = {"step": [], **{name: [] for name in LIVE_SERIES}}
+        self._latest_shares: np.ndarray | None = None
+        self._next_step = self.every_steps
+        self._stop = False
+        self._error = ""
+        self._thread = threading.Thread(target=self._work, daemon=True, name="live-quality")
+        self._thread.start()
+
+    # Called on the trainer's worker thread (an "on_chunk_end" callback with the weights passed in).
+    def maybe_submit(self, step: int, get_weights: Callable[[], list[np.ndarray]]) -> bool:
+        if step < self._next_step:
+            return False
+        self._next_step = (step // self.every_steps + 1) * self.every_steps
+        weights = [np.array(w) for w in get_weights()]
+        with self._lock:
+            self._pending = (step, weights)
+            self._lock.notify_all()
+        return True
+
+    def history(self) -> dict[str, np.ndarray]:
+        with self._lock:
+            return {name: np.array(values, dtype=np.float64) for name, values in self._history.items()}
+
+    @property
+    def latest_shares(self) -> np.ndarray | None:
+        with self._lock:
+            return None if self._latest_shares is None else self._latest_shares.copy()
+
+    @property
+    def error(self) -> str:
+        return self._error
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._pending is not None and time.monotonic() < deadline:
+                self._lock.wait(0.05)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop = True
+            self._lock.notify_all()
+
+    def _work(self) -> None:
+        try:
+            sampler = self.make_sampler()
+            real_features = self.judge.features(self.real_images)
+            real_mean, real_cov = metrics.feature_statistics(real_features)
+            rng = np.random.default_rng(0)
+            # Floor: n real digits against the rest, the same sizes as the live comparison.
+            order = rng.permutation(len(real_features))
+            held, rest = real_features[order[:self.n]], real_features[order[self.n:]]
+            floor = metrics.frechet_distance(held, rest)
+            pr_real = real_features[order[self.n:2 * self.n]] if len(order) >= 2 * self.n else rest[:self.n]
+        except Exception as exc:  # reported through .error, never raised into the trainer
+            self._error = f"live quality is off: {type(exc).__name__}: {exc}"
+            return
+        while True:
+            with self._lock:
+                while self._pending is None and not self._stop:
+                    self._lock.wait()
+                if self._stop:
+                    return
+                step, weights = self._pending
+            started = time.perf_counter()
+            try:
+                sampler.set_weights(weights)
+                inputs = [self.z, keras.ops.one_hot(self.labels, 10)] if self.conditional else self.z
+                images = np.asarray(sampler(inputs, training=False))
+                features, probabilities = self.judge.features(images), self.judge.probabilities(images)
+                fake_mean, fake_cov = metrics.feature_statistics(features)
+                shares = metrics.class_histogram(probabilities.argmax(axis=1))
+                precision, recall = metrics.precision_recall(pr_real, features[:len(pr_real)])
+                row = {"step": step,
+                       "fid": metrics.frechet_distance_from_statistics(fake_mean, fake_cov, real_mean, real_cov),
+                       "fid_floor": floor, "classes_covered": metrics.classes_covered(shares),
+                       "kl_to_uniform": metrics.kl_to_uniform(shares), "precision": precision, "recall": recall,
+                       "seconds": time.perf_counter() - started}
+            except Exception as exc:
+                self._error = f"live quality failed at step {step}: {type(exc).__name__}: {exc}"
+                row = None
+            with self._lock:
+                if row is not None:
+                    for name, value in row.items():
+                        self._history[name].append(float(value))
+                    self._latest_shares = shares
+                if self._pending is not None and self._pending[0] == step:
+                    self._pending = None
+                self._lock.notify_all()

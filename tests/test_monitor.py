@@ -1,0 +1,88 @@
+"""Live quality off the training thread, the discriminator view, and the alerts."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from gan_core.alerts import check_alerts
+from gan_core.classifier import DigitJudge
+from gan_core.config import GANConfig
+from gan_core.data import Dataset, load_dataset
+from gan_core.lab import create_run
+
+
+@pytest.fixture(scope="module")
+def real():
+    return load_dataset("mnist-sample")
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return DigitJudge.load("pretrained/classifier")
+
+
+def test_live_quality_scores_in_its_own_thread(real, judge):
+    config = GANConfig(hidden_units=16, batch_size=32, steps_per_call=5)
+    run = create_run(config, Dataset("real", real.images[:500]), chunk_steps=10)
+    live = run.attach_live_quality(judge, real.images[:1200], every_steps=20, n=200)
+    run.trainer.run(40)
+    live.wait_idle()
+    history = live.history()
+    run.stop()
+    assert live.error == ""
+    assert len(history["step"]) >= 1 and history["step"][0] == 20
+    assert np.all(history["fid"] > history["fid_floor"])  # an untrained generator is far from real digits
+    assert np.all((history["precision"] >= 0) & (history["precision"] <= 1))
+    assert 1 <= history["classes_covered"][-1] <= 10
+
+
+def test_discriminator_view_probe_lands_in_snapshot(real):
+    config = GANConfig(hidden_units=16, batch_size=32, steps_per_call=5)
+    run = create_run(config, Dataset("real", real.images[:500], real.labels[:500]), chunk_steps=10)
+    run.attach_discriminator_view(real.images[:500], count=64)
+    snapshot = run.trainer.run(10)
+    view = snapshot.extras["discriminator_view"]
+    assert view["real"].shape == (64,) and view["fake"].shape == (64,)
+    assert np.all((view["real"] > 0) & (view["real"] < 1))
+    view["real"][:] = -1  # a private copy
+    assert run.trainer.snapshot().extras["discriminator_view"]["real"].min() > 0
+
+
+def _history(d_real, d_fake, g_loss, d_loss=None):
+    n = len(d_real)
+    return {"step": np.arange(n), "d_real": np.asarray(d_real), "d_fake": np.asarray(d_fake),
+            "g_loss": np.asarray(g_loss), "d_loss": np.asarray(d_loss if d_loss is not None else np.ones(n))}
+
+
+def test_healthy_run_raises_no_alert():
+    n = 50
+    history = _history(np.full(n, 0.55), np.full(n, 0.45), np.full(n, 0.8), 1.3 + 0.01 * np.sin(np.arange(n)))
+    quality = {"step": np.array([1000.0]), "classes_covered": np.array([10.0]), "kl_to_uniform": np.array([0.01])}
+    assert check_alerts(history, quality) == []
+
+
+def test_mode_collapse_alert():
+    quality = {"step": np.array([1000.0, 2000.0]), "classes_covered": np.array([10.0, 6.0]),
+               "kl_to_uniform": np.array([0.02, 0.6])}
+    alerts = check_alerts(_history([0.5] * 30, [0.5] * 30, [1.0] * 30), quality)
+    assert [a.kind for a in alerts] == ["mode_collapse"]
+    assert "6 of 10" in alerts[0].message and "r1_gamma" in alerts[0].message
+
+
+def test_discriminator_overpowering_alert():
+    alerts = check_alerts(_history([0.99] * 20, [0.01] * 20, np.linspace(2, 6, 20)))
+    assert [a.kind for a in alerts] == ["d_overpowering"]
+    # the same scores with a falling generator loss are not an alert, nor are raw critic scores
+    assert check_alerts(_history([0.99] * 20, [0.01] * 20, np.linspace(6, 2, 20))) == []
+    assert check_alerts(_history([0.99] * 20, [0.01] * 20, np.linspace(2, 6, 20)), scores_are_probabilities=False) == []
+
+
+def test_oscillation_and_divergence_alerts():
+    wild = 1.0 + 0.8 * np.where(np.arange(60) % 2, 1, -1)
+    kinds = [a.kind for a in check_alerts(_history([0.5] * 60, [0.5] * 60, [1.0] * 60, wild))]
+    assert kinds == ["oscillation"]
+    diverged = check_alerts({}, status="diverged", message="Training diverged near step 40.")
+    assert diverged[0].kind == "divergence" and "Lower them" in diverged[0].message
