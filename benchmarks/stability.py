@@ -24,21 +24,27 @@ from gan_core.config import GANConfig  # noqa: E402
 from gan_core.data import load_dataset  # noqa: E402
 from gan_core.lab import create_run  # noqa: E402
 from gan_core.latent import sample_z  # noqa: E402
+from gan_core.metrics import frechet_distance  # noqa: E402
 
 RECIPES = {
     "plain": GANConfig.plain(),
     "smooth+ema": GANConfig(label_smoothing=0.1, ema_decay=0.999, r1_gamma=0.0),
     "smooth+ema+r1": GANConfig(label_smoothing=0.1, ema_decay=0.999, r1_gamma=1.0),
     "r1": GANConfig(label_smoothing=0.0, ema_decay=0.0, r1_gamma=1.0),
+    "r1x10+ema": GANConfig(label_smoothing=0.1, ema_decay=0.999, r1_gamma=10.0),
+    "r1+ema9999": GANConfig(label_smoothing=0.1, ema_decay=0.9999, r1_gamma=1.0),
     "ema+ttur": GANConfig(label_smoothing=0.0, ema_decay=0.999, d_learning_rate=1e-4, g_learning_rate=2e-4),
 }
 
 
-def class_report(judge: DigitJudge, images: np.ndarray) -> dict:
+def class_report(judge: DigitJudge, images: np.ndarray, real_half: np.ndarray | None = None) -> dict:
     probabilities = judge.probabilities(images)
     shares = np.bincount(probabilities.argmax(1), minlength=10) / len(images)
+    fid = float("nan")
+    if real_half is not None:  # FID on classifier features, 2,500 samples against 2,500 real digits
+        fid = frechet_distance(judge.features(images[:len(real_half)]), real_half)
     return {"classes": int((shares >= 0.01).sum()), "min_share": float(shares.min()),
-            "confidence": float(probabilities.max(1).mean()), "shares": shares}
+            "confidence": float(probabilities.max(1).mean()), "shares": shares, "fid": fid}
 
 
 def main() -> None:
@@ -54,8 +60,14 @@ def main() -> None:
     judge = DigitJudge.load(args.classifier)
     dataset = load_dataset(args.dataset)
     z = sample_z(args.samples, 100, seed=99)
-    print(f"dataset {dataset.name} ({len(dataset)} images); {args.samples} samples judged at steps {eval_at}")
-    print(f"{'recipe':<16}{'step':>7}{'sec':>7}{'classes':>9}{'min %':>7}{'conf':>6}{'raw G cls':>10}  shares %")
+    reference = load_dataset("mnist-sample").images
+    order = np.random.default_rng(0).permutation(len(reference))
+    half_a, half_b = judge.features(reference[order[:2500]]), judge.features(reference[order[2500:5000]])
+    floor = frechet_distance(half_a, half_b)
+    print(f"dataset {dataset.name} ({len(dataset)} images); {args.samples} samples judged at steps {eval_at}; "
+          f"FID on classifier features vs 2,500 real digits (real-vs-real floor {floor:.2f})")
+    print(f"{'recipe':<16}{'step':>7}{'sec':>7}{'classes':>9}{'min %':>7}{'conf':>6}{'raw G cls':>10}"
+          f"{'FID':>7}{'/floor':>7}  shares %")
     for name in args.recipes.split(","):
         config = RECIPES[name].replace(dataset=args.dataset)
         run = create_run(config, dataset, total_steps=args.steps, chunk_steps=200)
@@ -63,11 +75,12 @@ def main() -> None:
         for target in eval_at:
             run.trainer.run(target - run.trainer.snapshot().step)
             seconds = time.perf_counter() - started
-            report = class_report(judge, run.model.generate(z))
+            report = class_report(judge, run.model.generate(z), half_b)
             raw = class_report(judge, run.model.generator(z).numpy())
             shares = " ".join(f"{100 * s:.0f}" for s in report["shares"])
             print(f"{name:<16}{target:>7}{seconds:>7.0f}{report['classes']:>9}{100 * report['min_share']:>7.1f}"
-                  f"{report['confidence']:>6.2f}{raw['classes']:>10}  [{shares}]", flush=True)
+                  f"{report['confidence']:>6.2f}{raw['classes']:>10}{report['fid']:>7.1f}{report['fid'] / floor:>7.1f}"
+                  f"  [{shares}]", flush=True)
 
 
 if __name__ == "__main__":
