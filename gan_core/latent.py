@@ -67,12 +67,26 @@ def principal_directions(generate: Generate, latent_dim: int, count: int = 4000,
     z = sample_z(count, latent_dim, seed)
     images = np.concatenate([generate(z[i:i + 1000]) for i in range(0, count, 1000)]).reshape(count, -1)
     centred = images - images.mean(axis=0)
-    _, singular, components_t = np.linalg.svd(centred, full_matrices=False)
-    coords = centred @ components_t[:components].T  # (count, k)
+    # PCA from the 784x784 covariance (eigh): ~100x cheaper than an SVD of the 4000x784 samples here.
+    covariance = (centred.T @ centred).astype(np.float64) / max(count - 1, 1)
+    variance, vectors = np.linalg.eigh(covariance)
+    order = np.argsort(variance)[::-1]
+    variance, vectors = np.clip(variance[order], 0.0, None), vectors[:, order]
+    coords = centred @ vectors[:, :components]  # (count, k)
     coords /= coords.std(axis=0, keepdims=True) + 1e-8
     weights, *_ = np.linalg.lstsq(coords, z, rcond=None)  # (k, latent_dim): z ~= coords @ weights
     directions = weights / (np.linalg.norm(weights, axis=1, keepdims=True) + 1e-8)
-    variance = singular ** 2
     return PrincipalDirections(directions.astype(np.float32),
                                (variance[:components] / variance.sum()).astype(np.float32),
                                (z @ directions.T).std(axis=0).astype(np.float32))
+
+
+def coordinates(z: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Where z sits along each unit direction: (k,) for one z (latent_dim,)."""
+    return (np.asarray(directions, np.float32) @ np.asarray(z, np.float32)).astype(np.float32)
+
+
+def set_coordinate(z: np.ndarray, direction: np.ndarray, value: float) -> np.ndarray:
+    """z moved along one unit direction until its coordinate there equals `value`; the rest of z is kept."""
+    z, direction = np.asarray(z, np.float32), np.asarray(direction, np.float32)
+    return (z + (value - float(direction @ z)) * direction).astype(np.float32)

@@ -83,6 +83,7 @@ class TrainerSnapshot:
     total_steps: int | None = None
     chunks: int = 0
     extras: dict = field(default_factory=dict)
+    busy: bool = False  # the worker is in a chunk (or has one queued): more steps are coming
 
     def latest(self, name: str, default: float = float("nan")) -> float:
         series = self.history.get(name)
@@ -128,6 +129,7 @@ class Trainer:
         self._callbacks: dict[str, list[Callable]] = {"on_chunk_end": [], "on_status": []}
         self._probes: dict[str, tuple[Callable[[], object], int]] = {}
         self._extras: dict[str, object] = {}
+        self._busy = False
         self._last_good = None
         self.first_chunk_s: float | None = None
         self._created = time.perf_counter()
@@ -221,6 +223,7 @@ class Trainer:
                 samples=None if self._samples is None else self._samples.copy(),
                 samples_step=self._samples_step, message=self._message,
                 total_steps=self.total_steps, chunks=self._chunks,
+                busy=self._busy or self._pending_steps > 0 or self._status == "running",
                 extras={name: _copy(value) for name, value in self._extras.items()})
 
     def restore_history(self, history: dict[str, np.ndarray]) -> None:
@@ -274,6 +277,7 @@ class Trainer:
                     run_chunk = self._status == "running" or self._pending_steps > 0
                     if self._status != "running" and self._pending_steps > 0:
                         self._pending_steps -= 1
+                    self._busy = run_chunk  # set with the decision, so a snapshot never sees a gap
                 self._drain_actions()
                 if run_chunk:
                     steps = self.chunk_steps
@@ -296,6 +300,16 @@ class Trainer:
             action()
 
     def _run_chunk(self, steps: int) -> None:
+        with self._lock:
+            self._busy = True
+        try:
+            self._run_chunk_steps(steps)
+        finally:
+            with self._lock:
+                self._busy = False
+                self._wake.notify_all()
+
+    def _run_chunk_steps(self, steps: int) -> None:
         if self._last_good is None:
             self._last_good = self._save_state()
         done = 0

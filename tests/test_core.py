@@ -186,3 +186,14 @@ def test_wgan_gradient_penalty_matches_hand_computed_value():
     fake = np.random.default_rng(1).random((5, 28, 28)).astype(np.float32)
     expected = (np.sqrt(784 * 0.01) - 1.0) ** 2  # |w| = 2.8
     assert float(model.gradient_penalty(real, fake)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_coordinates_and_set_coordinate_move_along_one_direction_only():
+    from gan_core.latent import coordinates, set_coordinate
+
+    directions = np.eye(4, dtype=np.float32)[:2]
+    z = np.array([0.5, -1.0, 2.0, 3.0], np.float32)
+    np.testing.assert_allclose(coordinates(z, directions), [0.5, -1.0])
+    moved = set_coordinate(z, directions[1], 2.5)
+    np.testing.assert_allclose(moved, [0.5, 2.5, 2.0, 3.0])
+    np.testing.assert_allclose(coordinates(moved, directions), [0.5, 2.5])

@@ -1,0 +1,12 @@
+"""GAN Lab: the front door. Page config and navigation only; each page lives in ui/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="GAN Lab", page_icon=":material/draw:", layout="wide")
+
+pages = st.navigation([
+    st.Page("ui/train_page.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("ui/explore_page.py", title="Explore", icon=":material/explore:", url_path="explore"),
+    st.Page("ui/model_page.py", title="Model", icon=":material/account_tree:", url_path="model"),
+])
+pages.run()

@@ -1,0 +1,1 @@
+"""The Streamlit pages of the GAN lab: widgets in, gan_core calls, pictures out."""
