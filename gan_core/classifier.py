@@ -47,8 +47,10 @@ class DigitJudge:
     def __init__(self, model: keras.Model):
         self.model = model
         self.feature_model = keras.Model(model.inputs, model.get_layer(FEATURES_LAYER).output)
+        both = keras.Model(model.inputs, [model.get_layer(FEATURES_LAYER).output, model.get_layer("logits").output])
         self._logits = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
         self._features = tf.function(lambda x: self.feature_model(x, training=False), reduce_retracing=True)
+        self._both = tf.function(lambda x: tf.concat(both(x, training=False), axis=1), reduce_retracing=True)
 
     def _batched(self, fn, images: np.ndarray, batch: int = 1000) -> np.ndarray:
         images = np.asarray(images, np.float32).reshape(-1, 28, 28)
@@ -63,6 +65,12 @@ class DigitJudge:
 
     def features(self, images: np.ndarray) -> np.ndarray:
         return self._batched(self._features, images)
+
+    def features_and_probabilities(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both in one pass of the network: what every quality metric needs."""
+        joined = self._batched(self._both, images)
+        width = joined.shape[1] - 10
+        return joined[:, :width], tf.nn.softmax(joined[:, width:]).numpy()
 
     @classmethod
     def load(cls, folder: str | Path) -> "DigitJudge":

@@ -98,8 +98,8 @@ def evaluate_images(fake_images: np.ndarray, real_images: np.ndarray, judge, see
         return unavailable_report(f"generated images are {fake_images.shape[1:]}; the digit classifier needs 28x28.")
     if len(fake_images) < 4:
         raise ValueError(f"need at least 4 generated images; got {len(fake_images)}")
-    fake_features, fake_probabilities = judge.features(fake_images), judge.probabilities(fake_images)
-    real_features, real_probabilities = judge.features(real_images), judge.probabilities(real_images)
+    fake_features, fake_probabilities = judge.features_and_probabilities(fake_images)
+    real_features, real_probabilities = judge.features_and_probabilities(real_images)
 
     order = np.random.default_rng(REAL_SPLIT_SEED).permutation(len(real_images))
     half_a, half_b = order[: len(order) // 2], order[len(order) // 2:]

@@ -107,7 +107,7 @@ class LiveQuality:
                 sampler.set_weights(weights)
                 inputs = [self.z, keras.ops.one_hot(self.labels, 10)] if self.conditional else self.z
                 images = np.asarray(sampler(inputs, training=False))
-                features, probabilities = self.judge.features(images), self.judge.probabilities(images)
+                features, probabilities = self.judge.features_and_probabilities(images)
                 fake_mean, fake_cov = metrics.feature_statistics(features)
                 shares = metrics.class_histogram(probabilities.argmax(axis=1))
                 precision, recall = metrics.precision_recall(pr_real, features[:len(pr_real)])

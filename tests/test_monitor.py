@@ -86,3 +86,11 @@ def test_oscillation_and_divergence_alerts():
     assert kinds == ["oscillation"]
     diverged = check_alerts({}, status="diverged", message="Training diverged near step 40.")
     assert diverged[0].kind == "divergence" and "Lower them" in diverged[0].message
+
+
+def test_features_and_probabilities_match_the_separate_calls(real, judge):
+    images = real.images[:50]
+    features, probabilities = judge.features_and_probabilities(images)
+    np.testing.assert_allclose(features, judge.features(images), atol=1e-5)
+    np.testing.assert_allclose(probabilities, judge.probabilities(images), atol=1e-6)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
