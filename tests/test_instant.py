@@ -1,0 +1,169 @@
+"""Instant mode: the browser's generator matches the server's, the payload round-trips, the component mounts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_core.browser_export import generator_payload, payload_weights
+from gan_core.config import GANConfig
+from gan_core.models import build_gan, build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATOR_JS = ROOT / "ui" / "instant_generator.js"
+
+# Reads {"payload", "zs"} on stdin, prints one list of pixel values per z.
+NODE_DRIVER = """
+const { decodeWeights, generate } = require(process.argv[1]);
+let input = "";
+process.stdin.on("data", (chunk) => (input += chunk));
+process.stdin.on("end", () => {
+  const { payload, zs } = JSON.parse(input);
+  const weights = decodeWeights(payload);
+  process.stdout.write(JSON.stringify(zs.map((z) => Array.from(generate(weights, z)))));
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def documented_gan():
+    """The documented network (100 -> 256 -> 784), randomly initialised."""
+    return build_gan(GANConfig(seed=5))
+
+
+def _run_node(payload: dict, zs: np.ndarray) -> np.ndarray:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the in-browser generator (ui/instant_generator.js) was not run")
+    result = subprocess.run([node, "-e", NODE_DRIVER, str(GENERATOR_JS)],
+                            input=json.dumps({"payload": payload, "zs": zs.tolist()}),
+                            capture_output=True, text=True, timeout=60, check=True)
+    return np.asarray(json.loads(result.stdout), np.float64)
+
+
+def test_browser_generator_matches_tensorflow(documented_gan):
+    rng = np.random.default_rng(0)
+    zs = np.concatenate([
+        rng.standard_normal((6, 100)),
+        np.zeros((1, 100)),
+        3.0 * rng.standard_normal((2, 100)),  # the slider ends and beyond: saturated pixels
+        np.full((1, 100), -3.0),
+        np.where(np.arange(100) % 2 == 0, 6.0, -6.0)[None],
+    ]).astype(np.float32)
+    for model in (documented_gan, _trained_like(documented_gan)):
+        expected = model.generate(zs).reshape(len(zs), -1).astype(np.float64)
+        browser = _run_node(generator_payload(model), zs)
+        assert browser.shape == expected.shape == (len(zs), 784)
+        assert np.abs(browser - expected).max() < 1 / 255
+        grey_difference = np.abs(np.round(browser * 255) - np.round(expected * 255))
+        assert grey_difference.max() <= 1
+
+
+def _trained_like(model):
+    """The same network with larger, trained-looking weights, so many pixels sit far from 0.5."""
+    rng = np.random.default_rng(1)
+    scaled = build_gan(GANConfig(seed=6))
+    scaled.sampler.set_weights([array * 4 + 0.1 * rng.standard_normal(array.shape).astype(np.float32)
+                                for array in model.sampler.get_weights()])
+    return scaled
+
+
+def test_payload_round_trip_and_hash(documented_gan):
+    payload = generator_payload(documented_gan)
+    weights = documented_gan.sampler.get_weights()
+    assert payload["shapes"] == {"W1": [100, 256], "b1": [256], "W2": [256, 784], "b2": [784]}
+    assert (payload["latent_dim"], payload["hidden_units"], payload["image_size"]) == (100, 256, 28)
+    for decoded, original in zip(payload_weights(payload), weights):
+        assert decoded.dtype == np.float32
+        np.testing.assert_array_equal(decoded, original)
+    json.dumps(payload)  # JSON-ready as it stands
+
+    assert generator_payload(documented_gan, include_arrays=False) == {
+        name: value for name, value in payload.items() if name != "arrays"}
+    changed = build_gan(GANConfig(seed=5))
+    assert generator_payload(changed)["hash"] == payload["hash"]  # same seed, same weights, same hash
+    changed_weights = changed.sampler.get_weights()
+    changed_weights[3] = changed_weights[3] + np.float32(1e-3)
+    changed.sampler.set_weights(changed_weights)
+    assert generator_payload(changed)["hash"] != payload["hash"]
+
+
+@pytest.mark.parametrize("config, message", [
+    (GANConfig(model="cgan"), "one input"),
+    (GANConfig(architecture="conv"), "Dense"),
+])
+def test_payload_refuses_other_generators(config, message):
+    with pytest.raises(ValueError, match=message):
+        generator_payload(build_model(config))
+
+
+APP_SCRIPT = """
+import numpy as np
+import streamlit as st
+
+from gan_core.config import GANConfig
+from gan_core.models import build_gan
+from ui.instant import instant_generator
+
+
+@st.cache_resource
+def model():
+    return build_gan(GANConfig(hidden_units=16, latent_dim=8, seed=3))
+
+
+if "z" not in st.session_state:
+    st.session_state.z = np.zeros(8, np.float32)
+released = instant_generator(model(), st.session_state.z, [0, 3, 7], key="instant")
+st.session_state.answers = st.session_state.get("answers", []) + [None if released is None else released.tolist()]
+if released is not None:
+    st.session_state.z = released
+"""
+
+
+@pytest.fixture
+def instant_app(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    script = tmp_path / "instant_app.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(APP_SCRIPT))
+    return AppTest.from_file(str(script), default_timeout=60)
+
+
+def _sent(at) -> dict:
+    """The data the component got in the last run."""
+    [element] = at.get("bidi_component")
+    return json.loads(element.proto.json)
+
+
+def test_component_sends_weights_until_the_browser_confirms_them(instant_app):
+    at = instant_app.run()
+    assert not at.exception, at.exception
+    sent = _sent(at)
+    assert sent["dims"] == [0, 3, 7] and sent["z"] == [0.0] * 8 and sent["size"] == 280
+    assert set(sent["generator"]["arrays"]) == {"W1", "b1", "W2", "b2"}
+    at.run()
+    assert "arrays" in _sent(at)["generator"]  # nothing confirmed by a browser yet
+
+    at.session_state["_instant_generator_weight_hashes"] = [sent["generator"]["hash"]]  # as the callback does
+    at.run()
+    assert not at.exception, at.exception
+    assert "arrays" not in _sent(at)["generator"]
+    assert _sent(at)["generator"]["hash"] == sent["generator"]["hash"]
+
+
+def test_component_hands_over_each_release_once(instant_app):
+    at = instant_app.run()
+    at.session_state["instant"] = {"released": {"seq": "page-1", "z": [0.5] * 8}}  # what the page sends
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["answers"] == [None, [0.5] * 8]
+    assert _sent(at)["z"] == [0.5] * 8  # the sliders' own z goes back, which the page takes as an echo
+    at.run()
+    assert at.session_state["answers"][-1] is None  # the same release is not handed over twice
+    assert _sent(at)["z"] == [0.5] * 8
