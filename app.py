@@ -8,5 +8,6 @@ pages = st.navigation([
     st.Page("ui/train_page.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("ui/explore_page.py", title="Explore", icon=":material/explore:", url_path="explore"),
     st.Page("ui/model_page.py", title="Model", icon=":material/account_tree:", url_path="model"),
+    st.Page("ui/compare_page.py", title="Compare", icon=":material/compare:", url_path="compare"),
 ])
 pages.run()

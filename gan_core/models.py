@@ -44,6 +44,8 @@ class GAN(keras.Model):
         self.scores_are_probabilities = config.loss in LOGISTIC_LOSSES
         self._generate = tf.function(self._generate_eager, reduce_retracing=True)
         self._score = tf.function(self._score_eager, reduce_retracing=True)
+        self._generate_soft = tf.function(lambda z, vectors: self.sampler([z, vectors], training=False),
+                                          reduce_retracing=True)
 
     def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer, **kwargs):
         super().compile(**kwargs)
@@ -198,6 +200,20 @@ class GAN(keras.Model):
         """Images (N, 28, 28) in [0, 1] for latent vectors z (N, latent_dim); labels only for a conditional GAN."""
         z = tf.convert_to_tensor(np.asarray(z, np.float32))
         return self._generate(z, self._labels_for(int(z.shape[0]), labels)).numpy()
+
+    def generate_soft(self, z: np.ndarray, label_vectors: np.ndarray) -> np.ndarray:
+        """A conditional GAN's images for label vectors (N, 10) instead of class numbers.
+
+        A one-hot row draws that class, exactly as `generate` does; a blend of two rows (the label halfway
+        from a 3 to an 8) shows what the generator does between the classes it was trained on.
+        """
+        if not self.conditional:
+            raise ValueError("generate_soft needs a conditional GAN (model 'cgan'); this one takes no label")
+        z, label_vectors = np.asarray(z, np.float32), np.asarray(label_vectors, np.float32)
+        if label_vectors.shape != (len(z), NUM_CLASSES):
+            raise ValueError(f"label_vectors must be ({len(z)}, {NUM_CLASSES}), one row per z; "
+                             f"got {label_vectors.shape}")
+        return self._generate_soft(tf.convert_to_tensor(z), tf.convert_to_tensor(label_vectors)).numpy()
 
     def probability(self, images: np.ndarray, labels=None) -> np.ndarray:
         """D(x) for each image: a probability for the logistic losses, the critic's raw score otherwise."""

@@ -1,0 +1,135 @@
+"""The shipped models: which folders, what each one is, loaded once per process and shared read-only."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from gan_core import checkpoints, latent
+from gan_core.classifier import DigitJudge
+from ui import state
+
+PRETRAINED_ROOT = state.ROOT / "pretrained"
+QUALITY_FILE = state.ROOT / "benchmarks" / "quality.json"  # written by the evaluate command; optional
+JUDGE_DIR = state.ROOT / "pretrained" / "classifier"
+LIVE_SAMPLES = 2000  # samples behind a live quality measurement on the compare page
+SESSION = "session"  # the picker's value for this session's trained model
+
+
+@dataclass(frozen=True)
+class Shipped:
+    name: str  # folder under pretrained/
+    label: str
+    description: str
+
+
+SHIPPED = (
+    Shipped("gan", "GAN", "The documented GAN: two dense networks, non-saturating loss."),
+    Shipped("cgan", "Conditional GAN", "The same GAN told which digit to draw: the label joins z and the image."),
+    Shipped("wgan_gp", "WGAN-GP", "The documented networks trained as a Wasserstein critic with a gradient penalty."),
+    Shipped("dcgan", "DCGAN", "A small convolutional GAN: transposed convolutions draw, convolutions judge."),
+    Shipped("vae", "VAE (16-D)", "A variational autoencoder: an encoder, a decoder, and a latent space shaped "
+                                 "like N(0, I)."),
+    Shipped("vae2d", "VAE (2-D)", "A VAE squeezed to a 2-D latent, so the whole space fits on one picture."),
+    Shipped("ae", "Autoencoder", "A plain autoencoder: learns to reconstruct, never told what its latent space "
+                                 "should look like."),
+)
+BY_NAME = {shipped.name: shipped for shipped in SHIPPED}
+
+
+def folder_of(name: str) -> Path:
+    # The documented GAN keeps its override (GAN_LAB_PRETRAINED) and its home in ui/state.
+    return state.pretrained_folder() if name == "gan" else PRETRAINED_ROOT / name
+
+
+def _weights(name: str) -> Path | None:
+    try:
+        return checkpoints.resolve_weights_folder(folder_of(name))
+    except checkpoints.CheckpointError:
+        return None
+
+
+def available() -> tuple[list[Shipped], list[Shipped]]:
+    """(the shipped models whose weights are here, those that are missing)."""
+    present = [shipped for shipped in SHIPPED if _weights(shipped.name) is not None]
+    return present, [shipped for shipped in SHIPPED if shipped not in present]
+
+
+def missing_note(missing: list[Shipped]) -> str:
+    if not missing:
+        return ""
+    names = ", ".join(f"{s.label} (`{folder_of(s.name)}`)" for s in missing)
+    return f"Not shipped in this copy of the app, so left out: {names}."
+
+
+def _stamp(weights: Path) -> float:
+    files = list(weights.glob("*.weights.h5"))
+    return max(p.stat().st_mtime for p in files) if files else 0.0
+
+
+@st.cache_resource(show_spinner="Loading a shipped model...", max_entries=8)
+def _load(folder: str, stamp: float):
+    # Shared by every session and only ever read (generate / encode / probability), never trained.
+    return checkpoints.load_model(folder, need_discriminator=True)
+
+
+@st.cache_resource(show_spinner="Finding principal directions (GANSpace)...", max_entries=8)
+def _directions(folder: str, stamp: float) -> latent.PrincipalDirections | None:
+    model, config, _ = _load(folder, stamp)
+    if config.latent_dim <= 2:  # a 2-D latent is its own map; principal directions add nothing there
+        return None
+    return latent.principal_directions(model.generate, config.latent_dim, count=state.DIRECTION_SAMPLES,
+                                       components=min(state.DIRECTION_COUNT, config.latent_dim))
+
+
+def load(name: str, directions: bool = True) -> tuple[state.LoadedModel | None, str]:
+    """A shipped model by folder name (cached for everyone), or None and a message saying what to do.
+
+    `directions=False` skips the principal directions (GANSpace), which only the explore page draws. The
+    documented GAN always comes from ui/state's one shared copy, directions included.
+    """
+    if name == "gan":
+        return _documented_gan()
+    shipped, weights = BY_NAME[name], _weights(name)
+    if weights is None:
+        return None, (f"No weights for the {shipped.label} at `{folder_of(name)}`; `scripts/train_pretrained.sh "
+                      f"{name}` makes them (see pretrained/README.md).")
+    stamp = _stamp(weights)
+    try:
+        model, config, saved = _load(str(weights), stamp)
+        found = _directions(str(weights), stamp) if directions else None
+    except (checkpoints.CheckpointError, ValueError, OSError) as exc:
+        return None, f"The weights in `{weights}` cannot be loaded: {exc}"
+    step = saved.get("step")
+    label = f"{shipped.label} ({step:,} steps)" if isinstance(step, int) else shipped.label
+    return state.LoadedModel(model, config, f"shipped:{weights}:{stamp}", label, found), ""
+
+
+def _documented_gan() -> tuple[state.LoadedModel | None, str]:
+    loaded, message = state.pretrained()
+    if loaded is None:
+        return None, message
+    # Named like its siblings in the picker ("GAN (60,000 steps)"), not "Pretrained (...)".
+    return dataclasses.replace(loaded, label=loaded.label.replace("Pretrained", BY_NAME["gan"].label, 1)), ""
+
+
+@st.cache_resource(show_spinner="Loading the digit classifier...", max_entries=1)
+def judge(folder: str) -> DigitJudge:
+    return DigitJudge.load(folder)
+
+
+def quality_reports() -> tuple[dict, str]:
+    """The committed quality numbers (model folder name -> evaluation report), or {} and why there are none."""
+    if not QUALITY_FILE.is_file():
+        return {}, f"No `{QUALITY_FILE.name}` in `{QUALITY_FILE.parent}` yet."
+    try:
+        reports = json.loads(QUALITY_FILE.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        return {}, f"`{QUALITY_FILE}` cannot be read ({exc})."
+    if not isinstance(reports, dict):
+        return {}, f"`{QUALITY_FILE}` should hold a JSON object of model name -> report."
+    return {name: report for name, report in reports.items() if isinstance(report, dict)}, ""
