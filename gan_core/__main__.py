@@ -100,6 +100,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps must be a positive number of steps (got {args.steps}).")
     if args.checkpoint_every < 1:
         raise UsageError(f"--checkpoint-every must be positive (got {args.checkpoint_every}).")
+    if args.max_seconds is not None and args.max_seconds <= 0:
+        raise UsageError(f"--max-seconds must be positive (got {args.max_seconds}).")
     out = Path(args.out)
     existing = checkpoints.list_checkpoints(out)
     model, start_step, history = None, 0, {}
@@ -153,8 +155,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(("\r" if tty else "") + _progress_line(snapshot, args.steps, started),
                   end="" if tty else "\n", flush=True)
             last_print[0] = now
-        if snapshot.step % args.checkpoint_every == 0 or snapshot.step >= args.steps:
+        out_of_time = args.max_seconds is not None and now - started >= args.max_seconds
+        if snapshot.step % args.checkpoint_every == 0 or snapshot.step >= args.steps or out_of_time:
             save(snapshot)
+        if out_of_time:
+            run.trainer.stop(timeout=0)  # the blocking loop ends after this chunk
 
     try:
         snapshot = run.trainer.run(args.steps - start_step, on_chunk_end=on_chunk)
@@ -286,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, default=20000, help="train until this many steps in total (default 20000)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     train.add_argument("--checkpoint-every", type=int, default=5000, help="steps between checkpoints (default 5000)")
+    train.add_argument("--max-seconds", type=float, help="also stop (with a checkpoint) after this much wall time")
     _add_config_flags(train)
     train.set_defaults(handler=cmd_train)
 

@@ -189,3 +189,12 @@ def test_gan_core_never_imports_streamlit():
              "gan_core.classifier, gan_core.__main__; print('streamlit' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_max_seconds_stops_with_a_checkpoint(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--steps", "100000", "--checkpoint-every", "10", "--max-seconds",
+                 "0.001", *TINY]) == 0
+    checkpoints = sorted((run / "checkpoints").iterdir())
+    assert [p.name for p in checkpoints] == ["step-00000010"]
+    _usage_error(capsys, ["train", "--out", str(tmp_path / "r2"), "--max-seconds", "0"], "--max-seconds must be positive")
