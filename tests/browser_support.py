@@ -1,0 +1,165 @@
+"""Helpers for driving the real app in a real browser: find Chromium, run `streamlit run app.py`, read the page.
+
+Used by tests/test_browser.py and benchmarks/ui_speed.py. Nothing here imports TensorFlow: the app runs in its
+own process, started with this interpreter, exactly as `make run` starts it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+INSTALL_HINT = ("No Chromium for the browser tests. Install one of: Debian's `apt-get install chromium`, or "
+                "Playwright's own browser with `.venv/bin/python -m playwright install chromium`.")
+SERVER_START_TIMEOUT_S = 90.0
+
+
+# ---- the browser ------------------------------------------------------------------------------
+def chromium_path() -> str | None:
+    """Debian's chromium, else any `chromium` on PATH; None when neither is there."""
+    if DEBIAN_CHROMIUM.exists() and os.access(DEBIAN_CHROMIUM, os.X_OK):
+        return str(DEBIAN_CHROMIUM)
+    return shutil.which("chromium")
+
+
+def launch_browser(playwright):
+    """A headless Chromium: the system one, else Playwright's own; None when neither can start.
+
+    Playwright's own browser exists only after `python -m playwright install chromium`, so it is detected by
+    trying to launch it.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    executable = chromium_path()
+    if executable is not None:
+        return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    try:
+        return playwright.chromium.launch(args=CHROMIUM_ARGS)
+    except PlaywrightError:
+        return None
+
+
+# ---- the app server ---------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class AppServer:
+    """`streamlit run app.py` on a free port, in its own process group so stop() ends every child."""
+
+    port: int = field(default_factory=free_port)
+    env: dict | None = None
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0  # time.perf_counter() just before the process was spawned
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = SERVER_START_TIMEOUT_S) -> "AppServer":
+        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                   "--server.port", str(self.port), "--server.address", "127.0.0.1",
+                   "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(self.env or {})}
+        log = tempfile.NamedTemporaryFile("wb", prefix="streamlit-", suffix=".log", delete=False)
+        self.log_path = Path(log.name)
+        self.started_at = time.perf_counter()
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self._wait_healthy(timeout)
+        return self
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"streamlit was not healthy after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        group = os.getpgid(self.process.pid)
+        os.killpg(group, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(group, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def __enter__(self) -> "AppServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# ---- reading the page -------------------------------------------------------------------------
+def by_key(page, key: str):
+    """The element container Streamlit marks with the widget's key (class `st-key-<key>`)."""
+    return page.locator(f".st-key-{key}")
+
+
+def metric_value(page, label: str) -> str:
+    """The text of the st.metric whose label is `label`."""
+    metric = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=label))
+    return metric.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
+
+
+def step_value(page) -> int:
+    return int(metric_value(page, "Step").replace(",", ""))
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def wait_for_app_idle(page, timeout_ms: float = 60_000) -> None:
+    """Wait until the script has finished a run: the 'Running...' status widget is gone."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,210 @@
+"""End-to-end in a real browser: `streamlit run app.py` driven by headless Chromium through Playwright.
+
+What AppTest cannot see: the fragment timer ticking in the browser, the chart redrawing, a slider dragged by a
+mouse, and the instant component drawing without a server round trip. Screenshots of every page go to
+artifacts/. Without Chromium the tests skip and say how to install it; in CI (CI=true) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from browser_support import (ROOT, AppServer, INSTALL_HINT, by_key, launch_browser, screenshot, step_value, wait_for_app_idle,
+                             wait_until)
+
+try:
+    from playwright import sync_api
+except ImportError:  # pragma: no cover - requirements-dev.txt installs it
+    if os.environ.get("CI", "").lower() == "true":
+        raise
+    pytest.skip("playwright is not installed: `.venv/bin/python -m pip install -r requirements-dev.txt`",
+                allow_module_level=True)
+
+PAGE_TIMEOUT_MS = 90_000  # the first visit imports TensorFlow and loads the pretrained GAN (slower under load)
+FIRST_CHUNK_TIMEOUT_S = 180.0  # the first chunk also traces the training step (~10 s idle; minutes on a busy machine)
+LOSS_CHART = '[data-testid="stVegaLiteChart"]'
+# The explore page's main digit: the one 280-px image (28 px scaled 10x); neighbours and grids are smaller.
+DIGIT_SRC_JS = """() => { const img = [...document.querySelectorAll('[data-testid="stImageContainer"] img')]
+    .find(i => i.width === 280); return img ? img.src : null; }"""
+# Vertices of each line in a Vega SVG chart: one M plus one L per further point.
+LINE_POINTS_JS = """chart => [...chart.querySelectorAll('.mark-line path')]
+    .map(p => (p.getAttribute('d') || '').split(/[ML]/).length - 1)"""
+# Every message the page sends to the server, stamped with the page's clock (the component's sliders live in
+# the same window, so a rerun they caused would show up here).
+WS_SEND_HOOK = """window.__wsSends = [];
+const realSend = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) { window.__wsSends.push(performance.now()); return realSend.call(this, data); };"""
+
+
+def _no_browser(message: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI=true, so this fails instead of skipping)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        launched = launch_browser(playwright)
+        if launched is None:
+            _no_browser(INSTALL_HINT)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    app = AppServer().start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture
+def page(browser, server, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(WS_SEND_HOOK)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    opened = context.new_page()
+    yield opened
+    screenshot(opened, f"end_{request.node.name}")  # what the page showed last, pass or fail
+    context.close()
+
+
+def _assert_no_exception(page) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+# ---- train page --------------------------------------------------------------------------------
+def _chart_state(page) -> tuple[int, str]:
+    """Points on the loss chart's longest line, and the lines' path data (changes whenever they are redrawn)."""
+    chart = page.locator(LOSS_CHART).first
+    points = chart.evaluate(LINE_POINTS_JS)
+    paths = chart.evaluate("c => [...c.querySelectorAll('.mark-line path')].map(p => p.getAttribute('d')).join('|')")
+    return max(points, default=0), paths
+
+
+def test_train_page_steps_and_charts_advance_live_then_pause_stops_them(page, server):
+    page.goto(server.url)
+    start = by_key(page, "train_start").locator("button")
+    start.wait_for()
+    wait_for_app_idle(page)
+    batch = by_key(page, "train_batch_size").locator('input[type="range"]')
+    batch.focus()
+    batch.press("Home")  # batch 16: the cheapest steps, so the test is about the page, not the CPU
+    page.wait_for_function("() => document.querySelector('.st-key-train_batch_size input[type=range]')"
+                           ".getAttribute('aria-valuetext') === '16'")
+    wait_for_app_idle(page)
+    assert start.is_enabled()
+    screenshot(page, "train")
+    start.click()
+
+    page.locator(f"{LOSS_CHART} .mark-line path").first.wait_for(timeout=FIRST_CHUNK_TIMEOUT_S * 1000)
+    reads = [(step_value(page), *_chart_state(page))]
+    deadline = time.monotonic() + 60
+    while len(reads) < 4 and time.monotonic() < deadline:  # three advances after the first read
+        time.sleep(0.3)
+        step, points, paths = step_value(page), *_chart_state(page)
+        if step > reads[-1][0]:
+            reads.append((step, points, paths))
+    steps = [read[0] for read in reads]
+    assert len(reads) >= 4, f"the Step metric advanced only {len(reads) - 1} times in 60 s: {steps}"
+    assert steps == sorted(set(steps)), steps
+    assert reads[-1][1] > reads[0][1], f"the loss chart did not gain points: {[read[1] for read in reads]}"
+    assert len({read[2] for read in reads}) >= 3, "the loss chart was redrawn fewer than 3 times"
+    screenshot(page, "train_running")
+    _assert_no_exception(page)
+
+    by_key(page, "train_pause").locator("button").click()
+    by_key(page, "train_resume").locator("button:enabled").wait_for(timeout=30_000)  # the status turned to paused
+
+    def held_for_two_seconds() -> bool:  # the current chunk may still land after the click
+        before = step_value(page)
+        time.sleep(2.0)
+        return step_value(page) == before
+
+    assert wait_until(held_for_two_seconds, timeout=40, interval=0), "the Step metric kept moving after Pause"
+    screenshot(page, "train_paused")
+    _assert_no_exception(page)
+
+
+# ---- explore page ------------------------------------------------------------------------------
+def _open_explore(page, server) -> None:
+    page.goto(f"{server.url}/explore")
+    page.wait_for_function(f"({DIGIT_SRC_JS})() !== null", timeout=PAGE_TIMEOUT_MS)
+    wait_for_app_idle(page)
+
+
+def _digit_image(page):
+    return page.locator('[data-testid="stImageContainer"] img').first  # the digit comes first in the tab
+
+
+def test_explore_server_slider_changes_the_digit(page, server):
+    _open_explore(page, server)
+    screenshot(page, "explore")
+    before_src = page.evaluate(DIGIT_SRC_JS)
+    _digit_image(page).evaluate("img => img.decode()")
+    before_pixels = _digit_image(page).screenshot()
+    thumb = by_key(page, "explore_z_0").locator('input[type="range"]')
+    value = float(thumb.get_attribute("value"))
+    thumb.focus()
+    for _ in range(4):
+        thumb.press("ArrowRight")
+    page.wait_for_function(f"({DIGIT_SRC_JS})() !== {before_src!r}", timeout=30_000)
+    wait_for_app_idle(page)
+    assert float(thumb.get_attribute("value")) > value
+    after_src = page.evaluate(DIGIT_SRC_JS)
+    _digit_image(page).evaluate("img => img.decode()")  # the new picture is on screen, not just requested
+    after_pixels = _digit_image(page).screenshot()
+    assert after_src != before_src and after_pixels != before_pixels
+    screenshot(page, "explore_after_slider")
+    _assert_no_exception(page)
+
+
+def test_explore_instant_slider_redraws_without_a_server_round_trip(page, server):
+    if not (ROOT / "ui" / "instant.py").exists():
+        pytest.skip("ui/instant.py is missing: this build has no instant (in-browser) mode to test")
+    _open_explore(page, server)
+    by_key(page, "explore_mode").get_by_text("Instant").click()
+    root = page.locator('[data-testid="instant-generator"][data-state="ready"]')
+    root.wait_for(timeout=60_000)  # pierces the component's shadow root
+    wait_for_app_idle(page)
+    canvas = page.get_by_test_id("instant-canvas")
+    slider = page.get_by_test_id("instant-slider-0")
+    draws = int(page.get_by_test_id("instant-fps").get_attribute("data-draws"))
+    before = canvas.evaluate("c => c.toDataURL()")
+
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.5, y)
+    pressed_at = page.evaluate("() => performance.now()")
+    page.mouse.down()  # a press on the track moves the thumb there: an `input` event, no `change` yet
+    page.mouse.move(box["x"] + box["width"] * 0.9, y, steps=5)
+    assert wait_until(lambda: canvas.evaluate("c => c.toDataURL()") != before, timeout=10), "the canvas never changed"
+    changed_at = page.evaluate("() => performance.now()")
+    sends = page.evaluate("() => window.__wsSends")
+    page.mouse.up()
+
+    assert int(page.get_by_test_id("instant-fps").get_attribute("data-draws")) > draws
+    during = [t for t in sends if pressed_at <= t <= changed_at]
+    assert not during, f"the page sent {len(during)} message(s) to the server while dragging"
+    screenshot(page, "explore_instant")
+    _assert_no_exception(page)
+
+
+# ---- every page draws --------------------------------------------------------------------------
+def test_every_page_in_the_navigation_draws_without_an_exception(page, server):
+    page.goto(server.url)
+    links = page.locator('[data-testid="stSidebarNavLink"]')
+    links.first.wait_for()
+    hrefs = [links.nth(index).get_attribute("href") for index in range(links.count())]
+    assert len(hrefs) >= 3
+    for href in hrefs:
+        page.goto(href if href.startswith("http") else f"{server.url}/{href.lstrip('/')}")
+        page.locator('[data-testid="stMain"] h1').first.wait_for()
+        wait_for_app_idle(page)
+        _assert_no_exception(page)
+        screenshot(page, f"page_{href.removeprefix(server.url).strip('/') or 'train'}")
