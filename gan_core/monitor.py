@@ -82,6 +82,9 @@ class LiveQuality:
             self._lock.notify_all()
 
     def _work(self) -> None:
+        with self._lock:  # nothing to prepare until the first weights arrive: keep start-up free for training
+            while self._pending is None and not self._stop:
+                self._lock.wait()
         try:
             sampler = self.make_sampler()
             real_features = self.judge.features(self.real_images)

@@ -280,7 +280,10 @@ class Trainer:
                     self._busy = run_chunk  # set with the decision, so a snapshot never sees a gap
                 self._drain_actions()
                 if run_chunk:
+                    # The first chunk is one traced call: the first loss point shows as soon as tracing ends.
                     steps = self.chunk_steps
+                    if self._chunks == 0 and self.status == "running":
+                        steps = min(steps, self.steps_per_call)
                     if self.total_steps is not None:
                         steps = min(steps, self.total_steps - self._step)
                     if steps > 0:

@@ -33,7 +33,7 @@ def test_live_quality_scores_in_its_own_thread(real, judge):
     history = live.history()
     run.stop()
     assert live.error == ""
-    assert len(history["step"]) >= 1 and history["step"][0] == 20
+    assert len(history["step"]) >= 1 and all(step % 20 == 0 for step in history["step"])  # on the K-step grid
     assert np.all(history["fid"] > history["fid_floor"])  # an untrained generator is far from real digits
     assert np.all((history["precision"] >= 0) & (history["precision"] <= 1))
     assert 1 <= history["classes_covered"][-1] <= 10

@@ -151,3 +151,13 @@ def test_downsample_keeps_recent_points_and_caps_length():
     np.testing.assert_array_equal(small_values, np.sin(small_steps))
     same_steps, _ = downsample(steps[:100], values[:100])
     assert len(same_steps) == 100
+
+
+def test_first_chunk_after_start_is_one_call_so_the_first_point_comes_early(tiny_config, tiny_images):
+    trainer = _run(tiny_config, tiny_images).trainer
+    first_chunk = []
+    trainer.add_callback("on_chunk_end", lambda snap: first_chunk.append(snap.step) if not first_chunk else None)
+    trainer.start()
+    assert _wait(lambda: trainer.snapshot().step >= 25)
+    trainer.stop()
+    assert first_chunk == [tiny_config.steps_per_call]
