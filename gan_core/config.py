@@ -135,3 +135,31 @@ class GANConfig:
     REBUILD_FIELDS = ("model", "architecture", "kl_weight", "latent_dim", "hidden_units", "image_size", "batch_size", "d_steps", "beta1", "beta2",
                       "loss", "gp_weight", "label_smoothing", "r1_gamma", "ema_decay", "steps_per_call", "seed",
                       "dataset")
+
+
+def recommended_config(model: str = "gan", loss: str = "non_saturating", architecture: str = "dense",
+                       base: GANConfig | None = None) -> GANConfig:
+    """The recipe each model of the family trains well with, on top of `base` (default GANConfig()).
+
+    Shared by the CLI and the train page so both start a model from the same values:
+    - gan / cgan / DCGAN with a logistic, least-squares or hinge loss: the stabilised GAN recipe.
+    - WGAN-GP: Adam(1e-4, beta2 0.9) and 5 critic steps per generator step, as in Gulrajani et al. 2017;
+      R1 and label smoothing off (the gradient penalty replaces them).
+    - ae / vae: one Adam(1e-3, beta1 0.9) and a 16-D latent (2-D gives a latent map, at some cost in quality).
+    The latent size of `base` is kept when it belongs to the same kind of model (adversarial or autoencoder).
+    """
+    base = base if base is not None else GANConfig()
+    if model in ("ae", "vae"):
+        latent_dim = base.latent_dim if base.model in ("ae", "vae") else 16
+        return base.replace(model=model, architecture="dense", loss="non_saturating", latent_dim=latent_dim,
+                            g_learning_rate=1e-3, d_learning_rate=1e-3, beta1=0.9, beta2=0.999)
+    defaults = GANConfig()
+    recipe = dict(model=model, architecture=architecture, loss=loss,
+                  latent_dim=base.latent_dim if base.is_adversarial else defaults.latent_dim,
+                  g_learning_rate=defaults.g_learning_rate, d_learning_rate=defaults.d_learning_rate,
+                  beta1=defaults.beta1, beta2=defaults.beta2, d_steps=defaults.d_steps,
+                  label_smoothing=defaults.label_smoothing, r1_gamma=defaults.r1_gamma)
+    if loss == "wgan_gp":
+        recipe.update(g_learning_rate=1e-4, d_learning_rate=1e-4, beta2=0.9, d_steps=5, r1_gamma=0.0,
+                      label_smoothing=0.0)
+    return base.replace(**recipe)

@@ -96,6 +96,11 @@ def _step_metric(at) -> str:
     return next(m.value for m in at.metric if m.label == "Step")
 
 
+def _charts_with(at, text: str) -> list[str]:
+    """The Vega-Lite specs on the page that mention `text` (a series name, an axis title)."""
+    return [spec for spec in (str(chart.proto) for chart in at.get("vega_lite_chart")) if text in spec]
+
+
 def _image_urls(at) -> list[str]:
     return [str(element.proto) for element in at.get("image")]
 
@@ -124,7 +129,7 @@ def test_start_pause_resume_reset_drive_the_trainer(lab):
     at.run()  # what the fragment timer would do
     assert not at.exception
     assert int(_step_metric(at).replace(",", "")) >= 20
-    assert len(at.get("vega_lite_chart")) == 2 and _image_urls(at)
+    assert _charts_with(at, "D loss") and _charts_with(at, "mean D(x), real") and _image_urls(at)
     assert any("test note" in w.value for w in at.warning)  # dataset notes are shown
     at.button(key="train_pause").click().run()
     assert run.trainer.status == "paused" and not at.button(key="train_resume").disabled
@@ -144,6 +149,8 @@ def test_step_runs_one_chunk_then_holds(lab):
     assert run.trainer.status == "paused" and run.trainer.snapshot().step == 10
     at.run()
     assert _step_metric(at) == "10" and not at.exception
+    assert _charts_with(at, "generated digits") and _charts_with(at, "G gradient norm")  # the discriminator view
+    assert any("first evaluation comes at step 2,000" in i.value for i in at.info)
 
 
 def _advancing(run) -> bool:
@@ -194,6 +201,82 @@ def test_disconnect_stops_the_worker_and_resume_continues(lab):
     at.button(key="train_resume").click().run()
     assert run.trainer.status == "running"
     assert run.trainer.wait_for_step(stopped_at + 10)
+
+
+def test_model_selector_loads_the_recipe_and_switches_the_charts(lab):
+    at = lab
+    at.selectbox(key="train_model").set_value("vae").run()
+    assert not at.exception
+    assert at.number_input(key="train_g_lr").value == pytest.approx(1e-3) and at.slider(key="train_beta1").value == 0.9
+    assert at.selectbox(key="train_latent_dim").value == 16 and at.number_input(key="train_kl_weight")
+    for find, hidden in ((at.number_input, "train_d_lr"), (at.number_input, "train_d_steps"),
+                         (at.selectbox, "train_loss")):
+        with pytest.raises(KeyError):
+            find(key=hidden)
+    at.button(key="train_step").click().run()
+    run = _run(at)
+    assert run.config.model == "vae" and run.config.latent_dim == 16 and run.trainer.wait_for_step(10)
+    at.run()
+    assert not at.exception
+    assert _charts_with(at, "KL") and _charts_with(at, "total (negative ELBO)")
+    assert not _charts_with(at, "D loss") and not _charts_with(at, "generated digits")
+    at.selectbox(key="train_model").set_value("gan").run()  # back to the GAN: its recipe, after a Reset
+    assert at.number_input(key="train_latent_dim").value == TINY.latent_dim
+    assert any("model" in w.value and "after Reset" in w.value for w in at.warning) and not at.exception
+
+
+def test_wgan_gp_shows_critic_steps_penalty_and_raw_scores(lab):
+    at = lab
+    at.selectbox(key="train_loss").set_value("wgan_gp").run()
+    assert at.number_input(key="train_d_steps").value == 5 and at.number_input(key="train_gp_weight")
+    assert at.number_input(key="train_g_lr").value == pytest.approx(1e-4)
+    with pytest.raises(KeyError):
+        at.number_input(key="train_r1_gamma")
+    at.button(key="train_step").click().run()
+    run = _run(at)
+    assert run.config.beta2 == 0.9 and run.config.r1_gamma == 0
+    assert _wait(lambda: "discriminator_view" in run.trainer.snapshot().extras)
+    at.run()
+    assert not at.exception
+    assert _charts_with(at, "gradient penalty") and _charts_with(at, "critic score, real")
+    assert not _charts_with(at, "equilibrium 0.5") and _charts_with(at, "generated digits")
+
+
+def test_alerts_show_at_the_top_and_fashion_says_quality_is_unavailable(lab, monkeypatch):
+    import gan_core.alerts
+    from gan_core.alerts import Alert
+
+    seen = []
+
+    def check_alerts(history, quality, status, message, scores_are_probabilities):
+        seen.append((len(history["step"]), status, scores_are_probabilities))
+        return [Alert("mode_collapse", "warning", "Mode collapse", "G draws 3 of 10 classes."),
+                Alert("divergence", "error", "Training diverged", "Lower the learning rates.")]
+
+    monkeypatch.setattr(gan_core.alerts, "check_alerts", check_alerts)
+    at = lab
+    at.selectbox(key="train_dataset").set_value("fashion_mnist").run()
+    at.button(key="train_step").click().run()
+    run = _run(at)
+    assert run.live_quality is None and run.trainer.wait_for_step(10)
+    at.run()
+    assert not at.exception and seen[-1][2] is True
+    assert any("Mode collapse" in w.value and "3 of 10" in w.value for w in at.warning)
+    assert any("Training diverged" in e.value for e in at.error)
+    assert any("Quality metrics unavailable" in i.value and "not handwritten digits" in i.value for i in at.info)
+
+
+def test_live_quality_charts_fid_coverage_and_the_class_histogram(lab):
+    at = lab
+    at.number_input(key="train_quality_every").set_value(100).run()
+    at.button(key="train_start").click().run()
+    run = _run(at)
+    assert run.live_quality is not None and run.trainer.wait_for_step(100)
+    assert _wait(lambda: len(run.live_quality.history()["step"]) > 0, timeout=60)
+    at.run()
+    assert not at.exception and not run.live_quality.error
+    assert _charts_with(at, "real-vs-real floor") and _charts_with(at, "classes covered")
+    assert _charts_with(at, "recall") and _charts_with(at, "share of samples")
 
 
 # ---- explore page ------------------------------------------------------------------------------
@@ -318,7 +401,7 @@ def test_after_pause_the_view_catches_up_with_the_last_chunk(lab):
     assert _wait(lambda: not _advancing(run))
     at.run()  # the fragment's last tick
     snapshot = run.trainer.snapshot()
-    assert snapshot.samples_step == snapshot.step and snapshot.step % 10 == 0
+    assert snapshot.samples_step == snapshot.step  # the grid is from the last finished chunk
     assert _step_metric(at) == f"{snapshot.step:,}"
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import streamlit as st
 
 import gan_core.data
-from gan_core import checkpoints, latent
+from gan_core import checkpoints, evaluation, latent
+from gan_core.classifier import DigitJudge
 from gan_core.config import GANConfig
 from gan_core.lab import TrainingRun, create_run
 from gan_core.models import build_model
@@ -35,8 +36,14 @@ CHUNK_STEPS = 100
 DIRECTION_COUNT = 6
 DIRECTION_SAMPLES = 4000  # generated digits behind the principal directions
 
+JUDGE_DIR = ROOT / "pretrained" / "classifier"
+QUALITY_EVERY_STEPS = 2000  # live quality: steps between evaluations
+QUALITY_SAMPLES = 1000  # generated digits per evaluation
+DISCRIMINATOR_VIEW_COUNT = 256
+
 RUN_KEY = "lab_run"
 RUN_ID_KEY = "lab_run_id"
+QUALITY_NOTE_KEY = "lab_quality_note"  # why this run has no live quality, or ""
 
 
 # ---- widgets that survive a visit to another page ------------------------------------------------
@@ -78,10 +85,35 @@ def load_dataset(name: str) -> gan_core.data.Dataset:
     return gan_core.data.load_dataset(name)
 
 
-def new_run(config: GANConfig) -> TrainingRun:
+@st.cache_resource(show_spinner="Loading the digit classifier...")
+def load_judge() -> tuple[DigitJudge | None, str]:
+    """Shared, read-only: the classifier that scores live quality, or None and why it is missing."""
+    try:
+        return DigitJudge.load(JUDGE_DIR), ""
+    except (OSError, ValueError) as exc:
+        return None, f"the digit classifier in `{JUDGE_DIR}` cannot be loaded ({exc})"
+
+
+def attach_live_views(run: TrainingRun, quality_every: int) -> str:
+    """Give a new run its discriminator view and live quality; returns why quality is off, or ""."""
+    run.attach_discriminator_view(run.dataset.images, count=DISCRIMINATOR_VIEW_COUNT)
+    judge, problem = load_judge()
+    if judge is None:
+        return problem
+    available, reason = evaluation.metrics_available(run.config.dataset, judge)
+    if not available:
+        return reason
+    real = load_dataset(evaluation.REFERENCE_DATASET).images
+    # The floor compares n real digits with the rest, so n can be at most half the reference set.
+    run.attach_live_quality(judge, real, every_steps=quality_every, n=min(QUALITY_SAMPLES, len(real) // 2))
+    return ""
+
+
+def new_run(config: GANConfig, quality_every: int = QUALITY_EVERY_STEPS) -> TrainingRun:
     """Build a run from a config (raises DatasetError / ValueError with a message for the user)."""
     discard_run()
     run = create_run(config, load_dataset(config.dataset), chunk_steps=CHUNK_STEPS)
+    st.session_state[QUALITY_NOTE_KEY] = attach_live_views(run, quality_every)
     st.session_state[RUN_KEY] = run
     st.session_state[RUN_ID_KEY] = uuid.uuid4().hex
     _watch_run(st.session_state[RUN_ID_KEY], run)
@@ -91,8 +123,11 @@ def new_run(config: GANConfig) -> TrainingRun:
 def discard_run() -> None:
     run = st.session_state.pop(RUN_KEY, None)
     st.session_state.pop(RUN_ID_KEY, None)
+    st.session_state.pop(QUALITY_NOTE_KEY, None)
     if run is not None:
         run.trainer.stop(timeout=0)
+        if run.live_quality is not None:
+            run.live_quality.stop()
 
 
 # ---- models the explore and model pages draw from ---------------------------------------------

@@ -1,0 +1,60 @@
+"""The train page's pure helpers: per-model recipes and the discriminator histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gan_core.config import GANConfig, recommended_config
+from gan_core.train_views import score_histogram
+
+
+def test_recommended_config_for_the_documented_gan_is_the_default():
+    assert recommended_config("gan") == GANConfig()
+
+
+@pytest.mark.parametrize("model", ["ae", "vae"])
+def test_autoencoders_get_one_fast_adam_and_a_16d_latent(model):
+    config = recommended_config(model)
+    assert (config.model, config.g_learning_rate, config.beta1, config.latent_dim) == (model, 1e-3, 0.9, 16)
+    assert config.architecture == "dense"
+
+
+def test_wgan_gp_gets_the_papers_recipe_with_r1_off():
+    config = recommended_config("gan", "wgan_gp")
+    assert (config.g_learning_rate, config.d_learning_rate, config.beta2, config.d_steps) == (1e-4, 1e-4, 0.9, 5)
+    assert config.r1_gamma == 0 and config.label_smoothing == 0 and config.loss == "wgan_gp"
+
+
+def test_switching_back_from_wgan_gp_restores_the_gan_recipe():
+    config = recommended_config("cgan", "non_saturating", base=recommended_config("gan", "wgan_gp"))
+    assert config == GANConfig(model="cgan")
+
+
+def test_latent_size_is_kept_within_a_kind_and_reset_across_kinds():
+    small = GANConfig(latent_dim=8, hidden_units=16)
+    assert recommended_config("gan", "hinge", base=small).latent_dim == 8
+    assert recommended_config("vae", base=small).latent_dim == 16
+    assert recommended_config("ae", base=recommended_config("vae").replace(latent_dim=2)).latent_dim == 2
+    assert recommended_config("gan", base=recommended_config("vae")).latent_dim == 100
+    assert recommended_config("gan", "non_saturating", "conv").architecture == "conv"
+
+
+def test_recommended_config_rejects_what_the_config_rejects():
+    with pytest.raises(ValueError, match="architecture 'conv' is available for model 'gan' only"):
+        recommended_config("cgan", architecture="conv")
+
+
+def test_score_histogram_counts_probabilities_over_fixed_bins():
+    histogram = score_histogram(np.array([0.95, 0.99, 0.5]), np.array([0.01, 0.02, np.nan]), bins=10)
+    assert histogram["lower"][0] == 0 and histogram["upper"][-1] == 1
+    assert histogram["real"].tolist() == [0, 0, 0, 0, 0, 1, 0, 0, 0, 2]
+    assert histogram["fake"].tolist() == [2] + [0] * 9  # NaN left out
+
+
+def test_score_histogram_spans_raw_critic_scores():
+    histogram = score_histogram(np.array([3.0, 5.0]), np.array([-2.0]), probabilities=False, bins=7)
+    assert histogram["lower"][0] == -2 and histogram["upper"][-1] == 5
+    assert histogram["real"].sum() == 2 and histogram["fake"].tolist() == [1] + [0] * 6
+    flat = score_histogram(np.array([1.0]), np.array([1.0]), probabilities=False, bins=2)
+    assert flat["lower"][0] < 1 < flat["upper"][-1]
