@@ -8,6 +8,7 @@ import numpy as np
 
 COLLAPSE_KL = 0.25  # nats from uniform; a generator drawing 8 of 10 classes evenly sits at 0.22
 COLLAPSE_CLASSES = 9
+COLLAPSE_AFTER_STEPS = 3000  # an untrained generator draws noise the classifier reads as one digit: no alarm then
 WINDOW = 20  # recorded points (each is steps_per_call steps)
 
 
@@ -32,7 +33,7 @@ def check_alerts(history: dict, quality: dict | None = None, status: str = "", m
         alerts.append(Alert("divergence", "error", "Training diverged",
                             f"{message} A loss became NaN or infinite: the learning rates are too high for this "
                             f"recipe. Lower them (e.g. halve both) and resume."))
-    if quality is not None and len(quality.get("step", [])):
+    if quality is not None and len(quality.get("step", [])) and quality["step"][-1] >= COLLAPSE_AFTER_STEPS:
         covered = quality["classes_covered"]
         kl = quality["kl_to_uniform"]
         dropped = len(covered) > 1 and covered[-1] < covered[:-1].max()

@@ -65,11 +65,14 @@ def test_healthy_run_raises_no_alert():
 
 
 def test_mode_collapse_alert():
-    quality = {"step": np.array([1000.0, 2000.0]), "classes_covered": np.array([10.0, 6.0]),
+    quality = {"step": np.array([4000.0, 6000.0]), "classes_covered": np.array([10.0, 6.0]),
                "kl_to_uniform": np.array([0.02, 0.6])}
     alerts = check_alerts(_history([0.5] * 30, [0.5] * 30, [1.0] * 30), quality)
     assert [a.kind for a in alerts] == ["mode_collapse"]
     assert "6 of 10" in alerts[0].message and "r1_gamma" in alerts[0].message
+    # the same numbers in the first steps, while G still draws noise, are not an alarm
+    early = {**quality, "step": np.array([200.0, 400.0])}
+    assert check_alerts(_history([0.5] * 30, [0.5] * 30, [1.0] * 30), early) == []
 
 
 def test_discriminator_overpowering_alert():
