@@ -16,7 +16,7 @@ from gan_core.train_views import score_histogram
 from gan_core.training import TrainerSnapshot, downsample
 from ui import state
 
-LIVE_REFRESH_S = 0.7
+LIVE_REFRESH_S = 1.5  # each redraw holds the GIL the trainer thread needs; measured in benchmarks/ui_speed.py
 ERROR_KEY = "train_error"
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 EQUILIBRIUM_D_LOSS = 2 * math.log(2)
@@ -417,7 +417,7 @@ def _long_frame(history: dict, names: list[str], labels: dict[str, str] | None =
     frames = []
     for name in names:
         if name in history and len(history[name]):
-            steps, values = downsample(np.asarray(history["step"]), np.asarray(history[name]))
+            steps, values = downsample(np.asarray(history["step"]), np.asarray(history[name]), max_points=600)
             frames.append(pd.DataFrame({"step": steps, "value": values, "series": labels[name]}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["step", "value", "series"])
 
