@@ -13,6 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_core.history import downsample  # noqa: F401  (re-exported: older imports)
+
 STATUSES = ("idle", "running", "paused", "finished", "diverged", "stopped", "error")
 
 
@@ -54,18 +56,6 @@ class FusedSteps:
     def __call__(self, steps: int) -> dict[str, float]:
         logs = self._run(tf.constant(int(steps), tf.int32))
         return {name: float(value) for name, value in logs.items()}
-
-
-def downsample(steps: np.ndarray, values: np.ndarray, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """Thin a long series for display: older points by stride, the most recent quarter kept whole."""
-    count = len(steps)
-    if count <= max_points:
-        return steps, values
-    recent = max_points // 4
-    older = count - recent
-    keep = np.unique(np.linspace(0, older - 1, max_points - recent).astype(int))
-    index = np.concatenate([keep, np.arange(older, count)])
-    return steps[index], values[index]
 
 
 @dataclass(frozen=True)
