@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 OFFLINE_DATASET = "mnist-sample"
 KERAS_DATASETS = ("mnist", "fashion_mnist")
-DATASET_CHOICES = ("mnist-sample", "mnist", "fashion_mnist", "idx:PATH")
+DATASET_CHOICES = ("mnist-sample", "mnist", "fashion_mnist", "idx:PATH", "folder:PATH", "zip:PATH")
 DOWNLOAD_TIMEOUT_S = 20.0
 
 IDX_IMAGES_MAGIC = 2051
@@ -158,6 +158,11 @@ def _load_one(name: str, timeout_s: float) -> Dataset:
         return load_keras_dataset(name, timeout_s)
     if name.startswith("idx:") and len(name) > 4:
         return load_idx_folder(name[4:])
+    if name.startswith(("folder:", "zip:")) and not name.endswith(":"):
+        from gan_core import uploads  # uploads imports this module: import it when first needed
+
+        kind, path = name.split(":", 1)
+        return uploads.load_folder(path) if kind == "folder" else uploads.load_zip(path)
     raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASET_CHOICES)} "
                        f"(join several with '+', e.g. 'idx:~/mnist+mnist-sample').")
 

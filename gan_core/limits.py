@@ -1,0 +1,54 @@
+"""Every limit on what a user may hand the lab (uploaded images, archives, arrays, model bundles), in one place.
+
+Why these numbers: the largest honest input is full MNIST (60,000 digits: 47 MB as raw IDX, 10 MB gzipped,
+a few MB zipped as PNGs), so each limit leaves room for that and refuses what could only be an attack or a
+mistake: a 30,000 x 30,000 PNG that decodes to 900 MB, a 40 KB zip that inflates to gigabytes, a million
+empty entries. `.streamlit/config.toml` sets `server.maxUploadSize` to MAX_UPLOAD_MB (tests/test_uploads.py
+checks that they agree), so the browser refuses an oversized file before it reaches Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIB = 1024 * 1024
+
+MAX_UPLOAD_MB = 100  # Streamlit counts a megabyte as 1024 * 1024 bytes, as we do
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """How much one conversion (one upload, or one CLI folder / zip) may hold."""
+
+    max_files: int = 2_000  # files handed in together (entries inside an archive count as max_entries)
+    max_upload_bytes: int = MAX_UPLOAD_MB * MIB  # all files of one upload together, as received
+    max_file_bytes: int = MAX_UPLOAD_MB * MIB  # one file, as received (the CLI checks this before reading)
+    max_image_pixels: int = 4096 * 4096  # width * height of one decoded image
+    max_total_uncompressed: int = 256 * MIB  # all archive entries and gzip streams, once inflated
+    max_compression_ratio: float = 100.0  # uncompressed / compressed, for anything over ratio_floor_bytes
+    ratio_floor_bytes: int = 1 * MIB  # smaller streams can never be a dangerous bomb, whatever their ratio
+    max_entries: int = 20_000  # entries in one archive (directories included)
+    min_images: int = 64  # fewer than this cannot fill one training batch of the default recipe
+    max_images: int = 70_000  # all of MNIST (train + test) fits
+    max_array_side: int = 512  # H and W of an uploaded array of images
+    max_notes: int = 20  # refusals listed one by one in a dataset's notes; the rest are counted
+
+
+UPLOAD_LIMITS = UploadLimits()
+
+# The command line reads folders the user owns, such as MNIST exported as 60,000 PNGs: more files and
+# entries, the same per-image and per-archive protections.
+CLI_LIMITS = UploadLimits(max_files=100_000, max_entries=100_000, max_upload_bytes=1024 * MIB,
+                          max_total_uncompressed=1024 * MIB)
+
+
+# Model bundles (gan_core/bundle.py). The largest shipped model is the DCGAN: 1.3 MB per generator.
+MAX_BUNDLE_BYTES = 64 * MIB  # the .zip as received
+MAX_BUNDLE_ENTRIES = 16
+MAX_BUNDLE_WEIGHTS_BYTES = 32 * MIB  # one .weights.h5 entry
+MAX_BUNDLE_JSON_BYTES = 256 * 1024  # manifest.json, config.json, state.json
+MAX_BUNDLE_HISTORY_BYTES = 16 * MIB  # history.csv
+MAX_BUNDLE_PNG_BYTES = 4 * MIB  # the sample grid
+MAX_BUNDLE_ARRAYS_PER_NETWORK = 64
+MAX_LATENT_DIM = 1024  # network sizes a bundle's config may ask for, so a config cannot demand gigabytes
+MAX_HIDDEN_UNITS = 8192
