@@ -9,16 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 
-import keras
 import numpy as np
 
 ARRAY_NAMES = ("W1", "b1", "W2", "b2")
 PAYLOAD_FORMAT = "dense2-float32le-base64"
-_ALLOWED_EXTRA_LAYERS = (keras.layers.InputLayer, keras.layers.Reshape, keras.layers.Flatten)
 
 
-def _dense_layers(sampler: keras.Model) -> list[keras.layers.Dense]:
+def _dense_layers(sampler) -> list:
     """The sampler's two Dense layers, after checking it is the documented generator; ValueError otherwise."""
+    import keras  # only for a Keras model; the page's NumPy models never get here
+
+    allowed_extra = (keras.layers.InputLayer, keras.layers.Reshape, keras.layers.Flatten)
     name = getattr(sampler, "name", type(sampler).__name__)
     inputs = getattr(sampler, "inputs", None) or []
     if len(inputs) != 1:
@@ -26,7 +27,7 @@ def _dense_layers(sampler: keras.Model) -> list[keras.layers.Dense]:
                          "(a conditional GAN also takes a label): use server rendering for this model")
     dense = [layer for layer in sampler.layers if isinstance(layer, keras.layers.Dense)]
     others = [layer for layer in sampler.layers
-              if not isinstance(layer, (keras.layers.Dense, *_ALLOWED_EXTRA_LAYERS))]
+              if not isinstance(layer, (keras.layers.Dense, *allowed_extra))]
     activations = [getattr(layer.activation, "__name__", "") for layer in dense]
     if others or activations != ["relu", "sigmoid"] or not all(layer.use_bias for layer in dense):
         found = ", ".join(f"{type(layer).__name__}" for layer in sampler.layers) or "no layers"
@@ -36,12 +37,22 @@ def _dense_layers(sampler: keras.Model) -> list[keras.layers.Dense]:
 
 
 def generator_weights(model) -> list[np.ndarray]:
-    """[W1 (latent, hidden), b1 (hidden,), W2 (hidden, pixels), b2 (pixels,)] as float32, shapes checked."""
-    sampler = getattr(model, "sampler", None)
-    if not isinstance(sampler, keras.Model):
-        raise ValueError(f"{type(model).__name__} has no generator network (`sampler`) to export")
-    _dense_layers(sampler)
-    weights = [np.asarray(array, np.float32) for array in sampler.get_weights()]
+    """[W1 (latent, hidden), b1 (hidden,), W2 (hidden, pixels), b2 (pixels,)] as float32, shapes checked.
+
+    `model` is a Keras model of the family, or anything with `sampler_arrays()` (the page's NumPy models).
+    """
+    config = getattr(model, "config", None)
+    if config is not None and config.model == "cgan":
+        raise ValueError("the in-browser generator needs a sampler with one input (z); a conditional GAN also "
+                         "takes a label: use server rendering for this model")
+    if hasattr(model, "sampler_arrays"):
+        weights = [np.asarray(array, np.float32) for array in model.sampler_arrays()]
+    else:
+        sampler = getattr(model, "sampler", None)
+        if sampler is None or not hasattr(sampler, "get_weights"):
+            raise ValueError(f"{type(model).__name__} has no generator network (`sampler`) to export")
+        _dense_layers(sampler)
+        weights = [np.asarray(array, np.float32) for array in sampler.get_weights()]
     shapes = [array.shape for array in weights]
     if len(weights) != 4 or any(len(shape) != rank for shape, rank in zip(shapes, (2, 1, 2, 1))):
         raise ValueError(f"expected 4 weight arrays (W1, b1, W2, b2) in the sampler; got shapes {shapes}")

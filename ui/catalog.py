@@ -1,21 +1,18 @@
-"""The shipped models: which folders, what each one is, loaded once per process and shared read-only."""
+"""The shipped models: which folders, what each one is, loaded once per server and shared read-only."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from gan_core import checkpoints, latent
-from gan_core.classifier import DigitJudge
+from gan_core import checkpoints
 from ui import state
 
 PRETRAINED_ROOT = state.ROOT / "pretrained"
 QUALITY_FILE = state.ROOT / "benchmarks" / "quality.json"  # written by the evaluate command; optional
-JUDGE_DIR = state.ROOT / "pretrained" / "classifier"
 LIVE_SAMPLES = 2000  # samples behind a live quality measurement on the compare page
 SESSION = "session"  # the picker's value for this session's trained model
 
@@ -66,31 +63,11 @@ def missing_note(missing: list[Shipped]) -> str:
     return f"Not shipped in this copy of the app, so left out: {names}."
 
 
-def _stamp(weights: Path) -> float:
-    files = list(weights.glob("*.weights.h5"))
-    return max(p.stat().st_mtime for p in files) if files else 0.0
-
-
-@st.cache_resource(show_spinner="Loading a shipped model...", max_entries=8)
-def _load(folder: str, stamp: float):
-    # Shared by every session and only ever read (generate / encode / probability), never trained.
-    return checkpoints.load_model(folder, need_discriminator=True)
-
-
-@st.cache_resource(show_spinner="Finding principal directions (GANSpace)...", max_entries=8)
-def _directions(folder: str, stamp: float) -> latent.PrincipalDirections | None:
-    model, config, _ = _load(folder, stamp)
-    if config.latent_dim <= 2:  # a 2-D latent is its own map; principal directions add nothing there
-        return None
-    return latent.principal_directions(model.generate, config.latent_dim, count=state.DIRECTION_SAMPLES,
-                                       components=min(state.DIRECTION_COUNT, config.latent_dim))
-
-
 def load(name: str, directions: bool = True) -> tuple[state.LoadedModel | None, str]:
-    """A shipped model by folder name (cached for everyone), or None and a message saying what to do.
+    """A shipped model by folder name (shared by everyone), or None and a message saying what to do.
 
-    `directions=False` skips the principal directions (GANSpace), which only the explore page draws. The
-    documented GAN always comes from ui/state's one shared copy, directions included.
+    Principal directions (GANSpace) are computed the first time a page reads them, so `directions` only
+    says whether the caller will; pages that never read them pay nothing.
     """
     if name == "gan":
         return _documented_gan()
@@ -98,15 +75,7 @@ def load(name: str, directions: bool = True) -> tuple[state.LoadedModel | None, 
     if weights is None:
         return None, (f"No weights for the {shipped.label} at `{folder_of(name)}`; `scripts/train_pretrained.sh "
                       f"{name}` makes them (see pretrained/README.md).")
-    stamp = _stamp(weights)
-    try:
-        model, config, saved = _load(str(weights), stamp)
-        found = _directions(str(weights), stamp) if directions else None
-    except (checkpoints.CheckpointError, ValueError, OSError) as exc:
-        return None, f"The weights in `{weights}` cannot be loaded: {exc}"
-    step = saved.get("step")
-    label = f"{shipped.label} ({step:,} steps)" if isinstance(step, int) else shipped.label
-    return state.LoadedModel(model, config, f"shipped:{weights}:{stamp}", label, found), ""
+    return state.load_folder(weights, shipped.label)
 
 
 def _documented_gan() -> tuple[state.LoadedModel | None, str]:
@@ -114,12 +83,8 @@ def _documented_gan() -> tuple[state.LoadedModel | None, str]:
     if loaded is None:
         return None, message
     # Named like its siblings in the picker ("GAN (60,000 steps)"), not "Pretrained (...)".
-    return dataclasses.replace(loaded, label=loaded.label.replace("Pretrained", BY_NAME["gan"].label, 1)), ""
-
-
-@st.cache_resource(show_spinner="Loading the digit classifier...", max_entries=1)
-def judge(folder: str) -> DigitJudge:
-    return DigitJudge.load(folder)
+    loaded.label = loaded.label.replace("Pretrained", BY_NAME["gan"].label, 1)
+    return loaded, ""
 
 
 def quality_reports() -> tuple[dict, str]:

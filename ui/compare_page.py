@@ -5,11 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from gan_core import evaluation, latent
+from gan_core import latent
 from gan_core.images import grid_png
 from ui import catalog, state
 
-REAL_DATASET = "mnist-sample"
 LIVE_KEY = "compare_live_reports"  # this session's live measurements: model name -> report
 BUTTONS_PER_ROW = 4
 
@@ -130,14 +129,11 @@ def quality_ui(loaded: dict[str, state.LoadedModel]) -> None:
 
 
 def measure(name: str, model: state.LoadedModel) -> str:
-    """Evaluate one model into this session's live reports; a message when it cannot be done."""
+    """Evaluate one model into this session's live reports (in the engine's inference worker); "" or why not."""
     try:
-        judge = catalog.judge(str(catalog.JUDGE_DIR))
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        return f"The digit classifier cannot be loaded ({exc}); it ships in `pretrained/classifier`."
-    real_images = state.load_dataset(REAL_DATASET).images
-    report = evaluation.evaluate_generator(model.model.generate, model.config.latent_dim, judge, real_images,
-                                           n=catalog.LIVE_SAMPLES)
+        report = state.engine().evaluate(model.model, catalog.LIVE_SAMPLES)
+    except state.EngineError as exc:
+        return f"The measurement failed: {exc}. The digit classifier ships in `pretrained/classifier`."
     st.session_state[LIVE_KEY][name] = report
     return ""
 

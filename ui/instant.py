@@ -32,7 +32,7 @@ import streamlit as st
 from gan_core.browser_export import generator_payload
 
 HASHES_KEY = "_instant_generator_weight_hashes"
-PAYLOADS_KEY = "_instant_generator_payloads"  # (id(sampler), weights_version) -> payload
+PAYLOADS_KEY = "_instant_generator_payloads"  # (model key, weights_version) -> payload
 TAKEN_KEY = "_instant_generator_taken_releases"  # component key -> sequence id of the release handed over
 KEEP_HASHES = 4  # as many as the page caches (KEEP_WEIGHTS in instant_component.js)
 SLIDER_STEP = 0.01
@@ -135,7 +135,7 @@ def _payload(model, weights_version, include_arrays: bool) -> dict:
     if weights_version is None:
         return generator_payload(model, include_arrays=include_arrays)
     cache = st.session_state.setdefault(PAYLOADS_KEY, {})
-    cache_key = (id(model.sampler), weights_version)
+    cache_key = (getattr(model, "key", id(model)), weights_version)
     payload = cache.get(cache_key)
     if payload is None or (include_arrays and "arrays" not in payload):
         payload = generator_payload(model, include_arrays=include_arrays)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import streamlit as st
 
 from gan_core.config import GANConfig
-from gan_core.models import build_model
-from gan_core.networks import describe
 from ui import catalog, state
 
 TITLES = {"generator": "Generator G", "discriminator": "Discriminator D", "encoder": "Encoder E",
@@ -15,20 +15,18 @@ TITLES = {"generator": "Generator G", "discriminator": "Discriminator D", "encod
 KEPT_WIDGETS = {"model_pick": "gan"}
 
 
-@st.cache_resource(show_spinner=False)
-def _untrained_model():
-    # Shared and never trained: only its structure is drawn when no weights are at hand.
-    return build_model(state.BASE_CONFIG)
-
-
 def main() -> None:
     st.title("The model")
     state.keep_widgets(KEPT_WIDGETS)
-    model, config, where = _model_to_draw()
+    config, where = _model_to_draw()
     st.caption(where)
     st.write(INTRODUCTIONS[config.model])
-    networks = {stem: network for stem, network in model.weight_networks().items() if stem in TITLES}
-    rows = {stem: describe(network) for stem, network in networks.items()}
+    try:
+        described = _describe(config.to_json())
+    except state.EngineError as exc:
+        st.error(f"The networks cannot be described right now ({exc}). Reload the page to try again.")
+        return
+    rows = {stem: network_rows for stem, network_rows in described.items() if stem in TITLES}
     st.graphviz_chart(diagram(config, rows), width="stretch")
     for column, (stem, network_rows) in zip(st.columns(len(rows)), rows.items()):
         with column:
@@ -38,13 +36,19 @@ def main() -> None:
     if config.model == "vae":
         st.caption(f"The encoder's last layer gives {2 * config.latent_dim} numbers: the mean and the log-variance "
                    f"of q(z | x) for each of the {config.latent_dim} dimensions of z.")
-    if "generator_ema" in model.weight_networks():
+    if "generator_ema" in described:
         st.caption("Pictures come from a weight average of G (EMA), a third copy with the generator's layers.")
     st.subheader("The objective")
     equations, explanation = objective(config)
     for equation in equations:
         st.latex(equation)
     st.write(explanation)
+
+
+@st.cache_data(show_spinner="Reading the networks' layers...", max_entries=32)
+def _describe(config_json: str) -> dict[str, list[dict]]:
+    # Layer rows depend on the config only, never on the weights: one answer per recipe, for every visitor.
+    return state.engine().describe(GANConfig.from_dict(json.loads(config_json)))
 
 
 INTRODUCTIONS = {
@@ -59,26 +63,23 @@ INTRODUCTIONS = {
 }
 
 
-def _model_to_draw():
+def _model_to_draw() -> tuple[GANConfig, str]:
     present, _ = catalog.available()
     names = [s.name for s in present] + ([catalog.SESSION] if state.current_run() is not None else [])
     if not names:
-        model = _untrained_model()
-        return model, model.config, "No weights are loaded; showing the default networks' structure."
+        return state.BASE_CONFIG, "No weights are loaded; showing the default networks' structure."
     if st.session_state["model_pick"] not in names:
         st.session_state["model_pick"] = names[0]
     name = st.selectbox("Model", names, key="model_pick", help="Any shipped model, or the one trained in this session.",
                         format_func=lambda n: "This session's model" if n == catalog.SESSION
                         else catalog.BY_NAME[n].label)
     if name == catalog.SESSION:
-        run = state.current_run()
-        return run.model, run.config, "Showing the networks of the model trained in this session."
+        return state.current_run().config, "Showing the networks of the model trained in this session."
     loaded, message = catalog.load(name, directions=False)
     if loaded is None:
         st.warning(message)
-        model = _untrained_model()
-        return model, model.config, "Showing the default networks' structure instead."
-    return loaded.model, loaded.config, f"Showing the networks of the shipped model ({loaded.label})."
+        return state.BASE_CONFIG, "Showing the default networks' structure instead."
+    return loaded.config, f"Showing the networks of the shipped model ({loaded.label})."
 
 
 # ---- the objective each model optimises ----------------------------------------------------------------

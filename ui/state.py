@@ -1,31 +1,33 @@
-"""Session helpers: this session's TrainingRun and its lifecycle, shared pretrained loads, model copies.
+"""The page side of the lab engine: this session's run, and the models the pages draw from.
 
-Lifecycle of a session's training (the decision the pages rely on):
-- One TrainingRun per browser session, in st.session_state["lab_run"]. It is created only when the user
-  presses Start or Step, never at the top of a script, and a rerun never retrains or rebuilds it.
-- A session-scoped cache entry watches the run. Streamlit releases session-scoped entries when the browser
-  disconnects; our release hook asks the worker to stop (without waiting, so the server never blocks).
-  The model, its weights and the curves stay in session_state, so a browser that reconnects to the same
-  session finds its training "stopped" at the step it reached and can press Resume to continue; a session
-  that never comes back is dropped by Streamlit with nothing left running.
-- Reset stops the worker and forgets the run; the next Start builds a new one from the widgets.
+Lifecycle of a session's training (the decisions the pages rely on; the engine's own are in gan_core.engine):
+- The page process never imports TensorFlow. One LabEngine per server process (shared: it is a service, like
+  a database pool) owns the worker processes; each session's run is a RunClient in st.session_state, made
+  only when the user presses Start or Step, never at the top of a script.
+- A session-scoped cache entry watches the run. When Streamlit releases the session (the browser went
+  away), the release hook ends the run's worker after a last snapshot, so an abandoned tab holds no process
+  and no memory. The curves stay in session_state: a browser that reconnects to the same session sees
+  "Stopped" at the step it reached, and Resume starts a new worker from the snapshot.
+- Reset ends the worker and forgets the run; the next Start builds a new one from the widgets.
+- Models to draw from are ModelHandles: dense ones run as NumPy in this process, others in the engine's
+  inference worker. Shipped ones are shared by every session (read-only); a session's own model is a
+  private copy of its run's weights, taken when the user asks, so training never changes a picture under them.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 import gan_core.data
-from gan_core import checkpoints, evaluation, latent
-from gan_core.classifier import DigitJudge
+from gan_core import checkpoints, latent
 from gan_core.config import GANConfig
-from gan_core.lab import TrainingRun, create_run
-from gan_core.models import build_model
+from gan_core.engine import CapacityError, EngineError, EngineOptions, LabEngine, ModelHandle, RunClient
+
+__all__ = ["CapacityError", "EngineError", "ModelHandle", "RunClient"]
 
 ROOT = Path(__file__).resolve().parents[1]
 # The shipped weights; GAN_LAB_PRETRAINED points the app at another weights or run folder.
@@ -35,15 +37,32 @@ BASE_CONFIG = GANConfig()
 CHUNK_STEPS = 100
 DIRECTION_COUNT = 6
 DIRECTION_SAMPLES = 4000  # generated digits behind the principal directions
-
 JUDGE_DIR = ROOT / "pretrained" / "classifier"
 QUALITY_EVERY_STEPS = 2000  # live quality: steps between evaluations
 QUALITY_SAMPLES = 1000  # generated digits per evaluation
-DISCRIMINATOR_VIEW_COUNT = 256
 
 RUN_KEY = "lab_run"
-RUN_ID_KEY = "lab_run_id"
-QUALITY_NOTE_KEY = "lab_quality_note"  # why this run has no live quality, or ""
+SESSION_COPY_KEY = "explore_session_model"
+
+
+# ---- the engine --------------------------------------------------------------------------------
+def _shutdown(engine_: LabEngine) -> None:
+    engine_.shutdown()
+
+
+@st.cache_resource(show_spinner=False, max_entries=1, on_release=_shutdown)
+def _engine(spare_config_json: str, chunk_steps: int, judge_dir: str, direction_samples: int) -> LabEngine:
+    # Keyed on what the tests may swap, so a test's tiny recipe gets an engine (and a warm spare) of its own.
+    return LabEngine(EngineOptions(spare_config=GANConfig.from_dict(json.loads(spare_config_json)),
+                                   chunk_steps=chunk_steps, judge_dir=judge_dir or None,
+                                   quality_every=QUALITY_EVERY_STEPS, quality_n=QUALITY_SAMPLES,
+                                   direction_samples=direction_samples, direction_count=DIRECTION_COUNT))
+
+
+def engine() -> LabEngine:
+    """The server's engine; made (and its warm spare started) by the first page any visitor opens."""
+    judge = str(JUDGE_DIR) if (Path(JUDGE_DIR) / "classifier.weights.h5").is_file() else ""
+    return _engine(BASE_CONFIG.to_json(), CHUNK_STEPS, judge, DIRECTION_SAMPLES)
 
 
 # ---- widgets that survive a visit to another page ------------------------------------------------
@@ -61,157 +80,115 @@ def keep_widgets(defaults: dict) -> None:
 
 
 # ---- this session's training -------------------------------------------------------------------
-def _stop_worker(run: TrainingRun) -> None:
-    # Runs on a server thread when the session disconnects: request the stop, never wait for it.
-    run.trainer.stop(timeout=0)
+def _end_worker(run: RunClient) -> None:
+    # On a server thread when the session goes away: a last snapshot, then the process ends.
+    run.close("the browser session ended")
 
 
-@st.cache_resource(scope="session", on_release=_stop_worker, show_spinner=False)
-def _watch_run(run_id: str, _run: TrainingRun) -> TrainingRun:
+@st.cache_resource(scope="session", on_release=_end_worker, show_spinner=False)
+def _watch_run(run_id: str, _run: RunClient) -> RunClient:
     return _run
 
 
-def current_run() -> TrainingRun | None:
+def current_run() -> RunClient | None:
     """This session's run, or None before the first Start; re-arms the disconnect watch on every rerun."""
     run = st.session_state.get(RUN_KEY)
     if run is not None:
-        _watch_run(st.session_state[RUN_ID_KEY], run)
+        _watch_run(run.run_id, run)
     return run
 
 
-@st.cache_resource(show_spinner="Loading the dataset...", max_entries=4)
-def load_dataset(name: str) -> gan_core.data.Dataset:
-    """Shared, read-only: the arrays are never written to, so every session may hold the same copy."""
-    return gan_core.data.load_dataset(name)
-
-
-@st.cache_resource(show_spinner="Loading the digit classifier...")
-def load_judge() -> tuple[DigitJudge | None, str]:
-    """Shared, read-only: the classifier that scores live quality, or None and why it is missing."""
-    try:
-        return DigitJudge.load(JUDGE_DIR), ""
-    except (OSError, ValueError) as exc:
-        return None, f"the digit classifier in `{JUDGE_DIR}` cannot be loaded ({exc})"
-
-
-def attach_live_views(run: TrainingRun, quality_every: int) -> str:
-    """Give a new run its discriminator view and live quality; returns why quality is off, or ""."""
-    run.attach_discriminator_view(run.dataset.images, count=DISCRIMINATOR_VIEW_COUNT)
-    judge, problem = load_judge()
-    if judge is None:
-        return problem
-    available, reason = evaluation.metrics_available(run.config.dataset, judge)
-    if not available:
-        return reason
-    real = load_dataset(evaluation.REFERENCE_DATASET).images
-    # The floor compares n real digits with the rest, so n can be at most half the reference set.
-    run.attach_live_quality(judge, real, every_steps=quality_every, n=min(QUALITY_SAMPLES, len(real) // 2))
-    return ""
-
-
-def new_run(config: GANConfig, quality_every: int = QUALITY_EVERY_STEPS) -> TrainingRun:
-    """Build a run from a config (raises DatasetError / ValueError with a message for the user)."""
+def new_run(config: GANConfig, quality_every: int = QUALITY_EVERY_STEPS) -> RunClient:
+    """Start building a run (returns at once); raises CapacityError / EngineError with a message."""
     discard_run()
-    run = create_run(config, load_dataset(config.dataset), chunk_steps=CHUNK_STEPS)
-    st.session_state[QUALITY_NOTE_KEY] = attach_live_views(run, quality_every)
+    run = engine().create_run(config, quality_every=quality_every)
     st.session_state[RUN_KEY] = run
-    st.session_state[RUN_ID_KEY] = uuid.uuid4().hex
-    _watch_run(st.session_state[RUN_ID_KEY], run)
+    _watch_run(run.run_id, run)
     return run
 
 
 def discard_run() -> None:
     run = st.session_state.pop(RUN_KEY, None)
-    st.session_state.pop(RUN_ID_KEY, None)
-    st.session_state.pop(QUALITY_NOTE_KEY, None)
+    st.session_state.pop(SESSION_COPY_KEY, None)
     if run is not None:
-        run.trainer.stop(timeout=0)
-        if run.live_quality is not None:
-            run.live_quality.stop()
+        run.discard()
+
+
+def training_step(run: RunClient | None) -> int:
+    return 0 if run is None else run.view.step
+
+
+@st.cache_resource(show_spinner="Loading the dataset...", max_entries=2)
+def load_dataset(name: str) -> gan_core.data.Dataset:
+    """Shared, read-only real digits the Explore page encodes (NumPy only: the offline sample)."""
+    return gan_core.data.load_dataset(name)
 
 
 # ---- models the explore and model pages draw from ---------------------------------------------
-@dataclass
 class LoadedModel:
     """A model a page may draw from, with a key that changes whenever its weights do."""
 
-    model: object
-    config: GANConfig
-    key: str
-    label: str
-    directions: latent.PrincipalDirections | None = None
+    def __init__(self, model: ModelHandle):
+        self.model = model
+        self.config = model.config
+        self.key = model.key
+        self.label = model.label
+
+    @property
+    def directions(self) -> latent.PrincipalDirections | None:
+        return self.model.directions()
 
 
 def pretrained_folder() -> Path:
     return PRETRAINED_DIR
 
 
-@st.cache_resource(show_spinner="Loading the pretrained GAN...", max_entries=2)
-def _load_pretrained(folder: str, stamp: float) -> tuple[object, GANConfig, dict]:
-    # Shared by every session and only ever read (generate / probability), never trained.
-    return checkpoints.load_model(folder, need_discriminator=True)
+@st.cache_resource(show_spinner="Loading a shipped model...", max_entries=8)
+def shipped_handle(folder: str, stamp: float, label: str) -> ModelHandle:
+    # Shared by every session and only ever read, never trained; the stamp reloads it when the files change.
+    return engine().shipped_model(folder, label)
 
 
-def directions_of(model, latent_dim: int) -> latent.PrincipalDirections:
-    return latent.principal_directions(model.generate, latent_dim, count=DIRECTION_SAMPLES,
-                                       components=DIRECTION_COUNT)
-
-
-@st.cache_resource(show_spinner="Finding principal directions (GANSpace)...", max_entries=2)
-def _pretrained_directions(folder: str, stamp: float) -> latent.PrincipalDirections:
-    model, config, _ = _load_pretrained(folder, stamp)
-    return directions_of(model, config.latent_dim)
+def load_folder(folder: Path, label: str) -> tuple[LoadedModel | None, str]:
+    try:
+        weights = checkpoints.resolve_weights_folder(folder)
+    except checkpoints.CheckpointError as exc:
+        return None, str(exc)
+    stamp = max((p.stat().st_mtime for p in weights.glob("*.weights.h5")), default=0.0)
+    try:
+        handle = shipped_handle(str(weights), stamp, label)
+    except (checkpoints.CheckpointError, EngineError, ValueError, OSError) as exc:
+        return None, f"The weights in `{weights}` cannot be loaded: {exc}"
+    step = handle.state.get("step")
+    if isinstance(step, int) and "steps)" not in handle.label:
+        handle.label = f"{label} ({step:,} steps)"
+    return LoadedModel(handle), ""
 
 
 def pretrained() -> tuple[LoadedModel | None, str]:
-    """The shipped GAN (cached for everyone), or None and a message saying what to do."""
+    """The shipped GAN (shared), or None and a message saying what to do."""
     folder = pretrained_folder()
     try:
-        weights = checkpoints.resolve_weights_folder(folder)
+        checkpoints.resolve_weights_folder(folder)
     except checkpoints.CheckpointError:
         return None, (f"No pretrained weights at `{folder}`. They ship in `pretrained/gan`; to make your own, run "
                       f"`python -m gan_core train --steps 30000 --out runs/mine` and start the app with "
                       f"`GAN_LAB_PRETRAINED=runs/mine`. You can also train one on the Train page.")
-    stamp = max(p.stat().st_mtime for p in weights.glob("*.weights.h5")) if any(weights.glob("*.weights.h5")) else 0.0
-    try:
-        model, config, state = _load_pretrained(str(weights), stamp)
-        directions = _pretrained_directions(str(weights), stamp)
-    except (checkpoints.CheckpointError, ValueError, OSError) as exc:
-        return None, f"The pretrained weights in `{folder}` cannot be loaded: {exc}"
-    step = state.get("step")
-    label = f"Pretrained ({step:,} steps)" if isinstance(step, int) else "Pretrained"
-    return LoadedModel(model, config, f"pretrained:{weights}:{stamp}", label, directions), ""
-
-
-SESSION_COPY_KEY = "explore_session_model"
-
-
-def copy_of_run_model(run: TrainingRun) -> LoadedModel:
-    """A private copy of the live model's weights, so training cannot change the picture under the user."""
-    model = build_model(run.config)
-    copies = model.weight_networks()
-    # Read while the worker may be mid-chunk: each variable is read whole; the set may straddle one step,
-    # which no picture can show, and it saves making the page wait for the chunk to end.
-    for stem, network in run.model.weight_networks().items():
-        copies[stem].set_weights(network.get_weights())
-    step = run.trainer.snapshot().step
-    directions = directions_of(model, run.config.latent_dim)
-    return LoadedModel(model, run.config, f"session:{st.session_state[RUN_ID_KEY]}:{step}",
-                       f"This session's model (step {step:,})", directions)
+    return load_folder(folder, "Pretrained")
 
 
 def session_model(refresh: bool = False) -> LoadedModel | None:
     """This session's private copy of its trained model; made on first use or when refresh is asked."""
     run = current_run()
-    if run is None or run.trainer.snapshot().step == 0:
+    if run is None or run.view.step == 0:
         return None
     copy = st.session_state.get(SESSION_COPY_KEY)
-    if copy is None or refresh or not copy.key.startswith(f"session:{st.session_state[RUN_ID_KEY]}:"):
+    if copy is None or refresh or not copy.key.startswith(f"session:{run.run_id}:"):
+        if not run.live:
+            if copy is not None and copy.key.startswith(f"session:{run.run_id}:"):
+                return copy
+            raise EngineError("the training process is not running; press Resume on the Train page first")
         with st.spinner("Copying the trained weights..."):
-            copy = copy_of_run_model(run)
+            copy = LoadedModel(run.model_copy())
         st.session_state[SESSION_COPY_KEY] = copy
     return copy
-
-
-def training_step(run: TrainingRun | None) -> int:
-    return 0 if run is None else run.trainer.snapshot().step

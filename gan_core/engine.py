@@ -1,0 +1,539 @@
+"""The lab engine: the page's one door to training and inference, with TensorFlow kept out of the page.
+
+Process lifecycle (the decisions the pages rely on):
+- Each training run owns one worker process (gan_core.run_service) from Start until Reset or the end of the
+  browser session; ending the run ends the process, so its memory goes back to the operating system.
+- A warm spare: at start-up one worker imports TensorFlow and builds and traces the default recipe in the
+  background. The first Start with that recipe (or with other learning rates) takes it over and trains at
+  once; then a new spare warms while a trainer slot is free. Any other recipe is built in the spare's process
+  (TensorFlow already loaded) or, with no spare, in a new one: `create_run` never blocks the page; the run
+  reports "starting" until its worker is ready.
+- At most `max_trainers` runs hold a worker at once (GAN_LAB_MAX_TRAINERS, default: one per CPU core). A run
+  over the cap raises CapacityError with a message for the user; nothing is queued behind their back.
+- Every run saves a recovery snapshot (weights and curves) every ~20 s of training and on pause. A worker
+  that dies (kill -9, out of memory) shows as status "worker_gone" on the next poll; Resume starts a new
+  worker from the snapshot. A session that disconnects has its worker ended the same way ("stopped"), so a
+  browser that reconnects to the same session can Resume from where it stopped.
+- One shared inference worker (gan_core.inference_service) serves what NumPy cannot: convolutional models,
+  quality evaluations and network descriptions. Dense models run in the page process as NumPy forward
+  passes (gan_core.numpy_models), which needs no worker at all. A dead inference worker is replaced on the
+  next request, and models it held are loaded again.
+- Workers never outlive the app (see gan_core.transport); `shutdown` ends them all and runs at exit.
+This module imports neither TensorFlow nor Keras, nor streamlit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gan_core import checkpoints, latent, numpy_models
+from gan_core.config import LOGISTIC_LOSSES, GANConfig
+from gan_core.messages import RunSnapshot, RunView
+from gan_core.transport import LocalWorker, WorkerError, WorkerGone
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class CapacityError(RuntimeError):
+    """Every trainer slot is taken; the message says how many and what to do."""
+
+
+class EngineError(RuntimeError):
+    """A request to a worker failed; the message is meant for the user."""
+
+
+def default_max_trainers() -> int:
+    value = os.environ.get("GAN_LAB_MAX_TRAINERS", "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise ValueError(f"GAN_LAB_MAX_TRAINERS must be a whole number of trainers (got {value!r})") from None
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class EngineOptions:
+    max_trainers: int = field(default_factory=default_max_trainers)
+    warm_spare: bool = True
+    spare_config: GANConfig = field(default_factory=GANConfig)
+    chunk_steps: int = 100
+    quality_every: int = 2000
+    quality_n: int = 1000
+    view_count: int = 256
+    judge_dir: str | None = str(ROOT / "pretrained" / "classifier")
+    reference_dataset: str = "mnist-sample"
+    recovery_every_s: float = 20.0
+    direction_samples: int = 4000  # generated digits behind the principal directions (GANSpace)
+    direction_count: int = 6
+    worker_env: dict = field(default_factory=dict)
+    make_worker: object = LocalWorker  # (role, env) -> a worker with call / alive / close
+
+    def run_options(self, quality_every: int | None = None) -> dict:
+        return {"chunk_steps": self.chunk_steps,
+                "quality_every": self.quality_every if quality_every is None else int(quality_every),
+                "quality_n": self.quality_n, "view_count": self.view_count, "judge_dir": self.judge_dir,
+                "reference_dataset": self.reference_dataset, "recovery_every_s": self.recovery_every_s}
+
+
+# ---- models the pages draw from ------------------------------------------------------------------
+class ModelHandle:
+    """A model a page may draw from: NumPy here for dense networks, the inference worker otherwise.
+
+    Methods mirror gan_core.models (generate, generate_soft, probability, encode, reconstruct) and take and
+    return NumPy arrays. `key` changes whenever the weights do, so it can key a page's caches.
+    """
+
+    def __init__(self, engine: "LabEngine", key: str, config: GANConfig, label: str, state: dict | None = None,
+                 numpy_model: numpy_models.NumpyModel | None = None, source: dict | None = None):
+        self.engine = engine
+        self.key = key
+        self.config = config
+        self.label = label
+        self.state = state or {}
+        self.numpy_model = numpy_model
+        self._source = source  # how the inference worker can (re)load it: {"folder": ...} or {"weights": ...}
+        self._directions: latent.PrincipalDirections | None = None
+        self._directions_done = False
+
+    latent_dim = property(lambda self: self.config.latent_dim)
+    conditional = property(lambda self: self.config.model == "cgan")
+    in_page = property(lambda self: self.numpy_model is not None)
+    scores_are_probabilities = property(lambda self: self.config.loss in LOGISTIC_LOSSES)
+
+    def _remote(self, method: str, *args):
+        return self.engine._inference_call(self, method, *args)
+
+    def generate(self, z: np.ndarray, labels=None) -> np.ndarray:
+        if self.numpy_model is not None:
+            return self.numpy_model.generate(z, labels)
+        return self._remote("generate", np.asarray(z, np.float32), labels)
+
+    def generate_soft(self, z: np.ndarray, label_vectors: np.ndarray) -> np.ndarray:
+        if self.numpy_model is not None:
+            return self.numpy_model.generate_soft(z, label_vectors)
+        return self._remote("generate_soft", np.asarray(z, np.float32), np.asarray(label_vectors, np.float32))
+
+    def probability(self, images: np.ndarray, labels=None) -> np.ndarray:
+        if self.numpy_model is not None:
+            return self.numpy_model.probability(images, labels)
+        return self._remote("probability", np.asarray(images, np.float32), labels)
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        if self.numpy_model is not None:
+            return self.numpy_model.encode(images)
+        return self._remote("encode", np.asarray(images, np.float32))
+
+    def reconstruct(self, images: np.ndarray) -> np.ndarray:
+        return self.generate(self.encode(images))
+
+    def directions(self) -> latent.PrincipalDirections | None:
+        """GANSpace directions (computed once per handle); None for a 2-D latent, where they add nothing."""
+        if not self._directions_done:
+            if self.config.latent_dim > 2:
+                options = self.engine.options
+                components = min(options.direction_count, self.config.latent_dim)
+                if self.numpy_model is not None:
+                    self._directions = latent.principal_directions(
+                        self.generate, self.config.latent_dim, count=options.direction_samples, components=components)
+                else:
+                    self._directions = self._remote("directions", options.direction_samples, components)
+            self._directions_done = True
+        return self._directions
+
+    def sampler_arrays(self) -> list[np.ndarray]:
+        """[W1, b1, W2, b2] of the generator pictures come from (dense models only: instant mode)."""
+        if self.numpy_model is None:
+            raise ValueError(f"{self.label} is not a dense model; only dense generators run in the browser")
+        return self.numpy_model.sampler_arrays()
+
+
+# ---- a training run ------------------------------------------------------------------------------
+class RunClient:
+    """One session's training run, driven through its worker. Every method returns quickly."""
+
+    def __init__(self, engine: "LabEngine", config: GANConfig, quality_every: int | None):
+        self.engine = engine
+        self.run_id = uuid.uuid4().hex
+        self.config = config
+        self.quality_every = engine.options.quality_every if quality_every is None else int(quality_every)
+        self.quality_n = engine.options.quality_n
+        self.view = RunView()
+        self.notes: list[str] = []
+        self.quality_note = ""
+        self.reused_spare = False
+        self.recovery_dir = Path(tempfile.mkdtemp(prefix="run-", dir=engine.recovery_root))
+        self.created = time.monotonic()
+        self.first_point_s: float | None = None  # seconds from create to the first history point
+        self.worker = None
+        self._lock = threading.Lock()
+        self._starting: threading.Thread | None = None
+        self._queued: list[tuple[str, tuple]] = []  # commands given while the worker starts
+        self._start_error = ""
+        self._closed_by = ""  # why this run's worker was ended on purpose ("reset", "session ended")
+
+    # -- lifecycle
+    def _launch(self, worker, resume: bool) -> None:
+        """Create the run in `worker` on a thread of its own, then replay the commands given meanwhile."""
+        def work():
+            try:
+                info = worker.call("create", self.config.to_dict(), {
+                    **self.engine.options.run_options(self.quality_every),
+                    "recovery_dir": str(self.recovery_dir)}, resume, timeout=600)
+            except (WorkerGone, WorkerError, TimeoutError) as exc:
+                with self._lock:
+                    self._start_error = _describe_failure(exc)
+                worker.close()
+                self.engine._run_ended(self)
+                return
+            with self._lock:
+                self.notes = list(info["notes"])
+                self.quality_note = info["quality_note"]
+                self.reused_spare = bool(info["reused_spare"])
+                self.worker = worker
+                queued, self._queued = self._queued, []
+            for command, args in queued:
+                self._send(command, *args)
+
+        with self._lock:
+            self._start_error = ""
+            self._closed_by = ""
+            self.view.status = "starting"
+            self._starting = threading.Thread(target=work, daemon=True, name=f"start-run-{self.run_id[:6]}")
+            self._starting.start()
+
+    @property
+    def starting(self) -> bool:
+        return self._starting is not None and self._starting.is_alive()
+
+    def wait_started(self, timeout: float = 120.0) -> bool:
+        if self._starting is not None:
+            self._starting.join(timeout)
+        return self.worker is not None and not self.starting
+
+    @property
+    def live(self) -> bool:
+        """The run has a worker process that is (still) alive."""
+        return self.worker is not None and self.worker.alive()
+
+    def _send(self, command: str, *args):
+        with self._lock:
+            if self.worker is None and self.starting:
+                self._queued.append((command, args))
+                return None
+            worker = self.worker
+        if worker is None:
+            raise EngineError(self.why_no_worker())
+        try:
+            return worker.call(command, *args, timeout=30)
+        except WorkerGone:
+            return None  # the next poll shows the state
+        except (WorkerError, TimeoutError) as exc:
+            raise EngineError(_describe_failure(exc)) from exc
+
+    def why_no_worker(self) -> str:
+        if self._start_error:
+            return f"The training process could not start: {self._start_error}"
+        if self._closed_by:
+            return f"The training process was ended ({self._closed_by})."
+        return "The training process is not running."
+
+    # -- commands
+    def start(self) -> None:
+        """Start, or resume; a run whose worker ended (killed, session ended) continues from its snapshot."""
+        if not self.live and not self.starting:
+            self.engine._revive(self)
+        self._send("start")
+
+    resume = start
+
+    def pause(self) -> None:
+        if self.live or self.starting:
+            self._send("pause")
+
+    def step(self, chunks: int = 1) -> None:
+        if not self.live and not self.starting:
+            self.engine._revive(self)
+        self._send("step", int(chunks))
+
+    def set_learning_rates(self, g_learning_rate: float, d_learning_rate: float) -> None:
+        self.config = self.config.replace(g_learning_rate=float(g_learning_rate),
+                                          d_learning_rate=float(d_learning_rate))
+        if self.live or self.starting:
+            self._send("set_learning_rates", float(g_learning_rate), float(d_learning_rate))
+
+    # -- reading
+    def poll(self) -> RunView:
+        """Fold the worker's news into `view` and return it; never raises for a dead or starting worker."""
+        view = self.view
+        if self.starting:
+            view.status, view.busy = "starting", True
+            view.message = "Starting the training process..."
+            return view
+        if self._start_error:
+            view.status, view.busy, view.message = "error", False, self.why_no_worker()
+            return view
+        worker = self.worker
+        if worker is None or not worker.alive():
+            return self._mark_ended(view)
+        try:
+            snapshot: RunSnapshot = worker.call("snapshot", view.known(), timeout=15)
+        except WorkerGone:
+            return self._mark_ended(view)
+        except (WorkerError, TimeoutError) as exc:
+            view.message = f"The training process did not answer ({_describe_failure(exc)}); retrying."
+            return view
+        view.apply(snapshot)
+        if self.first_point_s is None and view.history.get("step") is not None and len(view.history["step"]):
+            self.first_point_s = time.monotonic() - self.created
+        return view
+
+    def _mark_ended(self, view: RunView) -> RunView:
+        before = (view.status, view.message)
+        view.busy = False
+        if self._closed_by:
+            view.status = "stopped"
+            view.message = (f"The training process was ended ({self._closed_by}) at step {view.step:,}. Your curves "
+                            f"are kept; Resume continues from the last snapshot.")
+        else:
+            view.worker_gone = True
+            view.status = "worker_gone"
+            how = self.worker.exit_description() if self.worker is not None else "is gone"
+            view.message = (f"The training process ended ({how}). Resume restarts it from the last snapshot "
+                            f"(saved every {self.engine.options.recovery_every_s:.0f} s while training).")
+        if (view.status, view.message) != before:
+            view.revision += 1
+        return view
+
+    def weights(self) -> dict:
+        """{"config", "step", "weights": {network: [arrays]}}: a private copy of the run's model."""
+        answer = self._send("weights")
+        if answer is None:
+            raise EngineError(self.why_no_worker())
+        return answer
+
+    def model_copy(self) -> ModelHandle:
+        copy = self.weights()
+        config = GANConfig.from_dict(copy["config"])
+        return self.engine.model_from_weights(f"session:{self.run_id}:{copy['step']}", config, copy["weights"],
+                                              f"This session's model (step {copy['step']:,})",
+                                              {"step": copy["step"]})
+
+    def describe(self) -> dict:
+        return self.engine.describe(self.config)
+
+    def close(self, reason: str = "reset") -> None:
+        """End the worker (after a last snapshot, so a later Resume loses nothing); never raises."""
+        if self._starting is not None:
+            self._starting.join(60)
+        worker = self.worker
+        if worker is not None and worker.alive():
+            try:
+                worker.call("save_recovery", timeout=10)
+            except (WorkerGone, WorkerError, TimeoutError):
+                pass
+        self._closed_by = reason
+        if worker is not None:
+            worker.close()
+        self.engine._run_ended(self)
+
+    def discard(self) -> None:
+        """Reset: end the worker and forget the snapshot."""
+        self.close("reset")
+        shutil.rmtree(self.recovery_dir, ignore_errors=True)
+
+
+def _describe_failure(exc: Exception) -> str:
+    if isinstance(exc, WorkerError):
+        return f"{exc.kind}: {exc}" if exc.kind not in ("DatasetError", "ValueError", "CheckpointError") else str(exc)
+    return str(exc)
+
+
+# ---- the engine ----------------------------------------------------------------------------------
+class LabEngine:
+    """One per app process (the page caches it); thread-safe."""
+
+    def __init__(self, options: EngineOptions | None = None, start: bool = True):
+        self.options = options or EngineOptions()
+        self.recovery_root = tempfile.mkdtemp(prefix="gan-lab-")
+        self._lock = threading.RLock()
+        self._runs: dict[str, RunClient] = {}  # runs that hold (or are getting) a worker
+        self._spare = None
+        self._spare_started = 0.0
+        self._inference = None
+        self._inference_lock = threading.Lock()
+        self._closed = False
+        atexit.register(self.shutdown)
+        if start and self.options.warm_spare:
+            self._refill_spare()
+
+    # -- workers
+    def _new_worker(self, role: str):
+        return self.options.make_worker(role, self.options.worker_env)
+
+    def _refill_spare(self) -> None:
+        with self._lock:
+            if (self._closed or not self.options.warm_spare or (self._spare is not None and self._spare.alive())
+                    or len(self._runs) >= self.options.max_trainers):
+                return
+            self._spare = self._new_worker("trainer")
+            self._spare_started = time.monotonic()
+            spare = self._spare
+        try:
+            spare.call("prepare", self.options.spare_config.to_dict(), self.options.run_options(), timeout=60)
+        except (WorkerGone, WorkerError, TimeoutError):
+            spare.close()
+
+    def status(self) -> dict:
+        """For the page: is a warm trainer ready, how many slots are taken."""
+        with self._lock:
+            spare = self._spare
+            runs = len(self._runs)
+        warming = False
+        if spare is not None and spare.alive():
+            try:
+                warming = not spare.call("ready", timeout=5)
+            except (WorkerGone, WorkerError, TimeoutError):
+                warming = False
+        return {"warming": warming, "spare": spare is not None and spare.alive(), "trainers": runs,
+                "max_trainers": self.options.max_trainers}
+
+    # -- training
+    def create_run(self, config: GANConfig, quality_every: int | None = None) -> RunClient:
+        """A new run for `config`; returns at once (status "starting" until its worker is ready)."""
+        run = RunClient(self, config, quality_every)
+        worker = self._claim_slot(run)
+        run._launch(worker, resume=False)
+        threading.Thread(target=self._refill_spare, daemon=True, name="refill-spare").start()
+        return run
+
+    def _claim_slot(self, run: RunClient):
+        with self._lock:
+            if self._closed:
+                raise EngineError("the engine has shut down")
+            live = {run_id: r for run_id, r in self._runs.items() if r.live or r.starting}
+            self._runs = live
+            if len(live) >= self.options.max_trainers:
+                raise CapacityError(
+                    f"All {self.options.max_trainers} training slots of this server are in use (GAN_LAB_MAX_TRAINERS="
+                    f"{self.options.max_trainers}). Wait for someone to press Reset or close their tab, then press "
+                    f"Start again; the Explore page works meanwhile.")
+            self._runs[run.run_id] = run
+            spare, self._spare = self._spare, None
+        if spare is not None and spare.alive():
+            return spare
+        return self._new_worker("trainer")
+
+    def _revive(self, run: RunClient) -> None:
+        """A new worker for a run whose worker ended, continuing from its snapshot when there is one."""
+        worker = self._claim_slot(run)
+        resume = (run.recovery_dir / "weights").is_dir()
+        if not resume:
+            run.view = RunView()
+        run.worker = None
+        run._launch(worker, resume=resume)
+
+    def _run_ended(self, run: RunClient) -> None:
+        with self._lock:
+            self._runs.pop(run.run_id, None)
+        threading.Thread(target=self._refill_spare, daemon=True, name="refill-spare").start()
+
+    def trainer_pids(self) -> list[int]:
+        with self._lock:
+            workers = [r.worker for r in self._runs.values() if r.worker is not None] + [self._spare]
+        return [w.pid for w in workers if w is not None and w.alive()]
+
+    # -- inference
+    def _inference_worker(self):
+        with self._inference_lock:
+            if self._inference is None or not self._inference.alive():
+                if self._closed:
+                    raise EngineError("the engine has shut down")
+                if self._inference is not None:
+                    self._inference.close()
+                self._inference = self._new_worker("inference")
+            return self._inference
+
+    def _inference_call(self, handle: ModelHandle | None, method: str, *args, timeout: float = 300):
+        """Call the inference worker, (re)loading the handle's model there first when it is missing."""
+        for attempt in (1, 2):
+            worker = self._inference_worker()
+            try:
+                if handle is not None and not worker.call("has", handle.key, timeout=120):
+                    self._load_remote(worker, handle)
+                return worker.call(method, *((handle.key,) if handle is not None else ()), *args, timeout=timeout)
+            except WorkerGone:
+                if attempt == 2:
+                    raise EngineError("the inference process ended twice in a row; see the server's console")
+            except (WorkerError, TimeoutError) as exc:
+                raise EngineError(_describe_failure(exc)) from exc
+
+    @staticmethod
+    def _load_remote(worker, handle: ModelHandle) -> None:
+        source = handle._source or {}
+        if "folder" in source:
+            worker.call("load_folder", handle.key, source["folder"], timeout=120)
+        else:
+            worker.call("load_arrays", handle.key, handle.config.to_dict(), source["weights"], timeout=120)
+
+    def shipped_model(self, folder: str | Path, label: str) -> ModelHandle:
+        """A shipped (or any saved) weights folder; raises checkpoints.CheckpointError with a message."""
+        weights = checkpoints.resolve_weights_folder(folder)
+        config = checkpoints.read_config(weights)
+        state = checkpoints.read_state(weights)
+        stamp = max((p.stat().st_mtime for p in weights.glob("*.weights.h5")), default=0.0)
+        key = f"folder:{weights}:{stamp}"
+        if numpy_models.supports(config):
+            try:
+                model = numpy_models.NumpyModel.from_folder(weights, config)
+            except numpy_models.WeightsError as exc:
+                raise checkpoints.CheckpointError(str(exc)) from exc
+            return ModelHandle(self, key, config, label, state, model)
+        handle = ModelHandle(self, key, config, label, state, source={"folder": str(weights)})
+        self._inference_call(handle, "has")  # load it now, so a broken folder is reported here
+        return handle
+
+    def model_from_weights(self, key: str, config: GANConfig, weights: dict[str, list[np.ndarray]], label: str,
+                           state: dict | None = None) -> ModelHandle:
+        if numpy_models.supports(config):
+            return ModelHandle(self, key, config, label, state, numpy_models.NumpyModel(config, weights))
+        return ModelHandle(self, key, config, label, state, source={"weights": weights})
+
+    def describe(self, config: GANConfig) -> dict[str, list[dict]]:
+        return self._inference_call(None, "describe", config.to_dict())
+
+    def evaluate(self, handle: ModelHandle, n: int) -> dict:
+        if self.options.judge_dir is None:
+            raise EngineError("no digit classifier is configured for evaluations")
+        if handle.numpy_model is not None:  # dense weights travel along; the worker builds the Keras model
+            weights = {stem: net.arrays for stem, net in handle.numpy_model.networks.items()}
+            return self._inference_call(None, "evaluate", handle.key, self.options.judge_dir,
+                                        self.options.reference_dataset, int(n), weights, handle.config.to_dict())
+        return self._inference_call(handle, "evaluate", self.options.judge_dir, self.options.reference_dataset,
+                                    int(n))
+
+    # -- the end
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            runs, self._runs = list(self._runs.values()), {}
+            spare, self._spare = self._spare, None
+        for run in runs:
+            if run.worker is not None:
+                run.worker.close(timeout=1.0)
+        for worker in (spare, self._inference):
+            if worker is not None:
+                worker.close(timeout=1.0)
+        shutil.rmtree(self.recovery_root, ignore_errors=True)

@@ -1,0 +1,111 @@
+"""Every chart the pages draw, as plain Vega-Lite specs over long data frames: one place for their look.
+
+Plain dicts, not Altair: Altair's schema validation costs ~100 ms a chart here, more than a live redraw may
+take. Curves are thinned to MAX_POINTS a series before they leave the server, so a redraw costs the same at
+step 1,000 and at step 1,000,000, on the server and in the browser.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from gan_core.history import downsample
+from gan_core.train_views import score_histogram
+from ui.train_text import SERIES_COLOURS, SERIES_LABELS
+
+MAX_POINTS = 400  # per series on screen; older points thinned, the newest quarter kept whole
+REAL_COLOUR, FAKE_COLOUR = "#27ae60", "#8e44ad"
+
+
+def long_frame(history: dict, names: list[str], labels: dict[str, str] | None = None,
+               max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """(step, value, series) rows for the named series of a history, thinned for drawing; NaN gaps dropped."""
+    labels = {**SERIES_LABELS, **(labels or {})}
+    frames = []
+    for name in names:
+        if name in history and len(history[name]):
+            steps, values = np.asarray(history["step"]), np.asarray(history[name], np.float64)
+            keep = np.isfinite(values)
+            steps, values = downsample(steps[keep], values[keep], max_points=max_points)
+            if len(steps):
+                frames.append(pd.DataFrame({"step": steps, "value": values, "series": labels.get(name, name)}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["step", "value", "series"])
+
+
+def rule(value: float, label: str, field: str = "value") -> dict:
+    """A dashed horizontal reference line (an equilibrium, a floor) with its label as a tooltip."""
+    return {"data": {"values": [{field: value, "label": label}]},
+            "mark": {"type": "rule", "strokeDash": [4, 4], "color": "gray"},
+            "encoding": {"y": {"field": field, "type": "quantitative"},
+                         "tooltip": [{"field": "label", "type": "nominal"},
+                                     {"field": field, "type": "quantitative", "format": ".4g"}]}}
+
+
+def line_spec(series: list[str], y_title: str, references: list[tuple[float, str]],
+              y_domain: tuple[float, float] | None = None, points: bool = False, y_zero: bool = False,
+              colour_field: str = "series") -> dict:
+    lines = {"mark": {"type": "line", "point": points},
+             "encoding": {
+                 "x": {"field": "step", "type": "quantitative", "title": "step", "scale": {"domainMin": 0},
+                       "axis": {"format": "~s"}},
+                 "y": {"field": "value", "type": "quantitative", "title": y_title,
+                       "scale": {"domain": list(y_domain)} if y_domain else {"zero": y_zero}},
+                 "color": {"field": colour_field, "type": "nominal", "title": None, "legend": {"orient": "top"},
+                           "scale": {"domain": series, "range": [SERIES_COLOURS.get(s, "#555555") for s in series]}
+                           if colour_field == "series" else {}},
+                 "tooltip": [{"field": colour_field, "type": "nominal"}, {"field": "step", "type": "quantitative"},
+                             {"field": "value", "type": "quantitative", "format": ".4g"}]}}
+    return {"height": 230, "layer": [lines] + [rule(value, label) for value, label in references]}
+
+
+def draw_lines(where, frame: pd.DataFrame, y_title: str, references: list[tuple[float, str]], **options) -> None:
+    colour_field = options.get("colour_field", "series")
+    where.vega_lite_chart(frame, line_spec(list(frame[colour_field].unique()) if len(frame) else [], y_title,
+                                           references, **options), width="stretch")
+
+
+def chart_with_text(frame: pd.DataFrame, y_title: str, references: list[tuple[float, str]], text: str,
+                    **chart_options) -> None:
+    chart, words = st.columns([3, 2])
+    draw_lines(chart, frame, y_title, references, **chart_options)
+    words.markdown(text)
+
+
+def score_histogram_chart(where, real: np.ndarray, fake: np.ndarray, probabilities: bool) -> None:
+    """GAN Lab's discriminator view: D's outputs on a real and a generated batch, as two overlaid histograms."""
+    histogram = score_histogram(real, fake, probabilities)
+    frame = pd.concat([pd.DataFrame({"lower": histogram["lower"], "upper": histogram["upper"],
+                                     "count": histogram[batch], "batch": label})
+                       for batch, label in (("real", "real digits"), ("fake", "generated digits"))],
+                      ignore_index=True)
+    title = "D(x), probability of 'real'" if probabilities else "critic score"
+    spec = {"height": 230, "mark": {"type": "bar", "opacity": 0.55, "binSpacing": 0},
+            "encoding": {
+                "x": {"field": "lower", "type": "quantitative", "bin": "binned", "title": title},
+                "x2": {"field": "upper"},
+                "y": {"field": "count", "type": "quantitative", "stack": None,
+                      "title": f"digits (of {len(real)} each)"},
+                "color": {"field": "batch", "type": "nominal", "title": None, "legend": {"orient": "top"},
+                          "scale": {"domain": ["real digits", "generated digits"],
+                                    "range": [REAL_COLOUR, FAKE_COLOUR]}},
+                "tooltip": [{"field": "batch", "type": "nominal"},
+                            {"field": "lower", "type": "quantitative", "format": ".3g"},
+                            {"field": "upper", "type": "quantitative", "format": ".3g"},
+                            {"field": "count", "type": "quantitative"}]}}
+    where.vega_lite_chart(frame, spec, width="stretch")
+
+
+def class_shares_chart(where, shares: np.ndarray) -> None:
+    """Which digit classes the samples fall in, against the uniform 10% line."""
+    frame = pd.DataFrame({"digit": [str(d) for d in range(len(shares))], "share": shares})
+    bars = {"mark": {"type": "bar", "color": "#2874a6"},
+            "encoding": {"x": {"field": "digit", "type": "nominal", "title": "class the classifier sees",
+                               "axis": {"labelAngle": 0}},
+                         "y": {"field": "share", "type": "quantitative", "title": "share of samples",
+                               "axis": {"format": "%"}},
+                         "tooltip": [{"field": "digit", "type": "nominal"},
+                                     {"field": "share", "type": "quantitative", "format": ".1%"}]}}
+    where.vega_lite_chart(frame, {"height": 200, "layer": [bars, rule(0.1, "uniform 10%", "share")]},
+                          width="stretch")
