@@ -273,6 +273,22 @@ class RunClient:
             self._send("set_learning_rates", float(g_learning_rate), float(d_learning_rate))
 
     # -- reading
+    def wait_for_step(self, step: int, timeout: float = 60.0) -> bool:
+        """Block until the run reaches `step` (or stops advancing); for scripts and tests, never for a page."""
+        deadline = time.monotonic() + timeout
+        if not self.wait_started(timeout):
+            return False
+        try:
+            self.worker.call("wait_for_step", int(step), max(0.0, deadline - time.monotonic()),
+                             timeout=max(1.0, deadline - time.monotonic()) + 5)
+        except (WorkerGone, WorkerError, TimeoutError):
+            pass
+        return self.poll().step >= step
+
+    @property
+    def status(self) -> str:
+        return self.poll().status
+
     def poll(self) -> RunView:
         """Fold the worker's news into `view` and return it; never raises for a dead or starting worker."""
         view = self.view
