@@ -1,4 +1,4 @@
-"""The command line: python -m gan_core {train, sample, evaluate, train-classifier} (each with --help)."""
+"""The command line: python -m gan_core {train, sample, evaluate, export, train-classifier} (each with --help)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ FLAG_HELP = {
     "r1_gamma": "R1 gradient-penalty weight on real images (0 = off)",
     "ema_decay": "generator weight averaging for sampling (0 = off)",
     "steps_per_call": "training steps fused into one traced call", "seed": "random seed",
-    "dataset": "mnist-sample (offline), mnist, fashion_mnist, idx:FOLDER; join with '+'",
+    "dataset": "mnist-sample (offline), mnist, fashion_mnist, idx:FOLDER, folder:FOLDER (images; sub-folders "
+               "0-9 label them), zip:FILE; join with '+'",
 }
 
 
@@ -180,7 +181,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from gan_core import checkpoints
     from gan_core.images import grid_png
     from gan_core.latent import sample_z
 
@@ -195,10 +195,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     for path, flag in ((out, "--out"), (png, "--png")):
         if path is not None:
             _check_writable_folder(path.parent if str(path.parent) else Path("."), flag)
-    try:
-        model, config, _ = checkpoints.load_model(args.weights, need_discriminator=False)
-    except checkpoints.CheckpointError as exc:
-        raise UsageError(f"--weights: {exc}") from exc
+    model, config, _ = _load_weights(args.weights)
     if args.label is not None and config.model != "cgan":
         raise UsageError(f"--label works with a conditional GAN only; {args.weights} holds a {config.display_name}.")
     if args.label is not None and not 0 <= args.label <= 9:
@@ -224,8 +221,39 @@ def _atomic_save(path: Path, write) -> None:
         temp.unlink(missing_ok=True)
 
 
+def _load_weights(weights, need_discriminator: bool = False):
+    """(model, config, state) from a weights folder, a run folder or a bundle .zip."""
+    from gan_core import bundle, checkpoints
+
+    try:
+        if bundle.is_bundle_path(weights):
+            return bundle.load_bundle_model(weights, need_discriminator=need_discriminator)
+        return checkpoints.load_model(weights, need_discriminator=need_discriminator)
+    except (checkpoints.CheckpointError, bundle.BundleError) as exc:
+        raise UsageError(f"--weights: {exc}") from exc
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from gan_core import bundle, checkpoints
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".zip":
+        raise UsageError(f"--out {out}: give a file name ending in .zip.")
+    if out.exists():
+        raise UsageError(f"--out {out} already exists; choose another name or delete it first.")
+    if bundle.is_bundle_path(args.weights):
+        raise UsageError(f"--weights {args.weights}: already a bundle; give a run folder or a weights folder.")
+    _check_writable_folder(out.parent if str(out.parent) else Path("."), "--out")
+    try:
+        bundle.export_bundle(args.weights, out)
+    except checkpoints.CheckpointError as exc:
+        raise UsageError(f"--weights: {exc}") from exc
+    print(f"wrote {out} ({out.stat().st_size:,} bytes): config, weights, state, history, sample grid, manifest")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from gan_core import checkpoints
+    from gan_core import bundle, checkpoints
     from gan_core.classifier import DigitJudge
     from gan_core.data import load_dataset
     from gan_core.evaluation import REFERENCE_DATASET, evaluate_generator, format_table
@@ -238,11 +266,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if json_path.suffix != ".json":
             raise UsageError(f"--json {json_path}: give a file name ending in .json.")
         _check_writable_folder(json_path.parent if str(json_path.parent) else Path("."), "--json")
-    try:
-        folder = checkpoints.resolve_weights_folder(args.weights)
-        model, config, state = checkpoints.load_model(folder, need_discriminator=False)
-    except checkpoints.CheckpointError as exc:
-        raise UsageError(f"--weights: {exc}") from exc
+    if bundle.is_bundle_path(args.weights):
+        folder = Path(args.weights)
+    else:
+        try:
+            folder = checkpoints.resolve_weights_folder(args.weights)
+        except checkpoints.CheckpointError as exc:
+            raise UsageError(f"--weights: {exc}") from exc
+    model, config, state = _load_weights(folder)
     try:
         judge = DigitJudge.load(args.classifier)
     except FileNotFoundError as exc:
@@ -282,7 +313,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gan_core", description="Train and sample the documented GAN.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate,train-classifier}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate,export,train-classifier}")
 
     train = commands.add_parser("train", help="train a GAN and write checkpoints",
                                 description="Train the documented GAN; writes OUT/config.json, OUT/history.csv "
@@ -297,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="draw samples from trained weights",
                                  description="Write float32 (N, 28, 28) samples in [0, 1] to a .npy file.")
-    sample.add_argument("--weights", required=True, help="a run folder written by train, or pretrained/gan")
+    sample.add_argument("--weights", required=True,
+                        help="a run folder written by train, pretrained/gan, or a bundle .zip written by export")
     sample.add_argument("--n", type=int, default=5000, help="number of samples (default 5000)")
     sample.add_argument("--out", required=True, help="output .npy file")
     sample.add_argument("--seed", type=int, default=0, help="seed of the latent vectors (default 0)")
@@ -309,13 +341,22 @@ def build_parser() -> argparse.ArgumentParser:
                                    description="FID, KID, Inception score, class coverage and precision/recall of "
                                                "generated digits against the 5,000 real mnist-sample digits, beside "
                                                "the same metrics for real against real (the floor).")
-    evaluate.add_argument("--weights", required=True, help="a run folder written by train, or pretrained/gan")
+    evaluate.add_argument("--weights", required=True,
+                          help="a run folder written by train, pretrained/gan, or a bundle .zip written by export")
     evaluate.add_argument("--n", type=int, default=10000, help="number of generated samples (default 10000)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the latent vectors (default 0)")
     evaluate.add_argument("--json", help="also write the full report to this .json file")
     evaluate.add_argument("--classifier", default="pretrained/classifier",
                           help="folder of the digit classifier (default pretrained/classifier)")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    export = commands.add_parser("export", help="write a model bundle (.zip) to download or share",
+                                 description="One .zip holding the config, weights-only .weights.h5 files, state, "
+                                             "history, a sample grid and a manifest of SHA-256 checksums; sample "
+                                             "and evaluate take it as --weights.")
+    export.add_argument("--weights", required=True, help="a run folder (its newest checkpoint) or a weights folder")
+    export.add_argument("--out", required=True, help="the bundle to write, ending in .zip (never overwritten)")
+    export.set_defaults(handler=cmd_export)
 
     classifier = commands.add_parser("train-classifier", help="train the digit classifier used to judge samples",
                                      description="Train a small CNN on labelled digits; report its accuracy on "
