@@ -70,9 +70,10 @@ class LocalWorker:
         return not self._closed and self.process.poll() is None
 
     def exit_description(self) -> str:
-        code = self.process.poll()
-        if code is None:
-            return "still running"
+        try:  # the socket closes a moment before the kernel reports the exit: give it that moment
+            code = self.process.wait(1.0)
+        except subprocess.TimeoutExpired:
+            return "stopped answering"
         if code < 0:
             try:
                 import signal

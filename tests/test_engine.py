@@ -1,0 +1,255 @@
+"""The lab engine in real worker processes, with tiny networks: runs, deltas, the cap, kills, NumPy models."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_core.config import GANConfig
+from gan_core.engine import CapacityError, EngineOptions, LabEngine
+from gan_core.messages import RunSnapshot, RunView
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (ended, not yet reaped) counts as gone
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _wait(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = LabEngine(EngineOptions(max_trainers=2, spare_config=TINY, chunk_steps=10, quality_every=0,
+                                     judge_dir=None, recovery_every_s=0.0))
+    yield engine
+    engine.shutdown()
+
+
+def test_a_run_trains_in_its_own_process_and_the_page_gets_only_new_points(engine):
+    run = engine.create_run(TINY)
+    run.step(1)
+    assert run.wait_for_step(10, timeout=120)
+    assert run.worker.pid != os.getpid()
+    assert _wait(lambda: not run.poll().busy)  # the chunk's end: grid and probes done
+    view = run.poll()
+    assert view.status == "paused" and view.step == 10
+    assert list(view.history["step"]) == [5, 10]  # one point per traced call of steps_per_call steps
+    assert view.samples is not None and view.samples.shape == (64, 28, 28)
+    assert 0.0 <= view.samples.min() and view.samples.max() <= 1.0
+    assert set(view.extras["discriminator_view"]) == {"real", "fake"}
+
+    # Asked again with nothing new, the worker sends no points and no grid.
+    quiet: RunSnapshot = run.worker.call("snapshot", view.known())
+    assert len(quiet.history["step"]) == 0 and not quiet.history_reset and quiet.samples is None
+    known = view.known()
+    run.step(1)
+    assert run.wait_for_step(20)
+    assert _wait(lambda: not run.worker.call("snapshot", known).busy)
+    delta: RunSnapshot = run.worker.call("snapshot", known)
+    assert list(delta.history["step"]) == [15, 20] and not delta.history_reset and delta.samples_step == 20
+    assert list(run.poll().history["step"]) == [5, 10, 15, 20]
+    run.discard()
+
+
+def test_the_warm_spare_is_taken_by_the_default_recipe_even_with_other_learning_rates(engine):
+    assert _wait(lambda: not engine.status()["warming"], timeout=120)
+    run = engine.create_run(TINY.replace(g_learning_rate=1e-3))
+    assert run.wait_started(60) and run.reused_spare
+    run.start()
+    assert run.wait_for_step(10)
+    assert run.config.g_learning_rate == 1e-3
+    run.discard()
+    other = engine.create_run(TINY.replace(hidden_units=12))  # a different network: built anew
+    assert other.wait_started(120) and not other.reused_spare
+    other.discard()
+
+
+def test_reset_ends_the_worker_process(engine):
+    run = engine.create_run(TINY)
+    run.step(1)
+    assert run.wait_for_step(10)
+    pid = run.worker.pid
+    run.discard()
+    assert _wait(lambda: not _alive(pid), timeout=5)
+    assert not run.recovery_dir.exists()
+
+
+def test_kill_9_of_a_worker_is_a_state_and_resume_continues_from_the_snapshot(engine):
+    run = engine.create_run(TINY)
+    run.step(2)
+    assert run.wait_for_step(20)
+    state = run.recovery_dir / "weights" / "state.json"
+    assert _wait(lambda: state.is_file() and '"step": 20' in state.read_text())  # saved at the chunk's end
+    os.kill(run.worker.pid, signal.SIGKILL)
+    started = time.monotonic()
+    assert _wait(lambda: run.poll().status == "worker_gone", timeout=3)
+    assert time.monotonic() - started < 3
+    view = run.poll()
+    assert "ended (killed by SIGKILL)" in view.message and "Resume" in view.message
+    run.resume()
+    assert run.wait_for_step(30, timeout=120)
+    view = run.poll()
+    assert view.status == "running" and view.history["step"][0] == 5  # the curves came back with the weights
+    assert any("Continued from the snapshot saved at step 20" in note for note in run.notes), run.notes
+    run.discard()
+
+
+def test_the_cap_refuses_a_run_with_a_message_and_frees_the_slot_on_reset():
+    engine = LabEngine(EngineOptions(max_trainers=1, warm_spare=False, chunk_steps=10, quality_every=0,
+                                     judge_dir=None))
+    try:
+        first = engine.create_run(TINY)
+        with pytest.raises(CapacityError, match="All 1 training slots"):
+            engine.create_run(TINY)
+        first.discard()
+        second = engine.create_run(TINY)  # the slot is free again
+        second.step(1)
+        assert second.wait_for_step(10, timeout=120)
+        second.discard()
+    finally:
+        engine.shutdown()
+
+
+def test_a_session_that_ends_stops_its_worker_and_can_resume_later(engine):
+    run = engine.create_run(TINY)
+    run.step(1)
+    assert run.wait_for_step(10)
+    pid = run.worker.pid
+    run.close("the browser session ended")
+    assert _wait(lambda: not _alive(pid), timeout=5)
+    view = run.poll()
+    assert view.status == "stopped" and "the browser session ended" in view.message
+    run.step(1)
+    assert run.wait_for_step(20, timeout=120)
+    run.discard()
+
+
+def test_workers_die_with_the_app(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from gan_core.config import GANConfig
+        from gan_core.engine import EngineOptions, LabEngine
+        engine = LabEngine(EngineOptions(spare_config=GANConfig(hidden_units=8, latent_dim=4), judge_dir=None,
+                                         quality_every=0))
+        handle = engine.describe(GANConfig(hidden_units=8, latent_dim=4))  # starts the inference worker
+        print(" ".join(str(pid) for pid in engine.trainer_pids() + [engine._inference.pid]), flush=True)
+        time.sleep(600)
+    """)
+    app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(pid) for pid in app.stdout.readline().split()]
+        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+        app.send_signal(signal.SIGKILL)
+        app.wait(10)
+        assert _wait(lambda: not any(_alive(pid) for pid in pids), timeout=5)
+    finally:
+        app.kill()
+
+
+def test_a_request_that_fails_in_the_worker_is_an_error_with_its_message(engine):
+    from gan_core.transport import WorkerError
+
+    run = engine.create_run(TINY)
+    assert run.wait_started(120)
+    with pytest.raises(WorkerError, match="already holds a run") as caught:
+        run.worker.call("create", TINY.to_dict())
+    assert caught.value.kind == "RuntimeError"
+    run.step(1)
+    assert run.wait_for_step(10)  # the worker kept serving
+    run.discard()
+
+
+# ---- NumPy models in the page process ------------------------------------------------------------
+@pytest.mark.parametrize("config", [
+    TINY, TINY.replace(model="cgan"), TINY.replace(model="vae", latent_dim=2), TINY.replace(model="ae"),
+    TINY.replace(loss="hinge", ema_decay=0.0)], ids=["gan", "cgan", "vae", "ae", "hinge-no-ema"])
+def test_numpy_models_equal_keras_to_float32_rounding(config, tmp_path):
+    from gan_core.checkpoints import save_weights_folder
+    from gan_core.models import build_model
+    from gan_core.numpy_models import NumpyModel
+
+    keras_model = build_model(config)
+    rng = np.random.default_rng(0)
+    for network in keras_model.weight_networks().values():  # trained-looking weights, not the initial ones
+        network.set_weights([w + rng.normal(0, 0.05, w.shape).astype(np.float32) for w in network.get_weights()])
+    folder = save_weights_folder(tmp_path / "m", keras_model, config, {"step": 1})
+    numpy_model = NumpyModel.from_folder(folder, config)
+    z = rng.standard_normal((7, config.latent_dim)).astype(np.float32)
+    labels = np.arange(7) % 10
+    np.testing.assert_allclose(numpy_model.generate(z, labels), keras_model.generate(z, labels), atol=2e-6)
+    images = rng.uniform(0, 1, (7, 28, 28)).astype(np.float32)
+    if config.is_adversarial:
+        np.testing.assert_allclose(numpy_model.probability(images, labels), keras_model.probability(images, labels),
+                                   atol=2e-5)
+    else:
+        np.testing.assert_allclose(numpy_model.encode(images), keras_model.encode(images), atol=2e-5)
+    if config.model == "cgan":
+        vectors = np.eye(10, dtype=np.float32)[labels] * 0.5 + 0.05
+        np.testing.assert_allclose(numpy_model.generate_soft(z, vectors), keras_model.generate_soft(z, vectors),
+                                   atol=2e-6)
+
+
+def test_numpy_model_refuses_weights_of_another_shape_by_name(tmp_path):
+    from gan_core.checkpoints import save_weights_folder
+    from gan_core.models import build_model
+    from gan_core.numpy_models import NumpyModel, WeightsError
+
+    folder = save_weights_folder(tmp_path / "m", build_model(TINY), TINY, {})
+    with pytest.raises(WeightsError, match=r"generator: weight shapes .* do not match this config"):
+        NumpyModel.from_folder(folder, TINY.replace(hidden_units=32))
+    (folder / "generator_ema.weights.h5").write_bytes(b"not hdf5 at all")
+    with pytest.raises(WeightsError, match="cannot be read as HDF5"):
+        NumpyModel.from_folder(folder, TINY)
+
+
+def test_a_convolutional_model_is_served_by_the_inference_worker(engine, tmp_path):
+    from gan_core.checkpoints import save_weights_folder
+    from gan_core.models import build_model
+
+    config = TINY.replace(architecture="conv")
+    keras_model = build_model(config)
+    folder = save_weights_folder(tmp_path / "dcgan", keras_model, config, {"step": 7})
+    handle = engine.shipped_model(folder, "DCGAN")
+    assert not handle.in_page and handle.state == {"step": 7}
+    z = np.random.default_rng(1).standard_normal((3, config.latent_dim)).astype(np.float32)
+    np.testing.assert_allclose(handle.generate(z), keras_model.generate(z), atol=1e-5)
+    engine._inference.close()  # a dead inference worker is replaced, and the model loaded again
+    np.testing.assert_allclose(handle.generate(z), keras_model.generate(z), atol=1e-5)
+
+
+def test_run_view_stays_bounded_and_keeps_the_newest_points():
+    view = RunView(max_points=400)
+    for chunk in range(50):
+        steps = np.arange(chunk * 100, (chunk + 1) * 100, dtype=np.float64) + 1
+        view.apply(RunSnapshot(status="running", step=int(steps[-1]), elapsed_s=0.0, steps_per_second=0.0, chunks=chunk,
+                               busy=True, history={"step": steps, "d_loss": steps * 0.0}, history_count=int(steps[-1])))
+    assert len(view.history["step"]) <= 400
+    assert view.history["step"][-1] == 5000 and view.history["step"][0] == 1
+    assert np.all(np.diff(view.history["step"]) > 0)
+    assert np.array_equal(view.history["step"][-100:], np.arange(4901, 5001))  # the newest quarter whole
