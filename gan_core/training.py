@@ -120,7 +120,9 @@ class Trainer:
         self._probes: dict[str, tuple[Callable[[], object], int]] = {}
         self._extras: dict[str, object] = {}
         self._busy = False
+        self._exiting = False  # the worker has decided to return: a start() must wait for it and begin anew
         self._last_good = None
+        self._last_good_mark = (self._step, 0, 0.0)  # (step, history length, elapsed) of _last_good
         self.first_chunk_s: float | None = None
         self._created = time.perf_counter()
 
@@ -140,6 +142,7 @@ class Trainer:
             if self._status in ("finished",):
                 return
             self._pause_requested = False
+            self._stop_requested = False  # a later start wins over an earlier stop the worker has not seen yet
             if self._status in ("paused", "diverged", "idle", "stopped"):
                 self._set_status_locked("running", "")
             self._wake.notify_all()
@@ -160,6 +163,7 @@ class Trainer:
             if self._status == "finished":
                 return
             self._pause_requested = True
+            self._stop_requested = False
             self._pending_steps += chunks
             if self._status in ("running", "idle", "stopped", "diverged"):
                 self._set_status_locked("paused", "")
@@ -222,6 +226,7 @@ class Trainer:
             self._history = {name: [float(v) for v in values] for name, values in history.items()}
             if len(self._history.get("time", [])):
                 self._elapsed_s = self._history["time"][-1]
+            self._last_good = None  # its mark counted the old curves: take a fresh one at the next chunk
 
     # ---- blocking use (CLI, tests) -----------------------------------------------------
     def run(self, steps: int, on_chunk_end: Callable[[TrainerSnapshot], None] | None = None) -> TrainerSnapshot:
@@ -247,9 +252,16 @@ class Trainer:
     # ---- worker ------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            old = self._thread
+            if old is not None and old.is_alive() and not self._exiting:
                 return
+        if old is not None and old is not threading.current_thread():
+            old.join()  # it has left its loop and holds no lock: this takes a moment
+        with self._lock:
+            if self._thread is not old and self._thread is not None and self._thread.is_alive():
+                return  # another caller started one meanwhile
             self._stop_requested = False
+            self._exiting = False
             self._thread = threading.Thread(target=self._worker, daemon=True, name="gan-trainer")
             self._thread.start()
 
@@ -263,6 +275,7 @@ class Trainer:
                     if self._stop_requested:
                         if self._status in ("running", "paused", "idle"):
                             self._set_status_locked("stopped", "")
+                        self._exiting = True
                         return
                     run_chunk = self._status == "running" or self._pending_steps > 0
                     if self._status != "running" and self._pending_steps > 0:
@@ -281,9 +294,14 @@ class Trainer:
                 with self._lock:
                     if self.total_steps is not None and self._step >= self.total_steps:
                         self._set_status_locked("finished", f"Reached {self.total_steps} steps.")
+                        self._exiting = True
                         return
         except Exception as exc:  # reported through the snapshot, never raised into a UI thread
             with self._lock:
+                # Nothing more is coming: a page that polls while busy must see it end.
+                self._busy = False
+                self._pending_steps = 0
+                self._exiting = True
                 self._set_status_locked("error", f"{type(exc).__name__}: {exc}")
 
     def _drain_actions(self) -> None:
@@ -304,7 +322,7 @@ class Trainer:
 
     def _run_chunk_steps(self, steps: int) -> None:
         if self._last_good is None:
-            self._last_good = self._save_state()
+            self._remember_good_state()
         done = 0
         while done < steps:
             n = min(self.steps_per_call, steps - done)
@@ -313,7 +331,7 @@ class Trainer:
             seconds = time.perf_counter() - call_start
             done += n
             if not all(math.isfinite(v) for v in logs.values()):
-                self._handle_divergence(logs)
+                self._handle_divergence(logs, self._step + n)
                 return
             with self._lock:
                 self._step += n
@@ -327,7 +345,7 @@ class Trainer:
                 self._wake.notify_all()
         samples = self.preview() if self.preview is not None else None
         probed = {name: fn() for name, (fn, every) in self._probes.items() if self._chunks % every == 0}
-        self._last_good = self._save_state()
+        self._remember_good_state()
         with self._lock:
             self._extras.update(probed)
             if samples is not None:
@@ -338,6 +356,12 @@ class Trainer:
         snapshot = self.snapshot()
         for fn in self._callbacks["on_chunk_end"]:
             fn(snapshot)
+
+    def _remember_good_state(self) -> None:
+        state = self._save_state()
+        with self._lock:
+            self._last_good = state
+            self._last_good_mark = (self._step, len(self._history["step"]), self._elapsed_s)
 
     def _save_state(self) -> list[np.ndarray]:
         return [np.array(v.numpy()) for v in self._state_variables()]
@@ -350,18 +374,23 @@ class Trainer:
             variables.extend(optimizer.variables)
         return variables
 
-    def _handle_divergence(self, logs: dict[str, float]) -> None:
+    def _handle_divergence(self, logs: dict[str, float], bad_step: int) -> None:
         bad = ", ".join(f"{k}={v}" for k, v in logs.items() if not math.isfinite(v))
         if self._last_good is not None:
             for variable, value in zip(self._state_variables(), self._last_good):
                 variable.assign(value)
         with self._lock:
+            # The counter, the curves and the clock go back with the weights, so they describe one state.
+            good_step, good_length, good_elapsed = self._last_good_mark
+            self._step, self._elapsed_s = good_step, good_elapsed
+            for series in self._history.values():
+                del series[good_length:]
             self._pause_requested = True
             self._pending_steps = 0
             self._set_status_locked(
                 "diverged",
-                f"Training diverged near step {self._step} ({bad}). The last good weights (step "
-                f"{self._step}) are restored and training is paused; lower the learning rates and resume.")
+                f"Training diverged by step {bad_step} ({bad}). The last good weights (step "
+                f"{good_step}) are restored and training is paused; lower the learning rates and resume.")
 
     def _set_status_locked(self, status: str, message: str) -> None:
         changed = status != self._status

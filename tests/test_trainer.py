@@ -141,6 +141,86 @@ def test_errors_in_the_worker_surface_in_the_snapshot(tiny_config, tiny_images):
     assert "boom" in trainer.snapshot().message
 
 
+def test_divergence_mid_chunk_rolls_back_step_history_and_message(tiny_config, tiny_images):
+    run = _run(tiny_config, tiny_images)  # chunks of 10 steps, calls of 5: two calls a chunk
+    run.trainer.run(10)
+    good_weights = [w.copy() for w in run.model.generator.get_weights()]
+    good_history = run.trainer.snapshot().history
+    real_run_steps, calls = run.trainer.run_steps, {"n": 0}
+
+    def poisoned_second_call(steps):
+        calls["n"] += 1
+        logs = real_run_steps(steps)
+        if calls["n"] == 2:  # the first call of the chunk counted its steps: the rollback must undo them
+            run.model.generator.set_weights([np.full_like(w, np.nan) for w in run.model.generator.get_weights()])
+            return {**logs, "g_loss": float("nan")}
+        return logs
+
+    run.trainer.run_steps = poisoned_second_call
+    snapshot = run.trainer.run(10)
+    assert snapshot.status == "diverged"
+    assert snapshot.step == 10
+    assert set(snapshot.history) == set(good_history)
+    for name, series in good_history.items():
+        np.testing.assert_array_equal(snapshot.history[name], series)
+    assert "by step 20" in snapshot.message and "(step 10) are restored" in snapshot.message
+    for restored, expected in zip(run.model.generator.get_weights(), good_weights):
+        np.testing.assert_allclose(restored, expected)
+    run.trainer.run_steps = real_run_steps  # resuming continues from the restored step
+    assert run.trainer.run(10).step == 20
+
+
+def test_start_after_a_stop_the_worker_has_not_seen_yet_keeps_training(tiny_config, tiny_images):
+    run = _run(tiny_config, tiny_images)
+    entered, release = threading.Event(), threading.Event()
+    real_run_steps = run.trainer.run_steps
+
+    def held(steps):
+        entered.set()
+        release.wait(10)
+        return real_run_steps(steps)
+
+    trainer = Trainer(run.model, held, chunk_steps=5, steps_per_call=5)
+    trainer.start()
+    assert entered.wait(30)
+    trainer.stop(timeout=0)  # the worker is inside a chunk: it cannot see the stop yet
+    trainer.start()  # Resume pressed at once
+    release.set()
+    assert _wait(lambda: trainer.snapshot().step >= 15)
+    assert trainer.status == "running"
+    trainer.stop()
+    assert trainer.status == "stopped" and not trainer.is_alive
+
+
+def test_start_right_after_the_worker_stopped_starts_a_new_one(tiny_config, tiny_images):
+    trainer = _run(tiny_config, tiny_images).trainer
+    for _ in range(5):
+        trainer.start()
+        assert _wait(lambda: trainer.snapshot().step > 0)
+        trainer.stop(timeout=0)
+        trainer.start()
+        before = trainer.snapshot().step
+        assert _wait(lambda: trainer.snapshot().step > before + 10), trainer.status
+        trainer.stop()
+        assert trainer.status == "stopped"
+
+
+def test_a_failing_scheduled_action_is_named_and_clears_busy(tiny_config, tiny_images):
+    trainer = _run(tiny_config, tiny_images).trainer
+    trainer.start()
+    assert _wait(lambda: trainer.snapshot().step >= 10)
+
+    def broken_action():
+        raise ValueError("learning rate must be positive")
+
+    trainer.schedule(broken_action)
+    assert _wait(lambda: trainer.status == "error")
+    snapshot = trainer.snapshot()
+    assert "learning rate must be positive" in snapshot.message
+    assert not snapshot.busy  # the page's timer stops polling
+    trainer.stop()
+
+
 def test_downsample_keeps_recent_points_and_caps_length():
     steps = np.arange(10_000, dtype=float)
     values = np.sin(steps)
