@@ -23,6 +23,7 @@ import io
 import os
 import stat
 import struct
+import threading
 import warnings
 import zipfile
 import zlib
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from gan_core.data import Dataset, DatasetError
 from gan_core.limits import CLI_LIMITS, MIB, UPLOAD_LIMITS, UploadLimits
@@ -46,6 +47,8 @@ IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC = 0x0803, 0x0801
 DIGIT_BOX, SIDE = 20, 28
 INK_LEVEL = 0.1  # after contrast stretching, what counts as ink for the bounding box
 MIN_CONTRAST = 0.1  # a picture whose ink is fainter than this over its background is blank
+WORKING_SIDE = 560  # pictures are shrunk to at most this side before conversion: 28x the digit's 20 px box
+_DECODE_LOCK = threading.Lock()  # warnings.catch_warnings is process-wide state; page sessions share threads
 
 
 class UploadError(DatasetError):
@@ -165,15 +168,20 @@ def _place_by_centre_of_mass(ink: np.ndarray) -> np.ndarray:
 
 def _grey_from_pillow(image: Image.Image) -> np.ndarray:
     """Any PNG/JPEG/BMP/GIF mode -> (H, W) float32 grey in [0, 1]; transparency becomes a contrasting ground."""
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if image.mode.startswith("I"):  # 16-bit PNG: Pillow's convert("L") would clip it to white
+        pixels = np.asarray(image, np.float32)[::_shrink_factor(image.size), ::_shrink_factor(image.size)]
+        return pixels / max(float(pixels.max()), 1.0) if pixels.max() > 255 else pixels / 255.0
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    # Shrink big photos while still uint8: a 4,000-px side in float32 RGBA would take a quarter of a gigabyte,
+    # and the digit ends up 20 px tall anyway.
+    image = image.convert("LA" if has_alpha else "L")
+    factor = _shrink_factor(image.size)
+    if factor > 1:
+        image = image.reduce(factor)
     if not has_alpha:
-        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-            pixels = np.asarray(image, np.float32)
-            return pixels / max(float(pixels.max()), 1.0) if pixels.max() > 255 else pixels / 255.0
-        return np.asarray(image.convert("L"), np.float32) / 255.0
-    rgba = np.asarray(image.convert("RGBA"), np.float32) / 255.0
-    alpha = rgba[..., 3]
-    grey = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
+        return np.asarray(image, np.float32) / 255.0
+    grey_alpha = np.asarray(image, np.float32) / 255.0
+    grey, alpha = grey_alpha[..., 0], grey_alpha[..., 1]
     if float(alpha.sum()) == 0.0:
         return np.zeros_like(grey)
     # Ink drawn on a transparent canvas: its own colour says which ground makes it visible.
@@ -181,9 +189,13 @@ def _grey_from_pillow(image: Image.Image) -> np.ndarray:
     return alpha * grey + (1.0 - alpha) * (0.0 if ink_is_light else 1.0)
 
 
+def _shrink_factor(size: tuple[int, int]) -> int:
+    return max(1, -(-max(size) // WORKING_SIDE))
+
+
 def decode_image(data: bytes, limits: UploadLimits = UPLOAD_LIMITS) -> np.ndarray:
     """PNG/JPEG/BMP/GIF bytes -> (H, W) float32 grey in [0, 1]; raises _Refused with the reason."""
-    with warnings.catch_warnings():
+    with _DECODE_LOCK, warnings.catch_warnings():
         # Pillow warns, rather than fails, on a merely large image; here that is a refusal. Per call, so
         # the process-wide Image.MAX_IMAGE_PIXELS stays as other code expects it.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -197,7 +209,7 @@ def decode_image(data: bytes, limits: UploadLimits = UPLOAD_LIMITS) -> np.ndarra
                     raise _Refused("has no pixels")
                 image.seek(0)  # an animated GIF: its first frame
                 image.load()
-                return _grey_from_pillow(image)
+                return _grey_from_pillow(ImageOps.exif_transpose(image))  # phone photos carry their rotation
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
             raise _Refused(f"refused as a possible decompression bomb ({_short(exc)})") from exc
         except Image.UnidentifiedImageError as exc:

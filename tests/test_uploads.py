@@ -375,3 +375,15 @@ def test_uploads_never_imports_tensorflow_or_streamlit():
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_large_phone_photo_is_shrunk_and_turned_upright():
+    photo = Image.new("RGB", (4000, 3000), (245, 245, 240))
+    ImageDraw.Draw(photo).rectangle([1900, 600, 2100, 2400], fill=(20, 20, 20))  # a '1', 9:1 tall
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: the camera was turned, the viewer rotates 90 degrees
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", exif=exif.tobytes())
+    image = convert_uploads([("IMG_0001.jpg", buffer.getvalue())]).images[0]
+    rows, cols = np.nonzero(image > 0.5)
+    assert cols.max() - cols.min() + 1 == 20 and rows.max() - rows.min() + 1 <= 4  # lying down once upright
