@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
 import os
 import stat
 import struct
@@ -297,7 +298,7 @@ def parse_idx(data: bytes) -> tuple[int, np.ndarray]:
     if ndim not in (1, 3) or len(data) < header:
         raise _Refused(f"IDX file with {ndim} dimensions; expected 3 (images) or 1 (labels)")
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    count = int(np.prod(dims, dtype=np.int64))
+    count = math.prod(dims)  # Python ints: a forged header cannot overflow into a matching size
     if len(data) != header + count:
         raise _Refused(f"IDX header promises {dims} ({count:,} bytes) but the file holds {len(data) - header:,}; "
                        f"it is truncated or corrupt")
