@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 from dataclasses import dataclass, fields
 from typing import Any
+
+from gan_core import limits
 
 GAN_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge", "wgan_gp")
 LOGISTIC_LOSSES = ("non_saturating", "minimax")
 MODELS = ("gan", "cgan", "ae", "vae")
 ARCHITECTURES = ("dense", "conv")
 NUM_CLASSES = 10
+
+# Every integer field's allowed range, inclusive. The tops keep a config from asking TensorFlow for memory no
+# digit model needs (hidden_units 10**9 is a 3 TB weight matrix): the largest is still a generous model.
+INT_RANGES = {
+    "latent_dim": (1, limits.MAX_LATENT_DIM),
+    "hidden_units": (1, limits.MAX_HIDDEN_UNITS),
+    "image_size": (28, 28),  # every dataset and the DCGAN's layers are 28x28
+    "batch_size": (1, 4096),
+    "d_steps": (1, 100),
+    "steps_per_call": (1, 1000),
+    "seed": (0, 100_000_000),  # initializer seeds are seed * 10 + k and must stay within int32
+}
+# Upper bounds of the non-negative weights; learning rates and betas have their own ranges below.
+MAX_WEIGHT = 1000.0
 
 
 @dataclass(frozen=True)
@@ -51,16 +69,48 @@ class GANConfig:
     dataset: str = "mnist-sample"
 
     def __post_init__(self) -> None:
+        problems = self._normalise_types()
+        if problems:
+            raise ValueError("; ".join(problems))
         problems = self.problems()
         if problems:
             raise ValueError("; ".join(problems))
 
+    def _normalise_types(self) -> list[str]:
+        """Whole numbers become int and numbers float (2.0 -> 2, numpy scalars -> Python); 1.5 for an int is refused."""
+        out = []
+        for f in fields(self):
+            value, kind = getattr(self, f.name), type(f.default)
+            if kind is str:
+                if not isinstance(value, str):
+                    out.append(f"{f.name} must be a string (got {value!r})")
+                continue
+            number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if kind is int:
+                if number and isinstance(value, numbers.Integral):
+                    object.__setattr__(self, f.name, int(value))
+                elif number and math.isfinite(value) and float(value).is_integer():
+                    object.__setattr__(self, f.name, int(value))
+                else:
+                    low, high = INT_RANGES[f.name]
+                    out.append(f"{f.name} must be a whole number in [{low}, {high}] (got {value!r})")
+            elif kind is float:
+                if number and math.isfinite(value):
+                    object.__setattr__(self, f.name, float(value))
+                else:
+                    out.append(f"{f.name} must be a finite number (got {value!r})")
+        return out
+
     def problems(self) -> list[str]:
         """Each invalid field, named, with the range it must be in."""
         out = []
-        for name in ("latent_dim", "hidden_units", "image_size", "batch_size", "d_steps", "steps_per_call"):
-            if int(getattr(self, name)) < 1:
-                out.append(f"{name} must be a positive integer (got {getattr(self, name)!r})")
+        for name, (low, high) in INT_RANGES.items():
+            if not low <= getattr(self, name) <= high:
+                allowed = f"must be {low}" if low == high else f"must be an integer in [{low}, {high}]"
+                out.append(f"{name} {allowed} (got {getattr(self, name)!r})")
+        for name in ("gp_weight", "kl_weight", "r1_gamma"):
+            if getattr(self, name) > MAX_WEIGHT:
+                out.append(f"{name} must be in [0, {MAX_WEIGHT:g}] (got {getattr(self, name)!r})")
         for name in ("g_learning_rate", "d_learning_rate"):
             value = getattr(self, name)
             if not (0 < value < 1):
@@ -121,15 +171,12 @@ class GANConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GANConfig":
-        """Build from plain data, ignoring unknown keys; types are coerced, never evaluated."""
-        known = {f.name: f for f in fields(cls)}
-        kwargs = {}
-        for key, value in data.items():
-            if key not in known:
-                continue
-            default = known[key].default
-            kwargs[key] = type(default)(value) if default is not None else value
-        return cls(**kwargs)
+        """Build from plain data, ignoring unknown keys. Values are checked, never evaluated or silently
+        rounded: a wrong type or an out-of-range size raises ValueError naming the field and its range."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a config is a mapping of field names to values (got {type(data).__name__})")
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
 
     # Fields whose change needs new networks (a rebuild); the others apply live.
     REBUILD_FIELDS = ("model", "architecture", "kl_weight", "latent_dim", "hidden_units", "image_size", "batch_size", "d_steps", "beta1", "beta2",

@@ -48,6 +48,37 @@ def test_config_rejects_bad_values_naming_the_field(change, field):
         GANConfig(**change)
 
 
+@pytest.mark.parametrize("data, message", [
+    ({"hidden_units": 1.5}, r"hidden_units must be a whole number in \[1, 8192\] \(got 1.5\)"),
+    ({"hidden_units": 10**9}, r"hidden_units must be an integer in \[1, 8192\] \(got 1000000000\)"),
+    ({"latent_dim": 0}, r"latent_dim must be an integer in \[1, 1024\]"),
+    ({"batch_size": 10**6}, r"batch_size must be an integer in \[1, 4096\]"),
+    ({"d_steps": 1000}, r"d_steps must be an integer in \[1, 100\]"),
+    ({"steps_per_call": 10**7}, r"steps_per_call must be an integer in \[1, 1000\]"),
+    ({"seed": -1}, r"seed must be an integer in \[0, 100000000\]"),
+    ({"image_size": 4096}, r"image_size must be 28"),
+    ({"seed": True}, r"seed must be a whole number"),
+    ({"latent_dim": "8"}, r"latent_dim must be a whole number"),
+    ({"gp_weight": float("nan")}, r"gp_weight must be a finite number"),
+    ({"kl_weight": 1e9}, r"kl_weight must be in \[0, 1000\]"),
+    ({"loss": 3}, r"loss must be a string"),
+])
+def test_from_dict_refuses_rounding_and_absurd_sizes_naming_the_field_and_range(data, message):
+    with pytest.raises(ValueError, match=message):
+        GANConfig.from_dict(data)
+
+
+def test_every_integer_field_has_a_range_and_whole_floats_are_accepted():
+    from dataclasses import fields
+
+    from gan_core.config import INT_RANGES
+
+    assert {f.name for f in fields(GANConfig) if f.type in ("int", int)} == set(INT_RANGES)
+    config = GANConfig.from_dict({"batch_size": 64.0, "beta1": 0, "seed": np.int64(3)})
+    assert (config.batch_size, config.beta1, config.seed) == (64, 0.0, 3)
+    assert type(config.batch_size) is int and type(config.beta1) is float and type(config.seed) is int
+
+
 def test_config_is_frozen_and_round_trips_json():
     import dataclasses
     import json
@@ -96,12 +127,17 @@ def test_same_seed_trains_to_same_samples(tiny_config, tiny_images):
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
 
 
-def test_ema_generator_lags_the_raw_generator(tiny_images):
-    config = GANConfig(hidden_units=8, latent_dim=4, batch_size=8, steps_per_call=5, ema_decay=0.99)
-    run = create_run(config, _dataset(tiny_images), chunk_steps=20)
-    run.trainer.run(20)
+def test_ema_generator_moves_toward_the_raw_generator_at_the_configured_rate(tiny_images):
+    config = GANConfig(hidden_units=8, latent_dim=4, batch_size=8, steps_per_call=5, ema_decay=0.9)
+    run = create_run(config, _dataset(tiny_images), chunk_steps=100)
+    run.trainer.run(100)  # past the warm-up: (1 + t) / (10 + t) >= 0.9 from t = 81 on
     raw, average = run.model.generator.get_weights(), run.model.ema_generator.get_weights()
-    assert any(not np.allclose(r, a) for r, a in zip(raw, average))
+    assert any(not np.allclose(r, a) for r, a in zip(raw, average))  # it lags
+    run.trainer.run_steps(1)
+    raw_after, average_after = run.model.generator.get_weights(), run.model.ema_generator.get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(average, average_after))  # it moved
+    for before, after, current in zip(average, average_after, raw_after):
+        np.testing.assert_allclose(after, 0.9 * before + 0.1 * current, rtol=1e-4, atol=1e-6)
 
 
 def test_latent_interpolation_endpoints_and_norms():
@@ -129,6 +165,24 @@ def test_principal_directions_are_unit_vectors_sorted_by_variance():
     assert result.directions.shape == (4, 100)
     np.testing.assert_allclose(np.linalg.norm(result.directions, axis=1), 1.0, atol=1e-4)
     assert np.all(np.diff(result.explained_variance) <= 1e-6)
+
+
+def test_a_principal_direction_changes_the_image_more_than_any_random_direction():
+    from gan_core.latent import principal_directions, sample_z
+
+    model = build_gan(GANConfig(hidden_units=16))
+    directions = principal_directions(model.generate, 100, count=500, components=4).directions
+    z = sample_z(200, 100, seed=11)
+
+    def image_change(direction):  # a step of 3 along a unit direction, averaged over 200 digits
+        moved = model.generate(z + 3 * direction) - model.generate(z)
+        return float(np.linalg.norm(moved.reshape(len(z), -1), axis=1).mean())
+
+    random = np.random.default_rng(0).standard_normal((30, 100))
+    random /= np.linalg.norm(random, axis=1, keepdims=True)
+    largest_random = max(image_change(direction) for direction in random)
+    for direction in directions:  # measured: 0.72 to 1.13 against a random best of 0.47 to 0.55
+        assert image_change(direction) > 1.2 * largest_random
 
 
 def test_grid_and_upscale_are_crisp():
