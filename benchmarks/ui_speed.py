@@ -1,10 +1,12 @@
 """How fast the app feels, measured in a real browser (headless Chromium) against a real `streamlit run app.py`.
 
-    .venv/bin/python benchmarks/ui_speed.py [--slider-changes 30] [--drag-seconds 3] [--train-seconds 20] [--rounds 2]
+    .venv/bin/python benchmarks/ui_speed.py [--slider-changes 30] [--drag-seconds 3] [--train-seconds 20]
+                                            [--rounds 2] [--cycles 20]
 
-Prints one table of latencies against their targets, then training throughput on the open train page
-against a bare hand-written tf.function step measured in this same run (rounds alternate the two, so machine
-noise hits both). Page-side times are taken with the page's own clock (performance.now()).
+Prints one table of measurements against the lab engine's targets: start-up against a one-slider Streamlit
+page, Start -> first loss point (cold and warm), Explore's slider latency and instant mode, training with the
+Train page open against the CLI alone (alternating rounds, so machine noise hits both), memory over Start/Reset
+cycles, a killed worker, and a closed tab. Page-side times use the page's own clock (performance.now()).
 """
 
 from __future__ import annotations
@@ -107,16 +109,37 @@ def instant_frames_per_second(page, seconds: float) -> dict | None:
     return {"fps": (draws - draws_before) / ((ended - started) / 1000), "readout": readout, "sends": sends}
 
 
-# ---- train page --------------------------------------------------------------------------------
-def start_to_first_loss_point(page, server: AppServer) -> float:
+# ---- start-up -----------------------------------------------------------------------------------
+TRIVIAL_APP = 'import streamlit as st\nst.title("One slider")\nst.slider("x", 0, 10, key="x")\n'
+
+
+def server_to_first_render(browser, script: str, selector: str) -> tuple[float, AppServer]:
+    """Seconds from spawning `streamlit run script` to `selector` visible in a fresh page; the server stays up."""
+    server = AppServer(script=script)
+    server.start()
+    page = new_page(browser)
     page.goto(server.url)
-    start = by_key(page, "train_start").locator("button")
+    page.locator(selector).first.wait_for(timeout=TIMEOUT_MS)
+    return time.perf_counter() - server.started_at, server, page
+
+
+# ---- train page --------------------------------------------------------------------------------
+LOSS_LINE = '[data-testid="stVegaLiteChart"] .mark-line path'
+
+
+def click_start_to_first_loss_point(page) -> float:
+    start = by_key(page, "train_start").locator("button:enabled").first
     start.wait_for()
-    wait_for_app_idle(page, TIMEOUT_MS)
     clicked = time.perf_counter()
     start.click()
-    page.locator('[data-testid="stVegaLiteChart"] .mark-line path').first.wait_for(timeout=TIMEOUT_MS)
+    page.locator(LOSS_LINE).first.wait_for(timeout=TIMEOUT_MS)
     return time.perf_counter() - clicked
+
+
+def reset(page) -> None:
+    by_key(page, "train_reset").locator("button").first.click()
+    by_key(page, "train_start").locator("button:enabled").wait_for(timeout=TIMEOUT_MS)
+    wait_for_app_idle(page, TIMEOUT_MS)
 
 
 def page_steps_per_second(page, seconds: float) -> tuple[float, str]:
@@ -127,7 +150,7 @@ def page_steps_per_second(page, seconds: float) -> tuple[float, str]:
 
 
 def pause_training(page) -> None:
-    by_key(page, "train_pause").locator("button").click()
+    by_key(page, "train_pause").locator("button").first.click()
     by_key(page, "train_resume").locator("button:enabled").wait_for(timeout=TIMEOUT_MS)
 
     def held() -> bool:
@@ -139,36 +162,90 @@ def pause_training(page) -> None:
 
 
 def resume_training(page) -> None:
-    by_key(page, "train_resume").locator("button").click()
+    by_key(page, "train_resume").locator("button").first.click()
     before = step_value(page)
     wait_until(lambda: step_value(page) > before, timeout=120, interval=0.2)
 
 
-def throughput(page, rounds: int, page_seconds: float, bare_seconds: float,
-               page_trains: bool = True) -> dict[str, list[float]]:
-    from benchmarks.train_speed import make_bare_step, time_bare
-    from gan_core.config import GANConfig
-    from gan_core.data import load_dataset
+def cli_steps_per_second(seconds: float) -> float:
+    """The CLI training the same default recipe on its own for `seconds`: steps/s from its history.csv."""
+    import csv
+    import subprocess
+    import tempfile
 
-    images = load_dataset("mnist-sample").images
-    bare = {"bare step, plain recipe": make_bare_step(GANConfig.plain(), images),
-            "bare step, default config": make_bare_step(GANConfig(), images)}
-    results: dict[str, list[float]] = {"train page (default recipe, live views)": [], **{name: [] for name in bare}}
-    readouts = []
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([sys.executable, "-m", "gan_core", "train", "--steps", "1000000", "--max-seconds",
+                        str(seconds), "--out", out, "--checkpoint-every", "1000000"], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(Path(out) / "history.csv") as stream:
+            rows = list(csv.DictReader(stream))
+    # Skip the first points (tracing); the rest are steady-state steps over training time.
+    first, last = rows[min(4, len(rows) - 2)], rows[-1]
+    return (float(last["step"]) - float(first["step"])) / (float(last["time"]) - float(first["time"]))
+
+
+def throughput(page, rounds: int, seconds: float) -> tuple[list[float], list[float], list[str]]:
+    """Alternating rounds: the open Train page training, then (paused) the CLI alone, same recipe."""
+    page_rates, cli_rates, readouts = [], [], []
     for _ in range(rounds):
-        if page_trains:
-            rate, readout = page_steps_per_second(page, page_seconds)
-            results["train page (default recipe, live views)"].append(rate)
-            readouts.append(readout)
-            pause_training(page)
-        for name, step in bare.items():
-            results[name].append(time_bare(step, bare_seconds))  # the first call traces, outside the timing
-        if page_trains:
-            resume_training(page)
-    if not page_trains:
-        results["train page (default recipe, live views)"].append(float("nan"))
-    results["_readouts"] = readouts
-    return results
+        rate, readout = page_steps_per_second(page, seconds)
+        page_rates.append(rate)
+        readouts.append(readout)
+        pause_training(page)
+        cli_rates.append(cli_steps_per_second(seconds))
+        resume_training(page)
+    return page_rates, cli_rates, readouts
+
+
+def worker_pids(server: AppServer) -> list[int]:
+    return [pid for pid in server.process_tree() if pid != server.process.pid]
+
+
+def busiest_worker(server: AppServer) -> int:
+    """The worker that used the most CPU over the last second: the one training."""
+    def cpu() -> dict[int, int]:
+        out = {}
+        for pid in worker_pids(server):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                out[pid] = int(fields[11]) + int(fields[12])
+            except OSError:
+                pass
+        return out
+
+    before = cpu()
+    time.sleep(1.0)
+    after = cpu()
+    return max(after, key=lambda pid: after[pid] - before.get(pid, 0))
+
+
+def start_reset_cycles(page, server: AppServer, cycles: int) -> tuple[float, float, float]:
+    """RSS of the server and its workers before and after `cycles` Start/Reset cycles (each settled)."""
+    def settled_rss() -> float:
+        wait_until(lambda: "warming up" not in page.content(), timeout=120, interval=0.5)
+        time.sleep(3.0)
+        return server.rss_mb()
+
+    before = settled_rss()
+    started = time.perf_counter()
+    for _ in range(cycles):
+        click_start_to_first_loss_point(page)
+        reset(page)
+    seconds = time.perf_counter() - started
+    return before, settled_rss(), seconds
+
+
+def kill_worker_shown_s(page, server: AppServer) -> float:
+    """kill -9 the training worker; seconds until the page says the training process ended."""
+    import os
+    import signal
+
+    click_start_to_first_loss_point(page)
+    pid = busiest_worker(server)
+    killed = time.perf_counter()
+    os.kill(pid, signal.SIGKILL)
+    page.get_by_text("Training process ended").first.wait_for(timeout=TIMEOUT_MS)
+    return time.perf_counter() - killed
 
 
 # ---- report ------------------------------------------------------------------------------------
@@ -177,59 +254,95 @@ def main() -> None:
     parser.add_argument("--slider-changes", type=int, default=30)
     parser.add_argument("--drag-seconds", type=float, default=3.0)
     parser.add_argument("--train-seconds", type=float, default=20.0)
-    parser.add_argument("--bare-seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--cycles", type=int, default=20)
     args = parser.parse_args()
+    import os
+    import tempfile
+
     from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
 
     rows = []
+
+    def row(name, result, target, met):
+        rows.append((name, result, target, met))
+        print(f"{name}: {result} (target {target})", file=sys.stderr, flush=True)
+
     with sync_playwright() as playwright:
         browser = launch_browser(playwright)
         if browser is None:
             sys.exit(f"ui_speed: {INSTALL_HINT}")
-        with AppServer() as server:  # started after the browser, so its launch is not counted
+        with tempfile.TemporaryDirectory() as folder:
+            trivial = Path(folder) / "one_slider.py"
+            trivial.write_text(TRIVIAL_APP)
+            trivial_s, trivial_server, trivial_page = server_to_first_render(browser, str(trivial),
+                                                                             '[data-testid="stSlider"]')
+            trivial_page.context.close()
+            trivial_server.stop()
+        app_s, server, train = server_to_first_render(browser, "app.py", ".st-key-train_start button")
+        try:
+            row("`streamlit run` -> first page rendered (app vs one-slider page)",
+                f"{app_s:.1f} s vs {trivial_s:.1f} s (+{app_s - trivial_s:.1f} s)", "<= +1.5 s",
+                app_s - trivial_s <= 1.5)
+            cold = click_start_to_first_loss_point(train)  # at once: the warm spare is still warming
+            row("Start at once (engine cold) -> first loss point", f"{cold:.1f} s", "<= 6 s", cold <= 6)
+            reset(train)
+
             explore = new_page(browser, WS_SEND_HOOK)
-            start_s = open_explore(explore, server)
-            rows.append(("app start -> explore page shows its digit", f"{start_s:.1f} s", "<= 10 s", start_s <= 10))
+            open_explore(explore, server)
             latencies, misses = server_slider_latencies(explore, args.slider_changes)
             p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
-            rows.append((f"server mode: slider key -> new digit shown (n={len(latencies)}, {misses} unchanged)",
-                         f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", "p95 <= 150 ms", p95 <= 150))
+            row(f"Explore, server mode: slider key -> new digit shown (n={len(latencies)}, {misses} unchanged)",
+                f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", "p95 <= 150 ms", p95 <= 150)
             instant = instant_frames_per_second(explore, args.drag_seconds)
-            if instant is None:
-                rows.append(("instant mode: frames/s while dragging", "n/a (no ui/instant.py)", ">= 30", None))
-            else:
-                rows.append((f"instant mode: frames/s while dragging {args.drag_seconds:.0f} s "
-                             f"(readout '{instant['readout']}', {instant['sends']} messages to the server)",
-                             f"{instant['fps']:.0f} frames/s", ">= 30", instant["fps"] >= 30))
+            row(f"instant mode: frames/s while dragging ({instant['sends']} messages to the server)",
+                f"{instant['fps']:.0f} frames/s", ">= 30", instant["fps"] >= 30)
             explore.context.close()
 
-            train = new_page(browser)
-            try:
-                first_point_s = start_to_first_loss_point(train, server)
-            except PlaywrightTimeout:
-                first_point_s = None
-            rows.append(("click Start -> first loss point drawn (incl. tracing the step)",
-                         "none within 180 s" if first_point_s is None else f"{first_point_s:.1f} s", "<= 3 s",
-                         first_point_s is not None and first_point_s <= 3))
-            speeds = throughput(train, args.rounds, args.train_seconds, args.bare_seconds,
-                                page_trains=first_point_s is not None)
+            train.reload()
+            by_key(train, "train_start").locator("button").first.wait_for()
+            time.sleep(10.0)  # the page has been open 10 s: the engine is warm
+            warm = click_start_to_first_loss_point(train)
+            row("page open 10 s (engine warm), Start -> first loss point", f"{warm:.2f} s", "<= 1.0 s", warm <= 1.0)
+            page_rates, cli_rates, readouts = throughput(train, args.rounds, args.train_seconds)
+            ratio = statistics.median(page_rates) / statistics.median(cli_rates)
+            row(f"training with the Train page open vs the CLI alone, default recipe, {args.rounds} alternating "
+                f"rounds of {args.train_seconds:.0f} s (page {', '.join(f'{r:.1f}' for r in page_rates)}; CLI "
+                f"{', '.join(f'{r:.1f}' for r in cli_rates)} steps/s; page readouts {', '.join(readouts)})",
+                f"{ratio:.2f}x", ">= 0.9x", ratio >= 0.9)
+            reset(train)
+
+            before, after, cycle_s = start_reset_cycles(train, server, args.cycles)
+            row(f"{args.cycles} Start/Reset cycles ({cycle_s:.0f} s): RSS of server + workers",
+                f"{before:.0f} MB -> {after:.0f} MB ({after - before:+.0f} MB)", "within 60 MB",
+                abs(after - before) <= 60)
+            shown = kill_worker_shown_s(train, server)
+            row("kill -9 of the training worker -> shown on the page", f"{shown:.1f} s", "<= 3 s", shown <= 3)
+
+            by_key(train, "train_resume").locator("button").first.click()
+            train.locator(LOSS_LINE).first.wait_for(timeout=TIMEOUT_MS)
+            time.sleep(15.0)  # the next warm spare has finished importing TensorFlow: the busiest is the trainer
+            run_worker = busiest_worker(server)
             train.context.close()
+            time.sleep(5.0)
+            gone = not Path(f"/proc/{run_worker}").exists() or "Z" in Path(f"/proc/{run_worker}/stat").read_text(
+                ).rsplit(")", 1)[1].split()[0]
+            left = len(worker_pids(server))
+            row("browser tab closed while training -> that session's worker 5 s later",
+                f"{'gone' if gone else 'still running'}; {left} engine processes remain (warm spare + shared "
+                f"inference)", "gone", gone)
+        except PlaywrightTimeout as exc:
+            print(f"ui_speed: a page did not respond in time ({exc}); server log:\n{server.log_tail()}",
+                  file=sys.stderr)
+        finally:
+            server.stop()
         browser.close()
 
-    print(f"| measurement | result | target | met |\n|---|---|---|---|")
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")
+    print("| measurement | result | target | met |\n|---|---|---|---|")
     for name, result, target, met in rows:
         print(f"| {name} | {result} | {target} | {'-' if met is None else 'yes' if met else 'no'} |")
-    readouts = speeds.pop("_readouts")
-    medians = {name: statistics.median(values) for name, values in speeds.items()}
-    page_rate = medians["train page (default recipe, live views)"]
-    print(f"\ntraining throughput, batch 128, {args.rounds} alternating rounds "
-          f"({args.train_seconds:.0f} s on the page, {args.bare_seconds:.0f} s per bare step), medians; "
-          f"the page's own Steps/s readouts: {', '.join(readouts)}")
-    print("| contender | steps/s | rounds | page / this |\n|---|---|---|---|")
-    for name, median in medians.items():
-        rounds = ", ".join(f"{value:.1f}" for value in speeds[name])
-        print(f"| {name} | {median:.1f} | {rounds} | {page_rate / median:.2f} |")
 
 
 if __name__ == "__main__":

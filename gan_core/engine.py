@@ -312,7 +312,18 @@ class RunClient:
         view.apply(snapshot)
         if self.first_point_s is None and view.history.get("step") is not None and len(view.history["step"]):
             self.first_point_s = time.monotonic() - self.created
+            # Only now: a spare importing TensorFlow beside a run's first chunk would slow both on few cores.
+            self.engine.refill_spare_later()
         return view
+
+    def wait_first_point(self, timeout: float) -> bool:
+        """Block up to `timeout` s for the first curve point (a warm Start shows it in the same redraw)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.poll().history.get("step", ())):
+                return True
+            time.sleep(0.03)
+        return False
 
     def _mark_ended(self, view: RunView) -> RunView:
         before = (view.status, view.message)
@@ -391,7 +402,8 @@ class LabEngine:
         self._closed = False
         atexit.register(self.shutdown)
         if start and self.options.warm_spare:
-            self._refill_spare()
+            # In the background: the page that made the engine draws while the spare's process starts.
+            threading.Thread(target=self._refill_spare, daemon=True, name="first-spare").start()
 
     # -- workers
     def _new_worker(self, role: str):
@@ -418,8 +430,10 @@ class LabEngine:
         warming = False
         if spare is not None and spare.alive():
             try:
-                warming = not spare.call("ready", timeout=5)
-            except (WorkerGone, WorkerError, TimeoutError):
+                warming = not spare.call("ready", timeout=0.5)
+            except TimeoutError:  # still starting (its first request holds the line)
+                warming = True
+            except (WorkerGone, WorkerError):
                 warming = False
         return {"warming": warming, "spare": spare is not None and spare.alive(), "trainers": runs,
                 "max_trainers": self.options.max_trainers}
@@ -430,8 +444,10 @@ class LabEngine:
         run = RunClient(self, config, quality_every)
         worker = self._claim_slot(run)
         run._launch(worker, resume=False)
+        return run  # the next spare warms once this run has drawn its first point (RunClient.poll)
+
+    def refill_spare_later(self) -> None:
         threading.Thread(target=self._refill_spare, daemon=True, name="refill-spare").start()
-        return run
 
     def _claim_slot(self, run: RunClient):
         with self._lock:

@@ -85,7 +85,10 @@ class LocalWorker:
 
     def call(self, method: str, *args, timeout: float = DEFAULT_TIMEOUT_S, **kwargs):
         """Run `method` in the worker and return its value; WorkerGone, WorkerError or TimeoutError otherwise."""
-        with self._lock:
+        # Waiting for the lock counts against the timeout too: a caller never hangs behind a long call.
+        if not self._lock.acquire(timeout=timeout):
+            raise TimeoutError(f"the {self.role} worker is busy with another request")
+        try:
             if not self.alive():
                 raise WorkerGone(f"the {self.role} worker {self.exit_description()}")
             request = next(self._ids)
@@ -111,6 +114,8 @@ class LocalWorker:
                     raise WorkerGone(f"the {self.role} worker {self.exit_description()}")
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the {self.role} worker did not answer {method!r} within {timeout:.0f} s")
+        finally:
+            self._lock.release()
         if not ok:
             kind, message = value
             raise WorkerError(kind, message)

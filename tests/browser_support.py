@@ -66,6 +66,7 @@ class AppServer:
 
     port: int = field(default_factory=free_port)
     env: dict | None = None
+    script: str = "app.py"  # relative to the repository root, or absolute
     process: subprocess.Popen | None = None
     started_at: float = 0.0  # time.perf_counter() just before the process was spawned
     log_path: Path | None = None
@@ -75,7 +76,7 @@ class AppServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = SERVER_START_TIMEOUT_S) -> "AppServer":
-        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        command = [sys.executable, "-m", "streamlit", "run", self.script, "--server.headless", "true",
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(self.env or {})}
@@ -107,6 +108,38 @@ class AppServer:
         if self.log_path is None or not self.log_path.exists():
             return ""
         return self.log_path.read_text(errors="replace")[-chars:]
+
+    def process_tree(self) -> list[int]:
+        """The server's pid and every descendant's (the engine's workers), read from /proc."""
+        if self.process is None:
+            return []
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if fields[0] != "Z":
+                    children.setdefault(int(fields[1]), []).append(int(entry.name))
+        tree, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(children.get(pid, []))
+        return tree
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server and all its workers together, in MB."""
+        total = 0
+        for pid in self.process_tree():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total / 1024
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

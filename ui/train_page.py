@@ -22,6 +22,8 @@ from ui.train_text import (AUTOENCODER_LATENTS, CRITIC_LABELS, DISCRIMINATOR_VIE
                            SCORES_TEXT_PROBABILITY, STATUS_TEXT)
 
 LIVE_REFRESH_S = 1.0  # the timer that redraws the live views while the worker trains (measured: benchmarks/ui_speed.py)
+STARTING_REFRESH_S = 0.25  # while the worker starts, so the first points show the moment they exist
+FIRST_POINT_WAIT_S = 1.0
 ERROR_KEY = "train_error"
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 EQUILIBRIUM_D_LOSS = 2 * math.log(2)
@@ -244,6 +246,10 @@ def _start(config: GANConfig | None) -> None:
     run = _ensure_run(config)
     if run is not None:
         _command(run, run.start)
+        # A warm worker draws its first point within a fraction of a second: wait for it here, so this very
+        # redraw shows the curves instead of a "starting" message and a timer tick later.
+        if run.wait_started(FIRST_POINT_WAIT_S) and run.reused_spare:
+            run.wait_first_point(FIRST_POINT_WAIT_S)
 
 
 def _pause() -> None:
@@ -286,11 +292,14 @@ def pending_changes_ui(run, config: GANConfig | None) -> None:
 def live_views(run, drawn: RunView) -> None:
     drawn_status, drawn_busy = drawn.status, drawn.busy
 
-    @st.fragment(run_every=LIVE_REFRESH_S if drawn_busy else None)
+    waiting = drawn_status == "starting" or not len(drawn.history.get("step", ()))
+    refresh = (STARTING_REFRESH_S if waiting else LIVE_REFRESH_S) if drawn_busy else None
+
+    @st.fragment(run_every=refresh)
     def live() -> None:
         # Only drawing here: the worker did the work; poll() folds in what it sent since the last redraw.
         view = run.poll()
-        if view.status != drawn_status or view.busy != drawn_busy:
+        if view.status != drawn_status or view.busy != drawn_busy or (waiting and len(view.history.get("step", ()))):
             st.rerun()  # the buttons and the timer depend on the status: redraw the whole page
         probabilities = run.config.loss in LOGISTIC_LOSSES
         alerts_ui(view, view.quality if run.config.is_adversarial else None, probabilities)
