@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import sys
@@ -16,6 +17,10 @@ from gan_core.config import ARCHITECTURES, GAN_LOSSES, MODELS, GANConfig
 
 USAGE_ERROR = 2
 MIN_EVALUATE_SAMPLES = 100
+DEFAULT_CHECKPOINT_MINUTES = 5.0
+MAX_SAMPLES = 200_000  # 630 MB of float32 digits: more is a typo, not a sample
+MAX_SEED = 2**32 - 1  # what numpy's generators accept
+MAX_EPOCHS = 1000
 CHOICES = {"loss": GAN_LOSSES, "model": MODELS, "architecture": ARCHITECTURES}
 
 # CLI flag -> config field, for every field that is not spelled the same.
@@ -101,7 +106,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps must be a positive number of steps (got {args.steps}).")
     if args.checkpoint_every < 1:
         raise UsageError(f"--checkpoint-every must be positive (got {args.checkpoint_every}).")
-    if args.max_seconds is not None and args.max_seconds <= 0:
+    if not (math.isfinite(args.checkpoint_minutes) and args.checkpoint_minutes > 0):
+        raise UsageError(f"--checkpoint-minutes must be a positive number of minutes (got {args.checkpoint_minutes}).")
+    if args.max_seconds is not None and not (math.isfinite(args.max_seconds) and args.max_seconds > 0):
         raise UsageError(f"--max-seconds must be positive (got {args.max_seconds}).")
     out = Path(args.out)
     existing = checkpoints.list_checkpoints(out)
@@ -111,14 +118,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"--resume: {out} holds no checkpoint to resume; drop --resume to start a new run.")
         try:
             model, saved_config, state = checkpoints.load_model(out)
-        except checkpoints.CheckpointError as exc:
-            raise UsageError(str(exc)) from exc
+            start_step = int(state.get("step", 0))
+            # History is written before its checkpoint: rows past the checkpoint belong to steps being redone.
+            history = checkpoints.read_history_csv(out / checkpoints.HISTORY_FILE, up_to_step=start_step)
+        except (checkpoints.CheckpointError, TypeError, ValueError) as exc:
+            raise UsageError(f"--resume: {exc}") from exc
         config = _config_from_args(args, base=saved_config)
         if config != saved_config:
             changed = [f.name for f in fields(GANConfig) if getattr(config, f.name) != getattr(saved_config, f.name)]
             raise UsageError(f"--resume keeps the saved config; these flags differ from it: {', '.join(changed)}.")
-        start_step = int(state.get("step", 0))
-        history = checkpoints.read_history_csv(out / checkpoints.HISTORY_FILE)
+        checkpoints.remove_stale_temporaries(out)
+        checkpoints.remove_stale_temporaries(out / checkpoints.CHECKPOINTS_DIR)
     else:
         config = _config_from_args(args)
         if existing or (out / checkpoints.CONFIG_FILE).exists():
@@ -145,10 +155,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     last_print = [0.0]
     command = args.command_line
 
+    # Chunks need not end on multiples of --checkpoint-every (a resumed run starts anywhere): save at the first
+    # chunk end at or past each multiple, and whenever --checkpoint-minutes of wall time went by unsaved.
+    next_save_step = [(start_step // args.checkpoint_every + 1) * args.checkpoint_every]
+    last_save_time = [started]
+
     def save(snapshot) -> None:
+        # History first: a kill between the two leaves rows past the checkpoint, which --resume drops.
+        checkpoints.write_history_csv(out / checkpoints.HISTORY_FILE, snapshot.history)
         checkpoints.save_checkpoint(out, run.model, config, snapshot.step,
                                     {"wall_time_s": round(time.perf_counter() - started, 1), "command": command})
-        checkpoints.write_history_csv(out / checkpoints.HISTORY_FILE, snapshot.history)
+        next_save_step[0] = (snapshot.step // args.checkpoint_every + 1) * args.checkpoint_every
+        last_save_time[0] = time.perf_counter()
 
     def on_chunk(snapshot) -> None:
         now = time.perf_counter()
@@ -157,7 +175,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                   end="" if tty else "\n", flush=True)
             last_print[0] = now
         out_of_time = args.max_seconds is not None and now - started >= args.max_seconds
-        if snapshot.step % args.checkpoint_every == 0 or snapshot.step >= args.steps or out_of_time:
+        due = snapshot.step >= next_save_step[0] or now - last_save_time[0] >= 60 * args.checkpoint_minutes
+        if due or snapshot.step >= args.steps or out_of_time:
             save(snapshot)
         if out_of_time:
             run.trainer.stop(timeout=0)  # the blocking loop ends after this chunk
@@ -184,8 +203,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from gan_core.images import grid_png
     from gan_core.latent import sample_z
 
-    if args.n < 1:
-        raise UsageError(f"--n must be a positive number of samples (got {args.n}).")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise UsageError(f"--n must be a positive number of samples, at most {MAX_SAMPLES} (got {args.n}).")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be in [0, {MAX_SEED}] (got {args.seed}).")
     out = Path(args.out)
     if out.suffix != ".npy":
         raise UsageError(f"--out {out}: give a file name ending in .npy.")
@@ -213,12 +234,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _atomic_save(path: Path, write) -> None:
-    temp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    from gan_core.checkpoints import atomic_write
+
+    atomic_write(path, write)
 
 
 def _load_weights(weights, need_discriminator: bool = False):
@@ -261,6 +279,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.n < MIN_EVALUATE_SAMPLES:
         raise UsageError(f"--n must be at least {MIN_EVALUATE_SAMPLES} samples (got {args.n}); "
                          f"10000 gives stable numbers.")
+    if args.n > MAX_SAMPLES:
+        raise UsageError(f"--n must be at most {MAX_SAMPLES} samples (got {args.n}); 10000 gives stable numbers.")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be in [0, {MAX_SEED}] (got {args.seed}).")
     json_path = Path(args.json) if args.json else None
     if json_path is not None:
         if json_path.suffix != ".json":
@@ -278,6 +300,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         judge = DigitJudge.load(args.classifier)
     except FileNotFoundError as exc:
         raise UsageError(f"--classifier: {exc}") from exc
+    except Exception as exc:  # not HDF5, truncated, other shapes
+        raise UsageError(f"--classifier {args.classifier}: its weights cannot be loaded "
+                         f"({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}).") from exc
     real = load_dataset(REFERENCE_DATASET)
     print(f"evaluating {folder} (step {state.get('step', '?')}, trained on {config.dataset}): "
           f"{args.n} samples against {len(real)} real digits ({REFERENCE_DATASET})", flush=True)
@@ -298,8 +323,8 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     from gan_core.classifier_training import train_classifier
     from gan_core.data import DatasetError
 
-    if args.epochs < 1:
-        raise UsageError(f"--epochs must be positive (got {args.epochs}).")
+    if not 1 <= args.epochs <= MAX_EPOCHS:
+        raise UsageError(f"--epochs must be in [1, {MAX_EPOCHS}] (got {args.epochs}).")
     out = Path(args.out)
     _check_writable_folder(out, "--out")
     command = args.command_line
@@ -313,6 +338,8 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gan_core", description="Train and sample the documented GAN.")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up log, hidden by default (or set GAN_LAB_VERBOSE=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate,export,train-classifier}")
 
     train = commands.add_parser("train", help="train a GAN and write checkpoints",
@@ -322,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, default=20000, help="train until this many steps in total (default 20000)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     train.add_argument("--checkpoint-every", type=int, default=5000, help="steps between checkpoints (default 5000)")
+    train.add_argument("--checkpoint-minutes", type=float, default=DEFAULT_CHECKPOINT_MINUTES,
+                       help="also checkpoint after this much wall time without one, so a killed run loses at most "
+                            f"that (default {DEFAULT_CHECKPOINT_MINUTES:g})")
     train.add_argument("--max-seconds", type=float, help="also stop (with a checkpoint) after this much wall time")
     _add_config_flags(train)
     train.set_defaults(handler=cmd_train)
@@ -375,10 +405,24 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)  # argparse itself exits 2 on unknown flags
     args.command_line = "python -m gan_core " + " ".join(shlex.quote(a) for a in argv)
+    from gan_core.checkpoints import CheckpointError
+    from gan_core.data import DatasetError
+    from gan_core.quiet import VERBOSE_ENV, silence_tensorflow
+
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    silence_tensorflow()
     try:
         return args.handler(args)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (UsageError, CheckpointError, DatasetError) as exc:
+        # The package's own errors name the input and the fix; anything else is a bug and keeps its traceback.
+        message = " ".join(str(exc).split())
+        print(f"error: {message}", file=sys.stderr)
+        return USAGE_ERROR
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        print(f"error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return USAGE_ERROR
 
 

@@ -198,3 +198,89 @@ def test_max_seconds_stops_with_a_checkpoint(tmp_path, capsys):
     checkpoints = sorted((run / "checkpoints").iterdir())
     assert [p.name for p in checkpoints] == ["step-00000010"]
     _usage_error(capsys, ["train", "--out", str(tmp_path / "r2"), "--max-seconds", "0"], "--max-seconds must be positive")
+
+
+def _saved_steps(run):
+    return [int(p.name.split("-")[1]) for p in sorted((run / "checkpoints").iterdir())]
+
+
+def test_checkpoint_every_saves_at_the_first_chunk_end_past_each_multiple(tmp_path, capsys):
+    run = tmp_path / "run"  # chunks are 500 steps: ends at 500, 1000, 1500, ... never on a multiple of 1200
+    assert main(["train", "--out", str(run), "--steps", "2600", "--checkpoint-every", "1200", *TINY]) == 0
+    assert _saved_steps(run) == [1500, 2500, 2600]
+
+
+def test_a_run_resumed_off_the_grid_keeps_saving_periodically(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--steps", "25", "--checkpoint-every", "10", *TINY]) == 0
+    assert _saved_steps(run) == [10, 20, 25]
+    assert main(["train", "--out", str(run), "--steps", "60", "--checkpoint-every", "10", "--resume", *TINY]) == 0
+    assert _saved_steps(run) == [45, 55, 60]  # chunk ends 35, 45, 55, 60: the first past 30, 40, 50, 60
+
+
+def test_checkpoint_minutes_saves_on_wall_time_between_step_multiples(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--steps", "1200", "--checkpoint-every", "100000",
+                 "--checkpoint-minutes", "0.00001", *TINY]) == 0
+    assert _saved_steps(run) == [500, 1000, 1200]
+    quiet = tmp_path / "quiet"
+    assert main(["train", "--out", str(quiet), "--steps", "1200", "--checkpoint-every", "100000", *TINY]) == 0
+    assert _saved_steps(quiet) == [1200]
+    for bad in ("0", "-1", "nan", "inf"):
+        _usage_error(capsys, ["train", "--out", str(tmp_path / "r"), "--checkpoint-minutes", bad],
+                     "--checkpoint-minutes must be a positive number of minutes")
+
+
+def test_resume_drops_history_rows_written_past_the_checkpoint(tmp_path, capsys):
+    from gan_core import checkpoints
+
+    run = tmp_path / "run"
+    assert _train(run, 20) == 0
+    history = checkpoints.read_history_csv(run / "history.csv")
+    # A kill between the history write and its checkpoint: rows up to 30, newest checkpoint at 20.
+    checkpoints.write_history_csv(run / "history.csv", {name: np.concatenate([series, series[-2:] + (
+        10 if name == "step" else 0)]) for name, series in history.items()})
+    assert _train(run, 30, "--resume") == 0
+    steps = checkpoints.read_history_csv(run / "history.csv")["step"]
+    assert steps.tolist() == [5, 10, 15, 20, 25, 30]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sample", "--weights", "pretrained/gan", "--n", "10", "--out", "{tmp}/s.npy", "--seed", "-1"], "--seed"),
+    (["sample", "--weights", "pretrained/gan", "--n", "100000000", "--out", "{tmp}/s.npy"], "--n"),
+    (["evaluate", "--weights", "pretrained/gan", "--n", "100000000"], "--n"),
+    (["evaluate", "--weights", "pretrained/gan", "--n", "200", "--seed", "-3"], "--seed"),
+    (["evaluate", "--weights", "pretrained/gan", "--n", "200", "--classifier", "{tmp}"], "--classifier"),
+    (["train", "--out", "{tmp}/r", "--hidden-units", "1000000000"], "hidden_units"),
+    (["train", "--out", "{tmp}/r", "--max-seconds", "nan"], "--max-seconds"),
+    (["train-classifier", "--dataset", "idx:{tmp}/none", "--out", "{tmp}/c", "--epochs", "1"], "idx:"),
+    (["train-classifier", "--dataset", "mnist-sample", "--out", "{tmp}/c", "--epochs", "100000"], "--epochs"),
+])
+def test_hostile_cli_inputs_are_one_line_exit_2(tmp_path, capsys, argv, message):
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+    _usage_error(capsys, argv, message)
+
+
+def test_resume_of_a_corrupt_run_is_one_line_exit_2(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, 10) == 0
+    (run / "history.csv").write_text("step,time\n1,2,3\nx\n")
+    _usage_error(capsys, ["train", "--out", str(run), "--steps", "20", "--checkpoint-every", "10", "--resume", *TINY],
+                 "history.csv")
+    (run / "checkpoints" / "step-00000010" / "generator.weights.h5").write_bytes(b"not hdf5")
+    _usage_error(capsys, ["train", "--out", str(run), "--steps", "20", "--checkpoint-every", "10", "--resume", *TINY],
+                 "generator.weights.h5")
+
+
+def test_cli_stderr_is_free_of_tensorflow_start_up_noise(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    env.pop("GAN_LAB_VERBOSE", None)
+    argv = [sys.executable, "-m", "gan_core", "sample", "--weights", str(ROOT / "pretrained" / "gan"), "--n", "10",
+            "--out", str(tmp_path / "s.npy")]
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    loud = subprocess.run([argv[0], "-m", "gan_core", "--verbose", *argv[3:]], capture_output=True, text=True,
+                          env=env, timeout=300, cwd=tmp_path)
+    assert loud.returncode == 0 and loud.stderr != ""  # the switch still shows them
