@@ -403,7 +403,7 @@ class LabEngine:
         atexit.register(self.shutdown)
         if start and self.options.warm_spare:
             # In the background: the page that made the engine draws while the spare's process starts.
-            threading.Thread(target=self._refill_spare, daemon=True, name="first-spare").start()
+            threading.Thread(target=self._warm_up, daemon=True, name="engine-warm-up").start()
 
     # -- workers
     def _new_worker(self, role: str):
@@ -421,6 +421,17 @@ class LabEngine:
             spare.call("prepare", self.options.spare_config.to_dict(), self.options.run_options(), timeout=60)
         except (WorkerGone, WorkerError, TimeoutError):
             spare.close()
+
+    def _warm_up(self, timeout: float = 180.0) -> None:
+        """The spare first (Start is what a visitor does first), then the shared inference worker."""
+        self._refill_spare()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.status()["warming"]:
+            time.sleep(0.5)
+        try:
+            self._inference_call(None, "warm", timeout=timeout)
+        except EngineError:
+            pass  # it is started again on the first request that needs it
 
     def status(self) -> dict:
         """For the page: is a warm trainer ready, how many slots are taken."""

@@ -38,6 +38,12 @@ class InferenceService:
         self.models.move_to_end(key)
         return model
 
+    def rpc_warm(self) -> bool:
+        """Import TensorFlow and the model code now, so the first real request does not wait for them."""
+        import gan_core.models  # noqa: F401
+
+        return True
+
     def rpc_has(self, key: str) -> bool:
         return key in self.models
 
