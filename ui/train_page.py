@@ -23,6 +23,7 @@ from ui.train_text import (AUTOENCODER_LATENTS, CRITIC_LABELS, DISCRIMINATOR_VIE
 
 LIVE_REFRESH_S = 1.0  # the timer that redraws the live views while the worker trains (measured: benchmarks/ui_speed.py)
 STARTING_REFRESH_S = 0.25  # while the worker starts, so the first points show the moment they exist
+SLOW_REFRESH_S = 4.0  # the discriminator view and live quality
 FIRST_POINT_WAIT_S = 1.0
 ERROR_KEY = "train_error"
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
@@ -313,11 +314,20 @@ def live_views(run, drawn: RunView) -> None:
         else:
             autoencoder_charts_ui(view, run.config)
         samples_ui(view, run.config)
+
+    @st.fragment(run_every=SLOW_REFRESH_S if drawn_busy else None)
+    def slow_views() -> None:
+        # The discriminator view and live quality change far less often than the curves: redrawn on a slower
+        # timer from the view the fast fragment keeps current, so they cost the browser and the server little.
+        view = run.view
+        if not len(view.history.get("step", ())):
+            return
         if run.config.is_adversarial:
-            discriminator_view_ui(view, probabilities)
+            discriminator_view_ui(view, run.config.loss in LOGISTIC_LOSSES)
         quality_ui(run, view)
 
     live()
+    slow_views()
 
 
 def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: bool) -> None:
