@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,14 +58,90 @@ def load_mnist_sample() -> Dataset:
 
 
 def _keras_loader(name: str) -> Callable[[], tuple]:
-    import keras
+    return KerasDownload(name)
 
-    return {"mnist": keras.datasets.mnist.load_data,
-            "fashion_mnist": keras.datasets.fashion_mnist.load_data}[name]
+
+# The files each keras.datasets loader keeps under KERAS_HOME/datasets (keras/src/datasets/*.py).
+KERAS_CACHE_FILES = {
+    "mnist": ("mnist.npz",),
+    "fashion_mnist": tuple(f"fashion-mnist/{kind}-{part}" for kind in ("train", "t10k")
+                           for part in ("labels-idx1-ubyte.gz", "images-idx3-ubyte.gz")),
+}
+# Run in a child process with its own KERAS_HOME: it downloads there and saves the train split for the parent.
+DOWNLOAD_CHILD_CODE = ("import sys, numpy, keras\n"
+                       "(x, y), _ = getattr(keras.datasets, sys.argv[1]).load_data()\n"
+                       "numpy.savez(sys.argv[2], x=x, y=y)\n")
+
+
+def _keras_home() -> Path:
+    return Path(os.environ.get("KERAS_HOME") or Path("~/.keras").expanduser())
+
+
+class KerasDownload:
+    """One keras.datasets download that can be cut off cleanly.
+
+    A download in a thread cannot be stopped: after a timeout it went on in the background, and a retry
+    raced it on the same cache file. Here the download runs in a child process (its own session, killed at
+    the deadline) that writes to a private KERAS_HOME; only a finished download is moved into the real
+    cache, file by file with os.replace. A timeout leaves no process, no partial cache file, no private folder.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> tuple:
+        cache = _keras_home() / "datasets"
+        if all((cache / file).is_file() for file in KERAS_CACHE_FILES[self.name]):
+            try:  # already downloaded: Keras reads its cache without the network
+                return self._load_in_process()
+            except Exception as exc:  # a corrupt cache file: fetch it again below
+                log.warning("keras cache for %s is unreadable (%s); downloading it again", self.name, exc)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        private = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".download-{self.name}-"))
+        try:
+            arrays = self._download_in_child(private, timeout_s)
+            for file in KERAS_CACHE_FILES[self.name]:
+                if (private / "datasets" / file).is_file():
+                    (cache / file).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(private / "datasets" / file, cache / file)
+            return arrays
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _load_in_process(self) -> tuple:
+        import keras
+
+        return getattr(keras.datasets, self.name).load_data()
+
+    def _download_in_child(self, private: Path, timeout_s: float) -> tuple:
+        out = private / "train.npz"
+        env = {**os.environ, "KERAS_HOME": str(private), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+        child = subprocess.Popen([sys.executable, "-c", DOWNLOAD_CHILD_CODE, self.name, str(out)], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            _, err = child.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise TimeoutError(f"no answer after {timeout_s:.0f} s") from None
+        except BaseException:  # Ctrl-C while waiting: the download goes with us
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise
+        if child.returncode != 0 or not out.is_file():
+            lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
+            raise RuntimeError(lines[-1] if lines else f"the download process exited with {child.returncode}")
+        with np.load(out, allow_pickle=False) as saved:
+            return (saved["x"], saved["y"]), (None, None)
 
 
 def _call_with_timeout(fn: Callable[[], tuple], timeout_s: float) -> tuple:
-    """Run fn in a daemon thread; raise TimeoutError if it has not returned in time."""
+    """Run fn in a daemon thread; raise TimeoutError if it has not returned in time.
+
+    A KerasDownload keeps its own deadline and kills its child process on it: it runs in the caller.
+    """
+    if isinstance(fn, KerasDownload):
+        return fn(timeout_s)
     result: dict = {}
 
     def target() -> None:
