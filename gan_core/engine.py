@@ -18,6 +18,9 @@ Process lifecycle (the decisions the pages rely on):
   quality evaluations and network descriptions. Dense models run in the page process as NumPy forward
   passes (gan_core.numpy_models), which needs no worker at all. A dead inference worker is replaced on the
   next request, and models it held are loaded again.
+- A run may bring its own data (an upload's arrays) and starting weights (a bundle): both travel with the
+  create request and stay in the RunClient (images as uint8), so a revived worker gets them again. Such a
+  run never takes over the spare's prepared run (built for other data, fresh weights), only its process.
 - Workers never outlive the app (see gan_core.transport); `shutdown` ends them all and runs at exit.
 This module imports neither TensorFlow nor Keras, nor streamlit.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -62,6 +66,23 @@ def default_max_trainers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def default_make_worker():
+    """The worker factory GAN_LAB_ENGINE names: `local` (default: worker processes) or `ray` (cluster actors).
+
+    A factory is called as (role, env) and returns a worker with call / alive / close / pid / exit_description.
+    One may also offer publish_share / withdraw_share / lookup_share / attach: a registry every replica of the
+    app sees, which is how a presenter's link works from any replica (gan_core.transport_ray).
+    """
+    kind = os.environ.get("GAN_LAB_ENGINE", "local").strip().lower() or "local"
+    if kind == "local":
+        return LocalWorker
+    if kind == "ray":
+        from gan_core.transport_ray import RayWorkers  # only here: the local default never imports Ray
+
+        return RayWorkers()
+    raise ValueError(f"GAN_LAB_ENGINE must be 'local' or 'ray' (got {kind!r})")
+
+
 @dataclass
 class EngineOptions:
     max_trainers: int = field(default_factory=default_max_trainers)
@@ -77,7 +98,7 @@ class EngineOptions:
     direction_samples: int = 4000  # generated digits behind the principal directions (GANSpace)
     direction_count: int = 6
     worker_env: dict = field(default_factory=dict)
-    make_worker: object = LocalWorker  # (role, env) -> a worker with call / alive / close
+    make_worker: object = field(default_factory=lambda: default_make_worker())  # (role, env) -> a worker
 
     def run_options(self, quality_every: int | None = None) -> dict:
         return {"chunk_steps": self.chunk_steps,
@@ -162,8 +183,11 @@ class ModelHandle:
 class RunClient:
     """One session's training run, driven through its worker. Every method returns quickly."""
 
-    def __init__(self, engine: "LabEngine", config: GANConfig, quality_every: int | None):
+    def __init__(self, engine: "LabEngine", config: GANConfig, quality_every: int | None,
+                 dataset: tuple | None = None, initial: dict | None = None):
         self.engine = engine
+        self.dataset = _compact_dataset(dataset)  # (uint8 images, labels or None) sent to every worker of this run
+        self.initial = initial  # {"weights", "step", "history"} the run starts from (a bundle), or None
         self.run_id = uuid.uuid4().hex
         self.config = config
         self.quality_every = engine.options.quality_every if quality_every is None else int(quality_every)
@@ -181,6 +205,7 @@ class RunClient:
         self._queued: list[tuple[str, tuple]] = []  # commands given while the worker starts
         self._start_error = ""
         self._closed_by = ""  # why this run's worker was ended on purpose ("reset", "session ended")
+        self._pending = False  # holds a trainer slot between the engine's claim and the launch
 
     # -- lifecycle
     def _launch(self, worker, resume: bool) -> None:
@@ -189,7 +214,8 @@ class RunClient:
             try:
                 info = worker.call("create", self.config.to_dict(), {
                     **self.engine.options.run_options(self.quality_every),
-                    "recovery_dir": str(self.recovery_dir)}, resume, timeout=600)
+                    "recovery_dir": str(self.recovery_dir)}, resume, timeout=600,
+                    dataset=self.dataset, initial=None if resume else self.initial)
             except (WorkerGone, WorkerError, TimeoutError) as exc:
                 with self._lock:
                     self._start_error = _describe_failure(exc)
@@ -211,6 +237,7 @@ class RunClient:
             self.view.status = "starting"
             self._starting = threading.Thread(target=work, daemon=True, name=f"start-run-{self.run_id[:6]}")
             self._starting.start()
+            self._pending = False  # `starting` holds the slot from here
 
     @property
     def starting(self) -> bool:
@@ -356,6 +383,32 @@ class RunClient:
                                               f"This session's model (step {copy['step']:,})",
                                               {"step": copy["step"]})
 
+    def bundle(self) -> bytes:
+        """The run as a model bundle (.zip bytes), built in the worker (gan_core.bundle)."""
+        with self._lock:
+            worker = self.worker
+        if worker is None or not worker.alive():
+            raise EngineError(self.why_no_worker())
+        try:
+            return worker.call("bundle", timeout=120)
+        except (WorkerGone, WorkerError, TimeoutError) as exc:
+            raise EngineError(_describe_failure(exc)) from exc
+
+    def timeline_weights(self, step: int) -> dict:
+        """{"config", "step", "weights"}: the kept moment of the timeline nearest to `step`."""
+        answer = self._send("timeline_weights", int(step))
+        if answer is None:
+            raise EngineError(self.why_no_worker())
+        return answer
+
+    def timeline_model(self, step: int) -> ModelHandle:
+        """A model to draw from, as it was at the kept moment nearest to `step`."""
+        moment = self.timeline_weights(step)
+        config = GANConfig.from_dict(moment["config"])
+        kept = int(moment["step"])
+        return self.engine.model_from_weights(f"session:{self.run_id}:timeline:{kept}", config, moment["weights"],
+                                              f"This session's model as it was at step {kept:,}", {"step": kept})
+
     def describe(self) -> dict:
         return self.engine.describe(self.config)
 
@@ -380,6 +433,217 @@ class RunClient:
         shutil.rmtree(self.recovery_dir, ignore_errors=True)
 
 
+
+# ---- presenter mode: one run, many viewers -------------------------------------------------------
+SHARE_POLL_S = 1.0  # how often the one poller of a shared run asks its worker for news
+SHARE_IDLE_S = 15.0  # with no viewer reading for this long, the poller stops asking (it wakes on the next read)
+SHARE_WEIGHTS_MAX_AGE_S = 5.0  # viewers asking for the model within this long share one copy of the weights
+ENDED_SHARES_KEPT = 256  # ended links remembered (to tell a late viewer why), oldest forgotten first
+
+
+class SharedRun:
+    """A presenter's run as every viewer sees it: ONE poller, ONE view, read by all (decisions below).
+
+    - The engine, not a page, owns it: `LabEngine.share(run)` makes it under a long random token
+      (secrets.token_urlsafe(24)), and `watch(token)` hands the same object to every viewer session.
+    - One daemon thread polls the run's worker about once a second while anyone reads (`view()`), with its
+      own RunView: it never touches the presenter's view (two pollers folding deltas into one RunView would
+      double points). Each poll is published as a frozen copy (arrays are replaced, never mutated, so a
+      shallow copy is enough); N viewers cost the worker one `snapshot` request a second, whatever N is.
+    - It ends, with the message viewers see, when the presenter revokes the link, presses Reset, or their
+      session ends (LabEngine._run_ended); an ended share publishes an empty view, so a revoked link shows
+      nothing more of the run. A worker that died (kill -9) is not an end: viewers see "worker_gone" and
+      the run again once the presenter presses Resume.
+    - Across replicas (the Ray backend): the presenter's replica publishes token -> worker name in the
+      backend's registry; another replica's `watch(token)` attaches to the named actor and runs the same
+      poller there ("remote"), so a link works from any replica.
+    """
+
+    def __init__(self, engine: "LabEngine", token: str, run: RunClient | None = None, remote: dict | None = None):
+        self.engine = engine
+        self.token = token
+        self._run = run  # the presenter's run, in this process
+        self._remote = remote  # or what the registry says about a run in another replica
+        self.run_id = run.run_id if run is not None else remote["run_id"]
+        self.config = run.config if run is not None else GANConfig.from_dict(remote["config"])
+        self.quality_every = run.quality_every if run is not None else int(remote["quality_every"])
+        self.quality_n = run.quality_n if run is not None else int(remote["quality_n"])
+        self.quality_note = run.quality_note if run is not None else remote.get("quality_note", "")
+        self.ended = ""  # why the live view is over; empty while it is live
+        self.requests = 0  # worker requests made by the poller (tests and benchmarks read it)
+        self._view = RunView()
+        self._published = _frozen(self._view)
+        self._lock = threading.Lock()
+        self._last_read = time.monotonic()
+        self._wake = threading.Event()  # a read that finds the poller idle wakes it
+        self._stop = threading.Event()
+        self._worker = None  # the worker last published to the registry (presenter) or attached (remote)
+        self._weights: tuple[float, int, ModelHandle] | None = None
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"share-{self.run_id[:6]}")
+        self._thread.start()
+
+    @classmethod
+    def gone(cls, engine: "LabEngine", token: str, message: str) -> "SharedRun":
+        """A share that ended in another replica: it says why, and polls nothing."""
+        shared = cls.__new__(cls)
+        shared.engine, shared.token, shared._run, shared._remote, shared._worker = engine, token, None, None, None
+        shared.run_id, shared.config, shared.requests, shared._weights = "", GANConfig(), 0, None
+        shared.quality_every, shared.quality_n, shared.quality_note = 0, 0, ""
+        shared.ended, shared._lock, shared._wake, shared._stop = "", threading.Lock(), threading.Event(), threading.Event()
+        shared._last_read, shared._view = time.monotonic(), RunView()
+        shared.end(message, withdraw=False)
+        return shared
+
+    # -- what viewers call
+    def view(self) -> RunView:
+        """The latest published view (the same object for every viewer until the next poll); never blocks."""
+        now = time.monotonic()
+        idle, self._last_read = now - self._last_read >= SHARE_IDLE_S, now
+        if idle:
+            self._wake.set()
+        return self._published
+
+    def model_copy(self) -> ModelHandle:
+        """The run's latest generator as a private, read-only handle; viewers within a few seconds share one."""
+        with self._lock:
+            if self.ended:
+                raise EngineError(self.ended)
+            cached = self._weights
+            if cached is not None and (time.monotonic() - cached[0] < SHARE_WEIGHTS_MAX_AGE_S
+                                       or cached[1] == self._published.step):
+                return cached[2]
+            worker = self._current_worker()
+            if worker is None:
+                raise EngineError("the presenter's training process is not running right now")
+            try:
+                copy = worker.call("weights", timeout=30)
+            except (WorkerGone, WorkerError, TimeoutError) as exc:
+                raise EngineError(_describe_failure(exc)) from exc
+            config = GANConfig.from_dict(copy["config"])
+            handle = self.engine.model_from_weights(
+                f"shared:{self.run_id}:{copy['step']}", config, copy["weights"],
+                f"The presenter's model (step {copy['step']:,})", {"step": copy["step"]})
+            self._weights = (time.monotonic(), int(copy["step"]), handle)
+            return handle
+
+    # -- the one poller
+    def _current_worker(self):
+        if self._run is not None:
+            return self._run.worker
+        return self._worker
+
+    def _loop(self) -> None:
+        while not self.ended and not self.engine._closed:
+            if self._run is not None:
+                self._publish_worker()  # even with no local viewer: other replicas' viewers need the name
+            if time.monotonic() - self._last_read < SHARE_IDLE_S:
+                try:
+                    self.refresh()
+                except Exception as exc:  # the poller must outlive any one bad answer
+                    self._view.message = f"The live view could not refresh ({exc}); retrying."
+            self._stop.wait(SHARE_POLL_S)
+            if time.monotonic() - self._last_read >= SHARE_IDLE_S:
+                self._wake.clear()
+                self._wake.wait(5.0)  # idle: nobody watches; a read wakes it at once
+
+    def _publish_worker(self) -> None:
+        worker = self._run.worker
+        if worker is not self._worker and worker is not None:
+            self._worker = worker
+            publish = getattr(self.engine.options.make_worker, "publish_share", None)
+            if publish is not None and getattr(worker, "name", None):
+                publish(self.token, {"run_id": self.run_id, "worker": worker.name, "config": self.config.to_dict(),
+                                     "quality_every": self.quality_every, "quality_n": self.quality_n,
+                                     "quality_note": self._run.quality_note})
+
+    def refresh(self) -> RunView:
+        """One poll of the worker, folded into the shared view and published (the poller calls it)."""
+        view = self._view
+        run = self._run
+        if self.ended:
+            return self._published
+        if run is not None and run.starting:
+            view.status, view.busy, view.message = "starting", True, "The presenter's run is starting..."
+        elif run is not None and run._start_error:
+            view.status, view.busy, view.message = "error", False, run.why_no_worker()
+        else:
+            worker = self._current_worker() if run is not None else self._attached()
+            if worker is None:
+                view.status, view.busy = "worker_gone", False
+                view.message = "The presenter's training process is not running; it may be resumed."
+            else:
+                try:
+                    self.requests += 1
+                    snapshot: RunSnapshot = worker.call("snapshot", view.known(), timeout=15)
+                    view.apply(snapshot)
+                except WorkerGone:
+                    if run is None:
+                        self._worker = None  # look the run up again next time: ended, or resumed elsewhere
+                    view.status, view.busy, view.worker_gone = "worker_gone", False, True
+                    view.message = ("The presenter's training process ended; the view continues if the presenter "
+                                    "presses Resume.")
+                except (WorkerError, TimeoutError) as exc:
+                    view.message = f"The training process did not answer ({_describe_failure(exc)}); retrying."
+        with self._lock:
+            if not self.ended:
+                self._published = _frozen(view)
+        return self._published
+
+    def _attached(self):
+        """The named worker of another replica's run, looked up (again) in the registry when needed."""
+        if self._worker is not None:
+            return self._worker
+        backend = self.engine.options.make_worker
+        found = backend.lookup_share(self.token)
+        if found is None or found.get("ended"):
+            self.end((found or {}).get("ended") or "The presenter stopped sharing this run.", withdraw=False)
+            return None
+        try:
+            self._worker = backend.attach(found["worker"])
+        except WorkerGone:
+            return None
+        return self._worker
+
+    def end(self, message: str, withdraw: bool = True) -> None:
+        with self._lock:
+            if self.ended:
+                return
+            self.ended = message
+            gone = RunView()
+            gone.status, gone.message = "ended", message
+            self._published = gone
+            self._weights = None
+        self._stop.set()
+        self._wake.set()
+        withdraw_share = getattr(self.engine.options.make_worker, "withdraw_share", None)
+        if withdraw and self._run is not None and withdraw_share is not None:
+            try:
+                withdraw_share(self.token, message)
+            except Exception:  # the cluster may be gone at shutdown; ending must never raise
+                pass
+
+
+def _frozen(view: RunView) -> RunView:
+    """A copy of `view` that later polls never change (they replace arrays and dicts, never mutate them)."""
+    copy = RunView.__new__(RunView)
+    copy.__dict__.update(view.__dict__)
+    copy.history = dict(view.history)
+    copy.extras = dict(view.extras)
+    copy.quality = None if view.quality is None else dict(view.quality)
+    return copy
+
+
+def _compact_dataset(dataset: tuple | None) -> tuple | None:
+    """(images, labels) -> (uint8 images, int64 labels or None): a quarter of float32's size, MNIST's own form."""
+    if dataset is None:
+        return None
+    images, labels = dataset
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        images = np.round(np.clip(images.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    return images, None if labels is None else np.asarray(labels, np.int64)
+
+
 def _describe_failure(exc: Exception) -> str:
     if isinstance(exc, WorkerError):
         return f"{exc.kind}: {exc}" if exc.kind not in ("DatasetError", "ValueError", "CheckpointError") else str(exc)
@@ -400,6 +664,7 @@ class LabEngine:
         self._inference = None
         self._inference_lock = threading.Lock()
         self._closed = False
+        self._shares: dict[str, SharedRun] = {}  # presenter mode: token -> the one shared view of a run
         atexit.register(self.shutdown)
         if start and self.options.warm_spare:
             # In the background: the page that made the engine draws while the spare's process starts.
@@ -450,9 +715,15 @@ class LabEngine:
                 "max_trainers": self.options.max_trainers}
 
     # -- training
-    def create_run(self, config: GANConfig, quality_every: int | None = None) -> RunClient:
-        """A new run for `config`; returns at once (status "starting" until its worker is ready)."""
-        run = RunClient(self, config, quality_every)
+    def create_run(self, config: GANConfig, quality_every: int | None = None, dataset: tuple | None = None,
+                   initial: dict | None = None) -> RunClient:
+        """A new run for `config`; returns at once (status "starting" until its worker is ready).
+
+        `dataset`: (images uint8 or float32 in [0, 1] (N, 28, 28), labels or None) to train on instead of loading
+        `config.dataset` (keep the config's name, e.g. 'upload:<sha256>', so the recipe says what it was).
+        `initial`: {"weights": {network: arrays}, "step": int, "history": {name: values}} to continue from.
+        """
+        run = RunClient(self, config, quality_every, dataset, initial)
         worker = self._claim_slot(run)
         run._launch(worker, resume=False)
         return run  # the next spare warms once this run has drawn its first point (RunClient.poll)
@@ -464,7 +735,8 @@ class LabEngine:
         with self._lock:
             if self._closed:
                 raise EngineError("the engine has shut down")
-            live = {run_id: r for run_id, r in self._runs.items() if r.live or r.starting}
+            # A run claimed by a concurrent Start but not launched yet holds its slot too (`_pending`).
+            live = {run_id: r for run_id, r in self._runs.items() if r.live or r.starting or r._pending}
             self._runs = live
             if len(live) >= self.options.max_trainers:
                 raise CapacityError(
@@ -472,6 +744,7 @@ class LabEngine:
                     f"{self.options.max_trainers}). Wait for someone to press Reset or close their tab, then press "
                     f"Start again; the Explore page works meanwhile.")
             self._runs[run.run_id] = run
+            run._pending = True
             spare, self._spare = self._spare, None
         if spare is not None and spare.alive():
             return spare
@@ -489,6 +762,7 @@ class LabEngine:
     def _run_ended(self, run: RunClient) -> None:
         with self._lock:
             self._runs.pop(run.run_id, None)
+        self._end_shares(run)
         threading.Thread(target=self._refill_spare, daemon=True, name="refill-spare").start()
 
     def trainer_pids(self) -> list[int]:
@@ -565,6 +839,69 @@ class LabEngine:
         return self._inference_call(handle, "evaluate", self.options.judge_dir, self.options.reference_dataset,
                                     int(n))
 
+    # -- presenter mode (see SharedRun)
+    def share(self, run: RunClient) -> str:
+        """The run's live-view token, made on first call (long, random: secrets.token_urlsafe(24))."""
+        with self._lock:
+            for token, shared in self._shares.items():
+                if shared._run is run and not shared.ended:
+                    return token
+            token = secrets.token_urlsafe(24)
+            self._shares[token] = SharedRun(self, token, run=run)
+            return token
+
+    def share_token(self, run: RunClient) -> str | None:
+        with self._lock:
+            return next((token for token, shared in self._shares.items() if shared._run is run and not shared.ended),
+                        None)
+
+    def revoke(self, token: str, message: str = "The presenter stopped sharing this live view.") -> None:
+        """The link stops working at once: viewers see `message` and nothing more of the run."""
+        with self._lock:
+            shared = self._shares.get(token)
+        if shared is not None:
+            shared.end(message)
+        self._forget_ended()
+
+    def watch(self, token: str) -> SharedRun | None:
+        """The shared view behind `token` (this replica's, or another's through the backend), None if unknown."""
+        if not token:
+            return None
+        with self._lock:
+            shared = self._shares.get(token)
+        if shared is not None:
+            return shared
+        lookup = getattr(self.options.make_worker, "lookup_share", None)
+        found = lookup(token) if lookup is not None else None
+        if found is None:
+            return None
+        with self._lock:
+            if token not in self._shares:
+                # Ended elsewhere: remembered with its reason, for this replica's late viewers.
+                self._shares[token] = (SharedRun.gone(self, token, found["ended"]) if found.get("ended")
+                                       else SharedRun(self, token, remote=found))
+            return self._shares[token]
+
+    def _end_shares(self, run: RunClient) -> None:
+        reason = run._closed_by
+        if reason == "reset":
+            message = "The presenter reset the run; this live view has ended."
+        elif reason:
+            message = f"The presenter's run was ended ({reason}); this live view has ended."
+        else:
+            message = f"The presenter's run could not start ({run.why_no_worker()}); this live view has ended."
+        with self._lock:
+            shares = [shared for shared in self._shares.values() if shared._run is run]
+        for shared in shares:
+            shared.end(message)
+        self._forget_ended()
+
+    def _forget_ended(self) -> None:
+        with self._lock:
+            ended = [token for token, shared in self._shares.items() if shared.ended]
+            for token in ended[:max(0, len(ended) - ENDED_SHARES_KEPT)]:
+                del self._shares[token]
+
     # -- the end
     def shutdown(self) -> None:
         with self._lock:
@@ -579,4 +916,7 @@ class LabEngine:
         for worker in (spare, self._inference):
             if worker is not None:
                 worker.close(timeout=1.0)
+        for shared in list(self._shares.values()):
+            if not shared.ended:
+                shared.end("The server is shutting down; this live view has ended.")
         shutil.rmtree(self.recovery_root, ignore_errors=True)

