@@ -193,11 +193,18 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 def resolve_weights_folder(path: str | Path) -> Path:
     """A folder written by `train` (its newest checkpoint) or a folder of weights (pretrained/gan)."""
     path = Path(path)
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        exists = False
+    if not exists:
         raise CheckpointError(f"{path}: no such folder; give a folder written by 'train' or one under pretrained/.")
     if (path / "generator.weights.h5").is_file() or (path / "decoder.weights.h5").is_file():
         return path
-    checkpoints = list_checkpoints(path)
+    try:
+        checkpoints = list_checkpoints(path)
+    except OSError as exc:  # a file, or a folder we may not read
+        raise CheckpointError(f"{path}: cannot be read as a weights folder ({exc.strerror or exc}).") from exc
     if checkpoints:
         return checkpoints[-1]
     raise CheckpointError(f"{path}: holds no generator/decoder weights and no checkpoints/step-*/ folder; "
@@ -210,7 +217,7 @@ def read_config(folder: Path) -> GANConfig:
         if candidate.is_file():
             try:
                 data = json.loads(candidate.read_text())
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise CheckpointError(f"{candidate}: not valid JSON ({exc}).") from exc
             if not isinstance(data, dict):
                 raise CheckpointError(f"{candidate}: expected a JSON object of config fields.")
@@ -223,7 +230,15 @@ def read_config(folder: Path) -> GANConfig:
 
 def read_state(folder: Path) -> dict:
     path = Path(folder) / STATE_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        state = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc}).") from exc
+    if not isinstance(state, dict) or not isinstance(state.get("step", 0), int) or isinstance(state.get("step"), bool):
+        raise CheckpointError(f"{path}: expected a JSON object whose 'step' is a whole number.")
+    return state
 
 
 def load_model(path: str | Path, need_discriminator: bool = True):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
+import math
 import os
 import shutil
 import signal
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -175,14 +176,43 @@ def load_keras_dataset(name: str, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> Data
     return Dataset(name, to_unit_range(x_train), np.asarray(y_train, dtype=np.int64))
 
 
+def _max_idx_bytes() -> int:
+    from gan_core.limits import CLI_LIMITS
+
+    return 16 + CLI_LIMITS.max_images * 28 * 28  # header + all of MNIST: a larger file is not a digit set
+
+
 def _open_maybe_gzip(path: Path) -> bytes:
+    limit = _max_idx_bytes()
+    size = path.stat().st_size
+    if size > limit:
+        raise DatasetError(f"{path}: {size / 2**20:.0f} MB is more than an IDX file of digits can hold "
+                           f"({limit / 2**20:.0f} MB, all of MNIST); give a smaller file.")
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DatasetError(f"{path}: not a readable gzip file ({exc}); re-download it.") from exc
+        return _gunzip_at_most(path, raw, limit)
     return raw
+
+
+def _gunzip_at_most(path: Path, raw: bytes, limit: int) -> bytes:
+    """gzip.decompress, but it stops at `limit` bytes or an implausible ratio: a small bomb never inflates."""
+    from gan_core.limits import CLI_LIMITS
+
+    limit = min(limit, max(CLI_LIMITS.ratio_floor_bytes, int(len(raw) * CLI_LIMITS.max_compression_ratio)))
+    out, rest = bytearray(), raw
+    try:
+        while rest.strip(b"\0"):  # a gzip file may hold several members, and trailing zero padding
+            stream = zlib.decompressobj(wbits=31)
+            out += stream.decompress(rest, limit + 1 - len(out))
+            if len(out) > limit or stream.unconsumed_tail:
+                raise DatasetError(f"{path}: inflates to more than {limit / 2**20:.1f} MB, more than this "
+                                   f"{len(raw):,}-byte file can honestly hold of digits; give the real file.")
+            if not stream.eof:
+                raise DatasetError(f"{path}: the gzip stream ends early; the file is truncated, re-download it.")
+            rest = stream.unused_data
+    except zlib.error as exc:
+        raise DatasetError(f"{path}: not a readable gzip file ({exc}); re-download it.") from exc
+    return bytes(out)
 
 
 def read_idx(path: Path, expected_magic: int) -> np.ndarray:
@@ -197,7 +227,7 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     ndim = data[3]
     header = 4 + 4 * ndim
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    count = int(np.prod(dims))
+    count = math.prod(dims)  # Python ints: np.prod wraps at 2**63 and could match a short file
     if len(data) != header + count:
         raise DatasetError(f"{path}: header promises {dims} ({count} bytes) but the file holds "
                            f"{len(data) - header}; the file is truncated or corrupt.")
