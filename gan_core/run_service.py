@@ -13,6 +13,14 @@ anew in this process, which has TensorFlow imported already.
 Recovery: while training, the run writes its weights and curves to `options["recovery_dir"]` every
 `recovery_every_s` seconds and whenever it pauses, so a worker that dies (kill -9, out of memory) can be
 replaced by a new one that continues from there (`rpc_create(..., resume=True)`; optimizer moments restart).
+
+Given data and weights: `rpc_create(..., dataset=(images, labels))` trains on arrays the page sent (an upload)
+instead of loading `config.dataset` by name, and `initial={"weights", "step", "history"}` starts from a
+bundle's weights at its step with its curves. Neither reuses the prepared spare's run (it was built for
+other data and fresh weights); the process, with TensorFlow loaded, is still reused.
+
+Timeline: each chunk end records the fixed-noise grid and, more coarsely, the weights pictures need
+(gan_core.timeline); snapshots carry the frames the page lacks, `rpc_timeline_weights(step)` one moment.
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from gan_core.config import GANConfig
-from gan_core.images import to_uint8
+from gan_core.images import grid_png, to_uint8
 from gan_core.messages import Known, RunSnapshot
+from gan_core.timeline import TimelineRecorder
 
 LIVE_RATE_FIELDS = ("g_learning_rate", "d_learning_rate")  # changed on a live run without a rebuild
 DEFAULT_OPTIONS = {"chunk_steps": 100, "quality_every": 2000, "quality_n": 1000, "view_count": 256,
@@ -58,13 +67,14 @@ class RunService:
         self._last_recovery = 0.0
         self._recovery_lock = threading.Lock()
         self.judge = None
+        self.timeline = TimelineRecorder()
 
     # ---- building ------------------------------------------------------------------------------
-    def _build(self, config: GANConfig, options: dict, trace: bool):
+    def _build(self, config: GANConfig, options: dict, trace: bool, dataset_arrays: tuple | None = None):
         from gan_core.data import load_dataset
         from gan_core.lab import create_run
 
-        dataset = load_dataset(config.dataset)
+        dataset = load_dataset(config.dataset) if dataset_arrays is None else _given_dataset(config, dataset_arrays)
         run = create_run(config, dataset, chunk_steps=int(options["chunk_steps"]),
                          total_steps=options.get("total_steps"))
         if config.is_adversarial:
@@ -132,8 +142,14 @@ class RunService:
     def rpc_ready(self) -> bool:
         return self._prepare_thread is None or not self._prepare_thread.is_alive()
 
-    def rpc_create(self, config: dict, options: dict | None = None, resume: bool = False) -> dict:
-        """Make this worker's run (reusing the prepared one when the recipe matches); returns its notes."""
+    def rpc_create(self, config: dict, options: dict | None = None, resume: bool = False,
+                   dataset: tuple | None = None, initial: dict | None = None) -> dict:
+        """Make this worker's run (reusing the prepared one when the recipe matches); returns its notes.
+
+        `dataset`: (images uint8 or float32 (N, 28, 28), labels int (N,) or None) to train on instead of loading
+        `config.dataset`. `initial`: {"weights": {network: arrays}, "step": int, "history": {name: values}} to
+        continue from (a bundle); ignored when `resume` finds a recovery snapshot, which is newer.
+        """
         if self.run is not None:
             raise RuntimeError("this worker already holds a run; the engine gives each run its own worker")
         wanted = GANConfig.from_dict(config)
@@ -143,7 +159,7 @@ class RunService:
         prepared, self._prepared = self._prepared, None
         reused = False
         if (prepared is not None and not isinstance(prepared[2], Exception) and _same_recipe(prepared[0], wanted)
-                and _build_options(prepared[1]) == _build_options(merged)):
+                and _build_options(prepared[1]) == _build_options(merged) and dataset is None and initial is None):
             run, quality_note = prepared[2]
             reused = True
             if (prepared[0].g_learning_rate, prepared[0].d_learning_rate) != (wanted.g_learning_rate,
@@ -151,16 +167,48 @@ class RunService:
                 run.model.set_learning_rates(wanted.g_learning_rate, wanted.d_learning_rate)
                 run.config = wanted
         else:
-            run, quality_note = self._build(wanted, merged, trace=False)
+            run, quality_note = self._build(wanted, merged, trace=False, dataset_arrays=dataset)
         self.run, self.config, self.options, self.quality_note = run, wanted, merged, quality_note
         self.notes = list(run.dataset.notes)
+        recovery = self._recovery_folder()
+        if recovery is not None:
+            self.timeline.spill_dir = recovery / "timeline"
         if resume:
             self._restore_recovery()
+        elif initial is not None:
+            self._load_initial(initial)
+        run.trainer.add_callback("on_chunk_end", self._record_timeline)
         run.trainer.add_callback("on_chunk_end", self._maybe_save_recovery)
         run.trainer.add_callback("on_status", self._on_status)
         return {"notes": self.notes, "quality_note": quality_note, "reused_spare": reused, "pid": os.getpid(),
                 "step": run.trainer.snapshot().step,
                 "quality_every": int(merged["quality_every"] or 0), "quality_n": int(merged["quality_n"])}
+
+    def _load_initial(self, initial: dict) -> None:
+        """Set a bundle's weights, step and curves on the new run (before it trains)."""
+        networks = self.run.model.weight_networks()
+        unknown = set(initial.get("weights", {})) - set(networks)
+        if unknown:
+            raise ValueError(f"the bundle holds {', '.join(sorted(unknown))}, which a {self.config.model} model does "
+                             f"not have")
+        for stem, arrays in initial.get("weights", {}).items():
+            networks[stem].set_weights([np.asarray(a) for a in arrays])
+        step = int(initial.get("step", 0))
+        trainer = self.run.trainer
+        with trainer._lock:  # noqa: SLF001 (a new, idle trainer: nothing else reads it yet)
+            trainer._step = step  # noqa: SLF001
+        history = {name: np.asarray(values, np.float64) for name, values in (initial.get("history") or {}).items()}
+        if len(history.get("step", ())):
+            trainer.restore_history(history)
+        self.notes.append(f"Continued from the bundle's weights at step {step:,}; the optimizer's moments start "
+                          f"afresh.")
+
+    def _record_timeline(self, snapshot) -> None:
+        """On the trainer thread at each chunk end: the grid, and the weights when their interval has passed."""
+        if snapshot.samples is not None:
+            self.timeline.add_frame(snapshot.step, to_uint8(snapshot.samples))
+        if self.timeline.wants_weights(snapshot.step):
+            self.timeline.add_weights(snapshot.step, _picture_weights(self.run.model, self.config))
 
     # ---- control -------------------------------------------------------------------------------
     def _need_run(self):
@@ -227,7 +275,32 @@ class RunService:
             history=delta, history_reset=reset, history_count=count,
             samples=None if samples is None or samples_step == known.samples_step else to_uint8(samples),
             samples_step=samples_step, extras=extras, extras_chunk=chunks,
-            quality=quality, quality_shares=shares, quality_error=quality_error)
+            quality=quality, quality_shares=shares, quality_error=quality_error,
+            **self._timeline_delta(known))
+
+    def _timeline_delta(self, known: Known) -> dict:
+        steps, frames = self.timeline.frames_after(known.timeline_last_step)
+        weight_steps = self.timeline.weight_steps()
+        changed = (weight_steps[-1] if weight_steps else -1) != known.timeline_weights_last
+        return {"timeline_steps": steps if frames is not None else None, "timeline_frames": frames,
+                "timeline_weight_steps": tuple(weight_steps) if changed else None}
+
+    def rpc_timeline_weights(self, step: int) -> dict:
+        """The kept weights nearest to `step`: {"config", "step", "weights": {network: arrays}}."""
+        self._need_run()
+        kept, weights = self.timeline.weights_near(int(step))
+        return {"config": self.run.config.to_dict(), "step": kept, "weights": weights}
+
+    def rpc_bundle(self) -> bytes:
+        """The run as a model bundle (.zip bytes): config, every network's weights, step, curves, the grid."""
+        from gan_core.bundle import bundle_bytes_from_arrays
+
+        copy = self.rpc_weights()
+        trainer = self._need_run().trainer
+        snapshot = trainer.snapshot()
+        samples_png = grid_png(snapshot.samples, columns=8) if snapshot.samples is not None else None
+        return bundle_bytes_from_arrays(GANConfig.from_dict(copy["config"]), copy["weights"], {"step": copy["step"]},
+                                        snapshot.history, samples_png)
 
     def rpc_weights(self) -> dict:
         """A copy of every network's weights, read between two traced calls (each variable whole)."""
@@ -304,6 +377,33 @@ class RunService:
             self.run.trainer.stop(timeout=2.0)
             if self.run.live_quality is not None:
                 self.run.live_quality.stop()
+
+
+def _given_dataset(config: GANConfig, arrays: tuple):
+    """The (images, labels) the page sent, as a Dataset named as the config says (e.g. 'upload:<sha256>')."""
+    from gan_core.data import Dataset, DatasetError
+
+    images, labels = arrays
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
+        raise DatasetError(f"{config.dataset}: expected images shaped (N, 28, 28), got {images.shape}")
+    images = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else np.clip(images.astype(np.float32), 0, 1)
+    if labels is not None:
+        labels = np.asarray(labels, np.int64)
+        if labels.shape != (len(images),):
+            raise DatasetError(f"{config.dataset}: {len(labels)} labels for {len(images)} images")
+    return Dataset(config.dataset, images, labels, [])
+
+
+def _picture_weights(model, config: GANConfig) -> dict[str, list[np.ndarray]]:
+    """The networks a page needs to draw (and judge) with: the sampler and D, or encoder and decoder."""
+    networks = model.weight_networks()
+    if config.is_adversarial:
+        sampler = "generator_ema" if "generator_ema" in networks else "generator"
+        wanted = (sampler, "discriminator")
+    else:
+        wanted = ("encoder", "decoder")
+    return {stem: [np.array(w) for w in networks[stem].get_weights()] for stem in wanted if stem in networks}
 
 
 def _status(trainer) -> dict:

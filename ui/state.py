@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -42,6 +43,8 @@ QUALITY_EVERY_STEPS = 2000  # live quality: steps between evaluations
 QUALITY_SAMPLES = 1000  # generated digits per evaluation
 
 RUN_KEY = "lab_run"
+# Set (per script thread) only while a viewer's Explore page draws: a read-only stand-in for the presenter's run.
+VIEWER = threading.local()
 SESSION_COPY_KEY = "explore_session_model"
 
 
@@ -95,6 +98,8 @@ def current_run() -> RunClient | None:
     run = st.session_state.get(RUN_KEY)
     if run is not None:
         _watch_run(run.run_id, run)
+    if run is None:  # a viewer's Explore page (ui/presenter.py): the presenter's run, read-only
+        return getattr(VIEWER, "run", None)
     return run
 
 
