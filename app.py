@@ -4,6 +4,14 @@ import streamlit as st
 
 st.set_page_config(page_title="GAN Lab", page_icon=":material/draw:", layout="wide")
 
+# A live-view link (`?watch=<token>`, presenter mode) gets the read-only viewer pages and nothing else.
+from ui.presenter import viewer_navigation  # noqa: E402
+
+viewer = viewer_navigation()
+if viewer is not None:
+    viewer.run()
+    st.stop()
+
 pages = st.navigation([
     st.Page("ui/train_page.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("ui/explore_page.py", title="Explore", icon=":material/explore:", url_path="explore"),

@@ -109,3 +109,18 @@ def class_shares_chart(where, shares: np.ndarray) -> None:
                                      {"field": "share", "type": "quantitative", "format": ".1%"}]}}
     where.vega_lite_chart(frame, {"height": 200, "layer": [bars, rule(0.1, "uniform 10%", "share")]},
                           width="stretch")
+
+
+def runs_frame(series_by_run: dict[str, dict | None], name: str, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """(step, value, run) rows of one series across several runs, for one chart coloured by run."""
+    frames = [long_frame(series, [name], max_points=max_points).assign(run=run_name)
+              for run_name, series in series_by_run.items() if series and name in series]
+    frames = [frame for frame in frames if len(frame)]
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=["step", "value", "series", "run"]))
+
+
+def run_overlay_chart(where, frame: pd.DataFrame, y_title: str,
+                      references: list[tuple[float, str]] | None = None) -> None:
+    """One metric of several runs in one chart, a colour per run (the runs' order is the legend's)."""
+    draw_lines(where, frame, y_title, references or [], colour_field="run")

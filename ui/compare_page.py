@@ -1,13 +1,17 @@
-"""Compare page: the same seeds through every shipped model side by side, and how good each one measures."""
+"""Compare page: the same seeds through every shipped model side by side, and how good each one measures;
+then this session's own runs (the last few Reset on the Train page) overlaid, so what a recipe change did is
+one look: curves coloured by run, final samples side by side, recipes with the differing fields on top.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from gan_core import latent
+from gan_core import latent, run_archive
 from gan_core.images import grid_png
-from ui import catalog, state
+from ui import catalog, charts, state
+from ui.train_text import SERIES_LABELS
 
 LIVE_KEY = "compare_live_reports"  # this session's live measurements: model name -> report
 BUTTONS_PER_ROW = 4
@@ -19,6 +23,11 @@ def main() -> None:
              "same size they get the very same z (the GANs share one, the 16-D VAE and the autoencoder another); "
              "otherwise the same seed. The conditional GAN draws the digits 0-9 in turn.")
     explain_ui()
+    shipped_ui()
+    your_runs_ui()
+
+
+def shipped_ui() -> None:
     present, missing = catalog.available()
     if missing:
         st.caption(catalog.missing_note(missing))
@@ -136,6 +145,86 @@ def measure(name: str, model: state.LoadedModel) -> str:
         return f"The measurement failed: {exc}. The digit classifier ships in `pretrained/classifier`."
     st.session_state[LIVE_KEY][name] = report
     return ""
+
+
+
+# ---- this session's runs --------------------------------------------------------------------------------
+DIFFERS_COLOUR = "background-color: rgba(255, 193, 7, 0.28)"
+
+
+def your_runs_ui() -> None:
+    st.header("Your runs", divider="gray")
+    runs = state.archived_runs()
+    if len(runs) < 2:
+        kept = f" Kept so far: {runs[0].name} ({runs[0].step:,} steps)." if runs else ""
+        st.info(f"Compare your own trainings here. On the **Train** page: train a model, press **Reset**, change "
+                f"the recipe (say, R1 off), train again and press **Reset** again. The last "
+                f"{run_archive.KEEP_RUNS} runs you Reset in this session are kept here, with their curves, final "
+                f"samples and recipes.{kept}")
+        return
+    st.write(f"The last {len(runs)} runs you Reset in this session (at most {run_archive.KEEP_RUNS}; the oldest "
+             f"goes first). Each colour is one run.")
+    recipes_ui(runs)
+    run_curves_ui(runs)
+    run_samples_ui(runs)
+    st.button("Forget these runs", key="compare_forget_runs", icon=":material/delete:", on_click=_forget_runs)
+
+
+def _forget_runs() -> None:
+    st.session_state.pop(state.ARCHIVE_KEY, None)
+
+
+def _cell(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def recipe_frame(runs: list[run_archive.ArchivedRun]) -> tuple[pd.DataFrame, list[str]]:
+    """Recipe fields as rows, runs as columns, the fields that differ first; and those fields."""
+    rows, differing = run_archive.recipe_rows(runs)
+    fields = differing + [name for name in rows[0] if name != "run" and name not in differing]
+    frame = pd.DataFrame({row["run"]: [_cell(row.get(name)) for name in fields] for row in rows}, index=fields)
+    frame.index.name = "field"
+    return frame, differing
+
+
+def recipes_ui(runs: list[run_archive.ArchivedRun]) -> None:
+    frame, differing = recipe_frame(runs)
+    if differing:
+        st.markdown("**Recipes.** Differ in: " + ", ".join(f"`{name}`" for name in differing) + " (highlighted, on "
+                    "top); the other fields are the same in every run.")
+    else:
+        st.markdown("**Recipes.** The same recipe in every run: any difference below is chance (the seed is "
+                    "part of the recipe, so this is the same run trained again).")
+    styled = frame.style.apply(lambda row: [DIFFERS_COLOUR if row.name in differing else ""] * len(row), axis=1)
+    st.dataframe(styled, width="stretch", height=min(36 + 35 * len(frame), 420))
+
+
+def run_curves_ui(runs: list[run_archive.ArchivedRun]) -> None:
+    histories = {run.name: run.history for run in runs}
+    losses = run_archive.series_present(runs, run_archive.LOSS_SERIES)
+    qualities = run_archive.series_present(runs, run_archive.QUALITY_SERIES, quality=True)
+    st.markdown("**Curves**, one chart per metric:")
+    charts_to_draw = [(SERIES_LABELS.get(name, name), charts.runs_frame(histories, name)) for name in losses]
+    charts_to_draw += [(f"{SERIES_LABELS.get(name, name)} (live quality)",
+                        charts.runs_frame({run.name: run.quality for run in runs}, name)) for name in qualities]
+    cells = [cell for start in range(0, len(charts_to_draw), 2) for cell in st.columns(2)]
+    for cell, (title, frame) in zip(cells, charts_to_draw):
+        cell.markdown(f"*{title}*")
+        charts.run_overlay_chart(cell, frame, title)
+    if not qualities:
+        st.caption("No live quality (FID) in these runs yet: it is measured every few thousand steps while a run "
+                   "trains (the interval is in the Train page's sidebar).")
+
+
+def run_samples_ui(runs: list[run_archive.ArchivedRun]) -> None:
+    st.markdown("**Final samples** (each run's fixed-noise grid, as it was when you pressed Reset):")
+    for cell, run in zip(st.columns(len(runs)), runs):
+        if run.samples is None:
+            cell.caption(f"{run.name}: no samples yet")
+        else:
+            cell.image(grid_png(run.samples.astype("float32") / 255.0, scale=2), output_format="PNG",
+                       caption=f"{run.name}: {run.config.get('model', '?')}, step {max(run.samples_step, 0):,} "
+                               f"of {run.step:,}")
 
 
 main()

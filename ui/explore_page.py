@@ -3,16 +3,23 @@
 Every shipped model draws here. A conditional GAN adds a digit picker and a walk between classes at fixed z;
 a 2-D VAE adds the manifold grid beside a scatter of encoded real digits; autoencoders add reconstructions and
 samples from the prior beside samples from where the encoder really puts digits.
+
+One view is drawn at a time (a choice, not st.tabs, which would compute every tab on every rerun). The page's
+state lives in the URL (gan_core.share: model, seed, the moved values of z, view, rendering, the cGAN's
+digit): the page reads a link it has not written itself once, then writes its state back after every change,
+so the address bar always reopens the digit on screen.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gan_core import latent, maps
+from gan_core import latent, maps, share
 from gan_core.images import grid_png, to_gif, to_png
 from ui import catalog, state
 
@@ -33,7 +40,13 @@ RECONSTRUCTION_COUNT = 10
 SAMPLE_COUNT = 16
 # Widgets whose value survives a visit to another page, with their first values.
 KEPT_WIDGETS = {"explore_source": SOURCES[0], "explore_model": "gan", "explore_mode": MODES[0], "explore_seed": 0,
-                "explore_dims": list(range(DEFAULT_DIMS)), "explore_label": 0}
+                "explore_dims": list(range(DEFAULT_DIMS)), "explore_label": 0, "explore_view": "Latent sliders"}
+MAX_SLIDERS = 12
+# The views (label -> the word a link uses); which ones a model offers is decided in views_for.
+VIEW_WORDS = {"Latent sliders": "sliders", "Between classes": "classes", "Latent map": "map",
+              "Encode and decode": "encode", "Interpolate": "interpolate", "Arithmetic": "arithmetic"}
+LINK_WRITTEN_KEY = "_explore_link_written"  # the link parameters this page last wrote to the URL
+LINK_PENDING_KEY = "_explore_link_pending"  # (seed, moved z values) from a link, applied once the model is known
 
 
 def main() -> None:
@@ -41,24 +54,160 @@ def main() -> None:
     st.write("Every digit the generator draws comes from a vector z of random numbers. Change z and watch the "
              "digit change: nearby vectors give similar digits, which is what makes the space worth exploring.")
     state.keep_widgets(KEPT_WIDGETS)
+    ignored = read_link()
     loaded = source_ui()
+    if loaded is not None:
+        prepare_latent_state(loaded)
+        ignored += apply_link_z(loaded)
+    if ignored:
+        st.caption("Ignored from the link (the rest of it applies): " + "; ".join(ignored) + ".")
     if loaded is None:
+        st.session_state.pop(LINK_PENDING_KEY, None)
         return
-    prepare_latent_state(loaded)
     if loaded.config.model == "cgan":
         st.radio("Digit to draw", list(range(10)), key="explore_label", horizontal=True,
                  help="The conditional GAN draws the digit you ask for; z then only decides its style.")
-    tabs = {"Latent sliders": sliders_ui}
+    views = views_for(loaded)
+    if st.session_state.get("explore_view") not in views:
+        st.session_state["explore_view"] = "Latent sliders"
+    choice = st.segmented_control("View", list(views), key="explore_view", required=True,
+                                  help="Only the view you pick is computed; each model adds its own.")
+    views[choice or "Latent sliders"](loaded)
+    write_link(loaded)
+
+
+def views_for(loaded: state.LoadedModel) -> dict:
+    views = {"Latent sliders": sliders_ui}
     if loaded.config.model == "cgan":
-        tabs["Between classes"] = classes_ui
+        views["Between classes"] = classes_ui
     if loaded.config.model == "vae" and loaded.config.latent_dim == 2:
-        tabs["Latent map"] = latent_map_ui
+        views["Latent map"] = latent_map_ui
     if loaded.config.model in ("ae", "vae"):
-        tabs["Encode and decode"] = encode_decode_ui
-    tabs.update({"Interpolate": interpolate_ui, "Arithmetic": arithmetic_ui})
-    for tab, draw in zip(st.tabs(list(tabs)), tabs.values()):
-        with tab:
-            draw(loaded)
+        views["Encode and decode"] = encode_decode_ui
+    views.update({"Interpolate": interpolate_ui, "Arithmetic": arithmetic_ui})
+    return views
+
+
+# ---- the page's state in the URL (gan_core.share) ------------------------------------------------------
+def _link_in_url() -> dict[str, str]:
+    return {name: st.query_params.get(name) for name in share.PARAMS if name in st.query_params}
+
+
+def read_link() -> list[str]:
+    """Apply a link the page did not write itself (a shared one, a reload) to the widgets before they are drawn.
+
+    Returns what was ignored, each named by its parameter. z waits (LINK_PENDING_KEY) until the model is known.
+    """
+    found = _link_in_url()
+    if not found or found == st.session_state.get(LINK_WRITTEN_KEY):
+        return []
+    st.session_state[LINK_WRITTEN_KEY] = found  # read once: a link that fails to apply is not retried each run
+    request = share.parse_params(found, [s.name for s in catalog.SHIPPED] + [catalog.SESSION], list(VIEW_WORDS.values()))
+    if request.model is not None:
+        st.session_state["explore_model"] = request.model
+        _on_model()
+    if request.seed is not None:
+        st.session_state["explore_seed"] = request.seed
+    if request.seed is not None or request.z_moves is not None or request.model is not None:
+        st.session_state[LINK_PENDING_KEY] = (int(st.session_state.get("explore_seed", 0)), request.z_moves or {})
+    if request.view is not None:
+        st.session_state["explore_view"] = next(label for label, word in VIEW_WORDS.items() if word == request.view)
+    if request.mode is not None:
+        st.session_state["explore_mode"] = request.mode
+    if request.label is not None:
+        st.session_state["explore_label"] = request.label
+    return request.ignored
+
+
+def apply_link_z(loaded: state.LoadedModel) -> list[str]:
+    """The link's z: its seed's z with the moved values set; moved dimensions get sliders."""
+    pending = st.session_state.pop(LINK_PENDING_KEY, None)
+    if pending is None:
+        return []
+    seed, moves = pending
+    latent_dim = loaded.config.latent_dim
+    base = latent.sample_z(1, latent_dim, seed)[0]
+    z, outside = share.apply_z_moves(base, moves)
+    _set_z(base, base=True)
+    _set_z(z)
+    moved = sorted(dim for dim in moves if dim < latent_dim)
+    if moved:
+        kept = [dim for dim in st.session_state["explore_dims"] if dim not in moved]
+        st.session_state["explore_dims"] = (moved + kept)[:MAX_SLIDERS]
+    if outside:
+        return [f"`z` values for {len(outside)} dimension(s) this model does not have (its z has {latent_dim})"]
+    return []
+
+
+def link_params(loaded: state.LoadedModel) -> dict[str, str]:
+    """The page's state as link parameters; defaults (no moves, the sliders view, server rendering) left out."""
+    params = {"model": str(st.session_state["explore_model"]), "seed": str(int(st.session_state["explore_seed"]))}
+    moves = share.encode_z(_z(), st.session_state["explore_base_z"])
+    if moves:
+        params["z"] = moves
+    view = VIEW_WORDS.get(st.session_state.get("explore_view"), "sliders")
+    if view != "sliders":
+        params["view"] = view
+    if _instant_fits(loaded) and st.session_state.get("explore_mode") == MODES[1]:
+        params["mode"] = "instant"
+    if loaded.config.model == "cgan":
+        params["label"] = str(_label(loaded))
+    return params
+
+
+def write_link(loaded: state.LoadedModel) -> dict[str, str]:
+    """Put the page's state in the URL (only what changed), and remember it as written by us."""
+    params = link_params(loaded)
+    for name in share.PARAMS:
+        if name in params and st.query_params.get(name) != params[name]:
+            st.query_params[name] = params[name]
+        elif name not in params and name in st.query_params:
+            del st.query_params[name]
+    st.session_state[LINK_WRITTEN_KEY] = params
+    return params
+
+
+def link_url(params: dict[str, str]) -> str:
+    """The whole link when the browser told us the page's address (st.context.url), else its query part."""
+    query = urlencode(params, safe="_~")
+    try:
+        page = st.context.url
+    except Exception:  # outside a browser session (a test without a context)
+        page = None
+    return f"{page}?{query}" if page else f"?{query}"
+
+
+def share_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
+    """The link to this very digit, and the digit and its z to download."""
+    url = link_url(write_link(loaded))
+    with st.expander("Link and downloads", icon=":material/share:"):
+        st.code(url, language=None, wrap_lines=True)
+        st.caption("Copy it with the button at the code's top right: the link reopens this digit (model, seed, "
+                   "moved sliders, view, rendering" + (", digit" if loaded.config.model == "cgan" else "") + ")." +
+                   (" A trained model lives only in this browser session, so someone else opening it sees "
+                    "nothing trained." if st.session_state["explore_model"] == catalog.SESSION else ""))
+        downloads_ui(loaded, image)
+
+
+def _file_stem() -> str:
+    name = str(st.session_state["explore_model"])
+    return f"{name if name in catalog.BY_NAME else 'session'}-seed{int(st.session_state['explore_seed'])}"
+
+
+def downloads_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
+    z, stem = _z(), _file_stem()
+    png_col, json_col, npy_col = st.columns(3)
+    png_col.download_button("Digit (PNG)", to_png(image, scale=DIGIT_SCALE), file_name=f"{stem}.png",
+                            mime="image/png", key="explore_download_png", icon=":material/download:",
+                            on_click="ignore")
+    json_col.download_button("z (JSON)", share.z_json_bytes(z, stem.rsplit("-seed", 1)[0],
+                                                            int(st.session_state["explore_seed"]), _label(loaded)),
+                             file_name=f"{stem}-z.json", mime="application/json", key="explore_download_json",
+                             icon=":material/data_object:", on_click="ignore")
+    npy_col.download_button("z (.npy)", share.z_npy_bytes(z), file_name=f"{stem}-z.npy",
+                            mime="application/octet-stream", key="explore_download_npy",
+                            icon=":material/download:", on_click="ignore",
+                            help="np.load(path) gives z back (float32; no pickle).")
 
 
 # ---- which model ------------------------------------------------------------------------------
@@ -141,7 +290,12 @@ def _z() -> np.ndarray:
 
 
 def _set_z(z: np.ndarray, *, base: bool = False) -> None:
-    st.session_state["explore_z"] = np.asarray(z, np.float32)
+    """Set z; moved values are kept at the link's precision, so a copied link reopens this very digit."""
+    z = np.asarray(z, np.float32)
+    base_z = st.session_state.get("explore_base_z")
+    if not base and base_z is not None and base_z.shape == z.shape:
+        z = share.canonical_z(z, base_z)
+    st.session_state["explore_z"] = z
     if base:
         st.session_state["explore_base_z"] = st.session_state["explore_z"].copy()
 
@@ -222,9 +376,11 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
         reset_col.button("Reset", key="explore_reset", icon=":material/undo:", on_click=_on_reset,
                          help="Back to this seed's z, undoing the slider moves.")
         dims = st.multiselect("Dimensions of z to show as sliders", list(range(loaded.config.latent_dim)),
-                              key="explore_dims", max_selections=12,
+                              key="explore_dims", max_selections=MAX_SLIDERS,
                               help=f"z has {loaded.config.latent_dim} numbers; pick the ones you want to hold.")
     if instant_generator is not None and _instant_ui(instant_generator, loaded, dims, picture):
+        with picture:
+            share_ui(loaded, _generate(loaded, _z()[None])[0])  # z as of the last slider release
         return
     _sync_sliders(dims, loaded)
     with controls:
@@ -249,7 +405,7 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
                               SLIDER_RANGE, step=SLIDER_STEP, key=f"explore_pc_{index}", on_change=_on_pc_slider,
                               args=(index,))
     with picture:
-        digit_ui(loaded)
+        share_ui(loaded, digit_ui(loaded))
 
 
 def _instant_component():
@@ -282,7 +438,8 @@ def _instant_ui(instant_generator, loaded: state.LoadedModel, dims: list[int], p
     return True
 
 
-def digit_ui(loaded: state.LoadedModel) -> None:
+def digit_ui(loaded: state.LoadedModel) -> np.ndarray:
+    """The digit at z (returned), its score and its neighbours."""
     z = _z()
     image = _generate(loaded, z[None])[0]
     st.image(to_png(image, scale=DIGIT_SCALE), width=28 * DIGIT_SCALE, output_format="PNG")
@@ -290,6 +447,7 @@ def digit_ui(loaded: state.LoadedModel) -> None:
     nearby = _generate(loaded, latent.neighbours(z, NEIGHBOURS, NEIGHBOUR_SCALE, seed=1))
     st.image(grid_png(nearby, columns=NEIGHBOURS // 2, scale=2), output_format="PNG",
              caption=f"Neighbours: z plus small noise (scale {NEIGHBOUR_SCALE}). Similar digits here mean a smooth space.")
+    return image
 
 
 def _judgement(loaded: state.LoadedModel, image: np.ndarray) -> str:
@@ -338,7 +496,7 @@ def interpolate_ui(loaded: state.LoadedModel) -> None:
         gif = to_gif(frames, scale=6, frame_ms=120)
         st.image(gif, caption="The same path, animated (forward and back)")
         st.download_button("Download GIF", gif, file_name=f"interpolation-{start}-{end}.gif", mime="image/gif",
-                           key="explore_interp_gif", icon=":material/download:")
+                           key="explore_interp_gif", icon=":material/download:", on_click="ignore")
 
 
 # ---- tab 3: arithmetic ----------------------------------------------------------------------

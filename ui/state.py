@@ -24,7 +24,7 @@ from pathlib import Path
 import streamlit as st
 
 import gan_core.data
-from gan_core import checkpoints, latent
+from gan_core import checkpoints, latent, run_archive
 from gan_core.config import GANConfig
 from gan_core.engine import CapacityError, EngineError, EngineOptions, LabEngine, ModelHandle, RunClient
 
@@ -46,6 +46,8 @@ RUN_KEY = "lab_run"
 # Set (per script thread) only while a viewer's Explore page draws: a read-only stand-in for the presenter's run.
 VIEWER = threading.local()
 SESSION_COPY_KEY = "explore_session_model"
+ARCHIVE_KEY = "lab_archived_runs"  # Reset runs kept for the Compare page (gan_core.run_archive)
+ARCHIVE_COUNT_KEY = "_lab_archived_count"
 
 
 # ---- the engine --------------------------------------------------------------------------------
@@ -103,10 +105,14 @@ def current_run() -> RunClient | None:
     return run
 
 
-def new_run(config: GANConfig, quality_every: int = QUALITY_EVERY_STEPS) -> RunClient:
-    """Start building a run (returns at once); raises CapacityError / EngineError with a message."""
+def new_run(config: GANConfig, quality_every: int = QUALITY_EVERY_STEPS, dataset: tuple | None = None,
+            initial: dict | None = None) -> RunClient:
+    """Start building a run (returns at once); raises CapacityError / EngineError with a message.
+
+    `dataset` (images, labels) and `initial` (a bundle's weights, step, history): see LabEngine.create_run.
+    """
     discard_run()
-    run = engine().create_run(config, quality_every=quality_every)
+    run = engine().create_run(config, quality_every=quality_every, dataset=dataset, initial=initial)
     st.session_state[RUN_KEY] = run
     _watch_run(run.run_id, run)
     return run
@@ -116,7 +122,29 @@ def discard_run() -> None:
     run = st.session_state.pop(RUN_KEY, None)
     st.session_state.pop(SESSION_COPY_KEY, None)
     if run is not None:
+        archive_run(run)
         run.discard()
+
+
+def archive_run(run: RunClient) -> None:
+    """Keep a plain copy of a run's curves, samples and recipe for the Compare page (bounded; never raises)."""
+    number = st.session_state.get(ARCHIVE_COUNT_KEY, 0) + 1
+    try:
+        try:
+            view = run.poll()  # the newest points, if the worker is still there
+        except Exception:
+            view = run.view
+        archived = run_archive.archive_view(view, run.config, f"Run {number}")
+    except Exception:  # an archive must never stop a Reset
+        archived = None
+    if archived is not None:
+        st.session_state[ARCHIVE_COUNT_KEY] = number
+        st.session_state[ARCHIVE_KEY] = run_archive.keep(st.session_state.get(ARCHIVE_KEY, []), archived)
+
+
+def archived_runs() -> list[run_archive.ArchivedRun]:
+    """This session's last few Reset runs, oldest first."""
+    return list(st.session_state.get(ARCHIVE_KEY, []))
 
 
 def training_step(run: RunClient | None) -> int:

@@ -15,6 +15,7 @@ from gan_core.config import GAN_LOSSES, LOGISTIC_LOSSES, GANConfig, recommended_
 from gan_core.data import DATASET_CHOICES
 from gan_core.images import grid_png
 from gan_core.messages import RunView
+from ui import presenter
 from ui import charts, state
 from ui.train_text import (AUTOENCODER_LATENTS, CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR_VIEW_TEXT_CRITIC,
                            ELBO_TEXT, GRAD_NORM_TEXT, INTRO_ADVERSARIAL, INTRO_AUTOENCODER, KL_TEXT, LOSS_LABELS,
@@ -56,6 +57,7 @@ def main() -> None:
     for note in run.notes:
         st.warning(note)
     pending_changes_ui(run, config)
+    presenter.share_ui(run)  # "Share live view": a read-only link for a room of viewers
     live_views(run, view)
 
 

@@ -1,0 +1,171 @@
+"""A digit on the Explore page as a link, and its downloads: plain text in, checked values out (no Streamlit).
+
+Decisions:
+- A link holds the recipe for the digit, not the digit: the model's name, the seed of z, and only the values
+  of z that were moved away from that seed's z (`z=3_1.25~17_-0.4`: dimension, value; `_` and `~` need no
+  escaping in a URL). Moved values keep 3 decimals, and the page keeps z itself at that precision
+  (`canonical_z`), so the link reopens the very digit on screen, byte for byte, not a near neighbour.
+- A link is text from anyone. Every value is checked against a fixed range or list; a wrong one is dropped
+  and named (never echoed: a message repeats the parameter's name, not what it held), so a hostile link
+  costs at most a caption. Oversized values are refused before they are parsed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_SEED = 2**31 - 1
+MAX_Z_CHARS = 8000  # 512 moved dims at ~15 characters each
+MAX_SHORT_CHARS = 40  # every other parameter
+MAX_Z_VALUE = 10.0  # |z[d]|: sliders reach 3, directions a little further; N(0, 1) never gets near 10
+Z_DECIMALS = 3
+PAIR_SEP, ENTRY_SEP = "_", "~"
+MODES = {"server": "Server", "instant": "Instant (in-browser)"}  # link word -> the page's radio option
+PARAMS = ("model", "seed", "z", "view", "mode", "label")
+
+
+@dataclass
+class ShareRequest:
+    """What a link asks for, each field None when the link does not say (or said something unusable)."""
+
+    model: str | None = None
+    seed: int | None = None
+    z_moves: dict[int, float] | None = None  # dimension -> value; dimensions checked later, against the model
+    view: str | None = None  # a view's link word
+    mode: str | None = None  # the page's radio option
+    label: int | None = None
+    ignored: list[str] = field(default_factory=list)  # "`seed` (why)" for each value dropped
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, name) is None for name in ("model", "seed", "z_moves", "view", "mode", "label"))
+
+
+def _text(params, name: str, limit: int, ignored: list[str]) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):  # AppTest may hand a repeated parameter as a list
+        value = value[-1] if value else ""
+    value = str(value)
+    if len(value) > limit:
+        ignored.append(f"`{name}` (longer than {limit} characters)")
+        return None
+    return value.strip()
+
+
+def _int_in(text: str, low: int, high: int) -> int | None:
+    if not re.fullmatch(r"-?[0-9]{1,12}", text):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+def parse_z_moves(text: str) -> dict[int, float] | None:
+    """`3_1.25~17_-0.4` -> {3: 1.25, 17: -0.4}; None when any entry is not a dimension and a finite value."""
+    if text == "":
+        return {}
+    moves: dict[int, float] = {}
+    for entry in text.split(ENTRY_SEP):
+        dim_text, sep, value_text = entry.partition(PAIR_SEP)
+        dim = _int_in(dim_text, 0, 100_000)
+        if not sep or dim is None or len(value_text) > 20 or not value_text.isascii():
+            return None
+        try:
+            value = float(value_text)
+        except ValueError:
+            return None
+        if not math.isfinite(value) or abs(value) > MAX_Z_VALUE:
+            return None
+        moves[dim] = value
+    return moves
+
+
+def parse_params(params, models: list[str], views: list[str]) -> ShareRequest:
+    """Read a link's parameters (a mapping of name -> text, e.g. st.query_params); unknown names are left alone."""
+    request = ShareRequest()
+    ignored = request.ignored
+    model = _text(params, "model", MAX_SHORT_CHARS, ignored)
+    if model is not None:
+        if model in models:
+            request.model = model
+        else:
+            ignored.append("`model` (not one of the models here: " + ", ".join(models) + ")")
+    seed = _text(params, "seed", MAX_SHORT_CHARS, ignored)
+    if seed is not None:
+        request.seed = _int_in(seed, 0, MAX_SEED)
+        if request.seed is None:
+            ignored.append(f"`seed` (a whole number from 0 to {MAX_SEED:,})")
+    z_text = _text(params, "z", MAX_Z_CHARS, ignored)
+    if z_text is not None:
+        request.z_moves = parse_z_moves(z_text)
+        if request.z_moves is None:
+            ignored.append(f"`z` (entries like 3{PAIR_SEP}1.25 joined by {ENTRY_SEP}, values within ±{MAX_Z_VALUE:g})")
+    view = _text(params, "view", MAX_SHORT_CHARS, ignored)
+    if view is not None:
+        if view in views:
+            request.view = view
+        else:
+            ignored.append("`view` (one of " + ", ".join(views) + ")")
+    mode = _text(params, "mode", MAX_SHORT_CHARS, ignored)
+    if mode is not None:
+        request.mode = MODES.get(mode)
+        if request.mode is None:
+            ignored.append("`mode` (server or instant)")
+    label = _text(params, "label", MAX_SHORT_CHARS, ignored)
+    if label is not None:
+        request.label = _int_in(label, 0, 9)
+        if request.label is None:
+            ignored.append("`label` (a digit from 0 to 9)")
+    return request
+
+
+def _z_text(value: float) -> str:
+    text = f"{float(value):.{Z_DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def encode_z(z: np.ndarray, base: np.ndarray) -> str:
+    """The values of z that differ from base (the seed's z), as link text; "" when none do."""
+    z, base = np.asarray(z, np.float32), np.asarray(base, np.float32)
+    moved = np.flatnonzero(z != base)
+    return ENTRY_SEP.join(f"{int(dim)}{PAIR_SEP}{_z_text(z[dim])}" for dim in moved)
+
+
+def apply_z_moves(base: np.ndarray, moves: dict[int, float]) -> tuple[np.ndarray, list[int]]:
+    """base with the moved values set; the dimensions the model does not have are returned, not applied."""
+    z = np.array(base, np.float32)
+    outside = sorted(dim for dim in moves if dim >= len(z))
+    for dim, value in moves.items():
+        if dim < len(z):
+            z[dim] = np.float32(float(_z_text(value)))
+    return z, outside
+
+
+def canonical_z(z: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """z as its link will bring it back: unmoved values exact, moved ones at Z_DECIMALS decimals."""
+    moves = parse_z_moves(encode_z(z, base))
+    return apply_z_moves(base, moves or {})[0]
+
+
+# ---- downloads --------------------------------------------------------------------------------------------
+def z_json_bytes(z: np.ndarray, model: str, seed: int, label: int | None = None) -> bytes:
+    """z with where it came from, as JSON (numbers as written by Python: float32 values exactly)."""
+    record = {"model": model, "seed": int(seed), "latent_dim": int(np.size(z)),
+              "z": [float(value) for value in np.asarray(z, np.float32).reshape(-1)]}
+    if label is not None:
+        record["label"] = int(label)
+    return json.dumps(record, indent=1).encode()
+
+
+def z_npy_bytes(z: np.ndarray) -> bytes:
+    """z as a NumPy .npy file (float32, no pickle): np.load(file) gives it back."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(z, np.float32).reshape(-1), allow_pickle=False)
+    return buffer.getvalue()
