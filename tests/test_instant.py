@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import textwrap
@@ -37,10 +38,20 @@ def documented_gan():
     return build_gan(GANConfig(seed=5))
 
 
+def _missing(message: str):
+    """Skip on a developer's machine; fail in CI (CI=true), where a skip would hide an untested feature."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI=true, so this fails instead of skipping)")
+    pytest.skip(message)
+
+
 def _run_node(payload: dict, zs: np.ndarray) -> np.ndarray:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed: the in-browser generator (ui/instant_generator.js) was not run")
+        _missing("node is not installed (apt-get install nodejs): the in-browser generator "
+                 "(ui/instant_generator.js) was not run")
+    if not GENERATOR_JS.is_file():
+        _missing(f"{GENERATOR_JS.relative_to(ROOT)} is missing: the in-browser generator was not run")
     result = subprocess.run([node, "-e", NODE_DRIVER, str(GENERATOR_JS)],
                             input=json.dumps({"payload": payload, "zs": zs.tolist()}),
                             capture_output=True, text=True, timeout=60, check=True)
@@ -130,6 +141,9 @@ if released is not None:
 def instant_app(tmp_path):
     from streamlit.testing.v1 import AppTest
 
+    if not (ROOT / "ui" / "instant.py").is_file():
+        _missing("ui/instant.py is missing: the instant-mode component was not tested")
+
     script = tmp_path / "instant_app.py"
     script.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(APP_SCRIPT))
     return AppTest.from_file(str(script), default_timeout=60)
@@ -167,3 +181,16 @@ def test_component_hands_over_each_release_once(instant_app):
     at.run()
     assert at.session_state["answers"][-1] is None  # the same release is not handed over twice
     assert _sent(at)["z"] == [0.5] * 8
+
+
+def test_missing_tools_fail_in_ci_and_skip_elsewhere(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        _missing("node is not installed")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        _missing("node is not installed")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="node is not installed"):
+        _run_node({}, np.zeros((1, 100), np.float32))
