@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run app.py --server.address localhost
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
