@@ -98,3 +98,60 @@ def test_the_cap_holds_under_concurrent_starts():
         for run in made:
             run.discard()
         engine.shutdown()
+
+
+# ---- the link in a real browser ---------------------------------------------------------------------
+def test_a_presenter_link_in_a_browser_shows_the_run_live_without_controls_and_revoking_ends_it():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from browser_support import AppServer, INSTALL_HINT, by_key, launch_browser, screenshot, step_value, wait_until
+
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        if browser is None:
+            pytest.skip(INSTALL_HINT)
+        with AppServer() as server:
+            presenter = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            presenter.set_default_timeout(120_000)
+            presenter.goto(server.url)
+            by_key(presenter, "train_start").get_by_role("button").click()
+            assert wait_until(lambda: step_value(presenter) > 0, timeout=180)
+            presenter.get_by_text("Share live view").first.click()  # the expander
+            by_key(presenter, "presenter_share").get_by_role("button").click()
+            code = presenter.locator('[data-testid="stCode"] code').first
+            code.wait_for()
+            link = code.inner_text().strip()
+            assert "?watch=" in link and len(link.split("watch=")[1]) >= 32 and link.startswith(server.url)
+
+            viewer = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            viewer.set_default_timeout(120_000)
+            viewer.goto(link)
+            viewer.get_by_text("Live view").first.wait_for()
+            assert wait_until(lambda: viewer.locator('[data-testid="stMetric"]').count() > 0, timeout=60)
+            first = step_value(viewer)
+            assert wait_until(lambda: step_value(viewer) > first, timeout=60)  # it advances by itself
+            for key in ("train_start", "train_pause", "train_resume", "train_step", "train_reset", "presenter_share"):
+                assert by_key(viewer, key).count() == 0, key
+            assert viewer.get_by_text("Recipe").count() == 0  # no sidebar recipe
+            screenshot(viewer, "presenter_viewer_live")
+            assert wait_until(lambda: viewer.locator('[data-testid="stImageContainer"] img').count() >= 1, 30)  # grid
+            assert viewer.locator('[data-testid="stException"]').count() == 0
+
+            viewer.get_by_role("link", name="Explore").click()
+            viewer.get_by_text("copy of the presenter's latest generator").wait_for()
+            assert wait_until(lambda: viewer.get_by_text("Using a private copy taken at step").count() > 0, 60)
+            assert wait_until(lambda: viewer.locator('[data-testid="stImageContainer"] img').count() >= 1, 60)
+            assert viewer.locator('[data-testid="stException"]').count() == 0
+            screenshot(viewer, "presenter_viewer_explore")
+
+            viewer.get_by_role("link", name="Live view").click()
+            viewer.get_by_text("Step").first.wait_for()
+            for _ in range(3):  # a click that lands while the presenter's page redraws may be lost: click again
+                by_key(presenter, "presenter_revoke").get_by_role("button").click()
+                if wait_until(lambda: by_key(presenter, "presenter_revoke").count() == 0, timeout=10):
+                    break
+            try:
+                viewer.get_by_text("The presenter stopped sharing this live view").wait_for(timeout=30_000)
+            finally:
+                screenshot(viewer, "presenter_viewer_revoked")
+                screenshot(presenter, "presenter_after_revoke")
+        browser.close()

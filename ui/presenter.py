@@ -1,0 +1,169 @@
+"""Presenter mode on the page side: the Train page's "Share live view", and the viewer's read-only pages.
+
+Decisions (the engine's are in gan_core.engine.SharedRun):
+- A link is the app's address with `?watch=<token>`; app.py sends such a visitor to the viewer pages only
+  (`viewer_navigation`): "Live view" (ui/watch_page.py) and "Explore" (ui/watch_explore_page.py). The token
+  is kept in the viewer's session, so moving between those two pages keeps the session a viewer's; a viewer
+  never sees the Train page, its buttons or its sidebar recipe. (A new tab without the link is a normal visitor.)
+- Viewers draw with the Train page's own drawing functions (`train_views`: train_page.py's module loaded
+  without running its page), so what they see is what the presenter sees, charts for charts.
+- A viewer's Explore page is the ordinary Explore page, drawn while `state.VIEWER.run` holds a read-only
+  stand-in (`WatchedRun`) for the presenter's run: "This session's model" is then a private copy of the
+  presenter's latest weights (one copy shared by viewers asking within a few seconds), dense models
+  instant mode included. It has no start/pause/step: nothing a viewer does reaches the presenter's run.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import types
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import streamlit as st
+
+from gan_core.engine import SharedRun
+from ui import state
+
+WATCH_PARAM = "watch"
+WATCH_KEY = "presenter_watch_token"
+ROOT = Path(__file__).resolve().parents[1]
+VIEWER_STATUS = {  # what a viewer reads where the presenter reads a hint about buttons
+    "idle": "The presenter has not started training yet.",
+    "starting": "The presenter's run is starting; the first curve points follow at once.",
+    "running": "Training live in the presenter's process; this view refreshes by itself.",
+    "paused": "The presenter paused the training.",
+    "stopped": "The presenter's training process was stopped.",
+    "worker_gone": "The presenter's training process ended; this view continues if they press Resume.",
+    "finished": "The training finished.",
+}
+
+
+# ---- the presenter's side ---------------------------------------------------------------------
+def link_for(token: str) -> str:
+    """The app's own address (as the browser reached it) with `?watch=token`."""
+    try:
+        parts = urlsplit(st.context.url or "")
+    except Exception:
+        parts = None
+    base = f"{parts.scheme}://{parts.netloc}" if parts is not None and parts.netloc else ""
+    return f"{base}/?{WATCH_PARAM}={token}"
+
+
+def _share(run) -> None:
+    state.engine().share(run)
+
+
+def _revoke(token: str) -> None:
+    state.engine().revoke(token)
+
+
+def share_ui(run) -> None:
+    """Train page, after Start: make or revoke the run's live-view link."""
+    token = state.engine().share_token(run)
+    with st.expander("Share live view", icon=":material/share:", expanded=token is not None):
+        if token is None:
+            st.write("A link anyone can open to watch this run live (curves, samples, quality, alerts) with no "
+                     "controls; they can also explore its latest generator. Your training costs the same with one "
+                     "viewer or a room full.")
+            st.button("Share live view", key="presenter_share", icon=":material/share:", on_click=_share,
+                      args=(run,))
+            return
+        st.write("Anyone with this link watches this run live. It stops working when you press **Stop sharing** "
+                 "or **Reset**, or close this tab.")
+        st.code(link_for(token), language=None)
+        st.button("Stop sharing", key="presenter_revoke", icon=":material/link_off:", on_click=_revoke,
+                  args=(token,))
+
+
+# ---- the viewer's side ------------------------------------------------------------------------
+def viewer_navigation():
+    """The viewer pages when this session came through a live-view link, else None (app.py routes)."""
+    token = st.query_params.get(WATCH_PARAM)
+    if token:
+        st.session_state[WATCH_KEY] = str(token)
+    if not st.session_state.get(WATCH_KEY):
+        return None
+    return st.navigation([
+        st.Page(str(ROOT / "ui" / "watch_page.py"), title="Live view", icon=":material/live_tv:",
+                url_path="watch", default=True),
+        st.Page(str(ROOT / "ui" / "watch_explore_page.py"), title="Explore", icon=":material/explore:",
+                url_path="explore"),
+    ])
+
+
+def watched() -> SharedRun | None:
+    """The shared run this viewer session watches, or None for an unknown (mistyped, forgotten) link."""
+    token = st.session_state.get(WATCH_KEY, "")
+    return state.engine().watch(token) if token else None
+
+
+def unknown_link_ui() -> None:
+    st.error("This live-view link does not lead to a run on this server: it may be mistyped, or the server was "
+             "restarted. Ask the presenter for a new link.", icon=":material/link_off:")
+
+
+def viewer_view(view):
+    """The shared view with a viewer's wording where the presenter's mentions buttons (a copy: shared is frozen)."""
+    if view.message or view.status not in VIEWER_STATUS:
+        return view
+    copy = types.SimpleNamespace()  # only attributes are read; never mutate the shared object
+    copy.__dict__.update(view.__dict__)
+    copy.message = VIEWER_STATUS[view.status]
+    copy.latest = view.latest
+    return copy
+
+
+@functools.cache
+def train_views() -> types.ModuleType:
+    """ui/train_page.py's functions without running its page (its last statement, `main()`, is left out)."""
+    path = ROOT / "ui" / "train_page.py"
+    tree = ast.parse(path.read_text(), str(path))
+    tree.body = [node for node in tree.body if not (
+        isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name) and node.value.func.id == "main")]
+    module = types.ModuleType("ui._train_views")
+    module.__file__ = str(path)
+    exec(compile(tree, str(path), "exec"), module.__dict__)
+    return module
+
+
+def call_if_fits(function, **available) -> bool:
+    """Call `function` when every parameter it takes is among `available` (drawing code another page owns)."""
+    if function is None:
+        return False
+    names = list(inspect.signature(function).parameters)
+    if not all(name in available for name in names):
+        return False
+    function(*(available[name] for name in names))
+    return True
+
+
+class WatchedRun:
+    """A read-only stand-in for the presenter's run on a viewer's Explore page (see the module docstring)."""
+
+    def __init__(self, shared: SharedRun):
+        self.shared = shared
+        self.run_id = f"shared-{shared.run_id}"  # the handle's key is session:shared-<run id>:<step>
+        self.config = shared.config
+
+    @property
+    def view(self):
+        return self.shared.view()
+
+    @property
+    def live(self) -> bool:
+        return not self.shared.ended and self.view.status not in ("worker_gone", "stopped", "error")
+
+    def poll(self):
+        return self.shared.view()
+
+    def model_copy(self):
+        return self.shared.model_copy()
+
+    def timeline_model(self, step: int):
+        from gan_core.engine import EngineError
+
+        raise EngineError("past moments are the presenter's to explore; here the latest model is yours to explore")
