@@ -521,7 +521,7 @@ class SharedRun:
                 raise EngineError(_describe_failure(exc)) from exc
             config = GANConfig.from_dict(copy["config"])
             handle = self.engine.model_from_weights(
-                f"shared:{self.run_id}:{copy['step']}", config, copy["weights"],
+                f"session:shared-{self.run_id}:{copy['step']}", config, copy["weights"],
                 f"The presenter's model (step {copy['step']:,})", {"step": copy["step"]})
             self._weights = (time.monotonic(), int(copy["step"]), handle)
             return handle
@@ -624,12 +624,11 @@ class SharedRun:
 
 
 def _frozen(view: RunView) -> RunView:
-    """A copy of `view` that later polls never change (they replace arrays and dicts, never mutate them)."""
+    """A copy of `view` that later polls never change: polls replace arrays, and may grow lists and dicts in
+    place (the timeline), so those are copied one level deep; arrays are shared, never copied."""
     copy = RunView.__new__(RunView)
-    copy.__dict__.update(view.__dict__)
-    copy.history = dict(view.history)
-    copy.extras = dict(view.extras)
-    copy.quality = None if view.quality is None else dict(view.quality)
+    copy.__dict__.update({name: type(value)(value) if isinstance(value, (list, dict)) else value
+                          for name, value in view.__dict__.items()})
     return copy
 
 
