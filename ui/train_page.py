@@ -16,7 +16,7 @@ from gan_core.data import DATASET_CHOICES
 from gan_core.images import grid_png
 from gan_core.messages import RunView
 from ui import presenter
-from ui import charts, state
+from ui import charts, state, train_extras
 from ui.train_text import (AUTOENCODER_LATENTS, CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR_VIEW_TEXT_CRITIC,
                            ELBO_TEXT, GRAD_NORM_TEXT, INTRO_ADVERSARIAL, INTRO_AUTOENCODER, KL_TEXT, LOSS_LABELS,
                            LOSS_TEXT, PENALTY_TEXT, QUALITY_TEXT, RECON_TEXT, SAMPLES_TEXT, SCORES_TEXT_CRITIC,
@@ -50,8 +50,10 @@ def main() -> None:
         st.error(st.session_state.pop(ERROR_KEY))
     run = state.current_run()
     view = run.poll() if run is not None else None
+    config = train_extras.bundle_ui(config, run)  # a bundle to continue from: its recipe, before Start
     buttons_ui(run, view, config)
     if run is None:
+        train_extras.upload_preview_ui(config)
         engine_note_ui()
         return
     for note in run.notes:
@@ -98,7 +100,7 @@ def controls_ui() -> GANConfig | None:
     start = recommended_config(base.model, base.loss, base.architecture, base=base)
     state.keep_widgets({
         "train_model": _choice_of(base), "train_dataset": base.dataset if base.dataset in DATASET_CHOICES else DATASET_CHOICES[0],
-        "train_idx_path": "", "train_g_lr": float(start.g_learning_rate), "train_d_lr": float(start.d_learning_rate),
+        "train_g_lr": float(start.g_learning_rate), "train_d_lr": float(start.d_learning_rate),
         "train_beta1": float(start.beta1), "train_batch_size": base.batch_size if base.batch_size in BATCH_SIZES else 128,
         "train_d_steps": int(start.d_steps), "train_label_smoothing": float(start.label_smoothing),
         "train_seed": int(base.seed), "train_loss": start.loss, "train_r1_gamma": float(start.r1_gamma),
@@ -119,15 +121,7 @@ def controls_ui() -> GANConfig | None:
                                 help="non-saturating is the standard choice; minimax is the textbook objective whose "
                                      "generator gradient vanishes early; WGAN-GP trains a critic kept 1-Lipschitz by "
                                      "a gradient penalty.")
-        dataset_choice = st.selectbox(
-            "Dataset", DATASET_CHOICES, key="train_dataset",
-            help="mnist-sample: 5,000 real MNIST digits, offline. mnist / fashion_mnist: the full sets, downloaded "
-                 "by Keras (falls back to mnist-sample when offline). idx:PATH: a folder of MNIST-format IDX files.")
-        dataset = dataset_choice
-        if dataset_choice == "idx:PATH":
-            folder = st.text_input("IDX folder", key="train_idx_path", placeholder="/data/mnist",
-                                   help="A folder holding *-images-idx3-ubyte[.gz] (and optionally the labels files).")
-            dataset = f"idx:{folder.strip()}" if folder.strip() else ""
+        dataset = train_extras.dataset_ui(model)  # "" when the data is not ready (it says why)
         st.caption("Learning rates apply live, at the next chunk. Everything else takes effect after Reset.")
         g_lr = st.number_input("G learning rate" if adversarial else "Learning rate", 1e-6, 0.1, step=1e-5,
                                format="%.5f", key="train_g_lr", on_change=_apply_learning_rates)
@@ -169,7 +163,6 @@ def controls_ui() -> GANConfig | None:
                                             help="Samples are drawn from a running average of G's weights; "
                                                  "0 turns it off.")
     if not dataset:
-        st.sidebar.error("Type the IDX folder to train on, e.g. /data/mnist.")
         return None
     try:
         recipe = recommended_config(model, loss, architecture, base=base)
@@ -227,7 +220,8 @@ def _ensure_run(config: GANConfig | None):
         st.session_state[ERROR_KEY] = "Fix the recipe in the sidebar first."
         return None
     try:
-        return state.new_run(config, int(st.session_state.get("train_quality_every", state.QUALITY_EVERY_STEPS)))
+        return state.new_run(config, int(st.session_state.get("train_quality_every", state.QUALITY_EVERY_STEPS)),
+                             **train_extras.run_inputs(config))
     except state.CapacityError as exc:
         st.session_state[ERROR_KEY] = str(exc)
     except (state.EngineError, ValueError, OSError) as exc:
@@ -329,7 +323,9 @@ def live_views(run, drawn: RunView) -> None:
         quality_ui(run, view)
 
     live()
+    train_extras.timeline_ui(run, SLOW_REFRESH_S if drawn_busy else None)
     slow_views()
+    train_extras.downloads_ui(run)
 
 
 def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: bool) -> None:

@@ -1,0 +1,432 @@
+"""The Train page's data in and results out: your own images, a server folder, a bundle to continue, the
+training timeline, and downloads. Imported by ui/train_page.py; NumPy and Pillow only (no TensorFlow).
+
+Decisions, and why:
+- Uploads are converted here, in the page process (gan_core.uploads: NumPy and Pillow), once per upload: the
+  result is cached in session_state under a hash of the files' names and bytes and the invert choice, so a
+  rerun (every click, every redraw) costs a dictionary lookup. Only the newest upload is kept. The arrays go
+  to the worker with the create request (uint8), named 'upload:<sha256 prefix>' in the recipe.
+- No typed paths. Folders on the server are offered only when the operator sets GAN_LAB_DATA_ROOT, as a list
+  of its sub-folders that hold IDX files or images; nothing outside that folder can be chosen.
+- A bundle is checked here without TensorFlow (gan_core.bundle.load_bundle_bytes); Start then builds the
+  bundle's recipe in a worker, sets its weights and continues its step and curves, on the data chosen in the
+  sidebar.
+- Downloads are built only when the user presses "Prepare downloads", never on a live redraw; the bundle is
+  built in the worker (it needs Keras). The GIF and the CSV come from what the page already holds.
+- The timeline's frames are already in the page (gan_core.messages.RunView), so the slider is a pure redraw
+  in a fragment of its own: moving it reruns nothing else.
+- Names of uploaded files and bundle messages (which quote them) are shown with st.text: plain text, never
+  Markdown or HTML.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from gan_core import uploads
+from gan_core.bundle import BundleError, load_bundle_bytes
+from gan_core.config import GANConfig
+from gan_core.images import grid, grid_png, upscale
+from ui import state
+
+DATA_ROOT_ENV = "GAN_LAB_DATA_ROOT"
+UPLOAD_CHOICE = "upload"
+SERVER_CHOICE = "server-folder"
+BUILT_IN = ("mnist-sample", "mnist", "fashion_mnist")
+DATASET_LABELS = {"mnist-sample": "mnist-sample (5,000 digits, offline)", "mnist": "mnist (downloaded)",
+                  "fashion_mnist": "fashion_mnist (downloaded)", UPLOAD_CHOICE: "Upload your own images",
+                  SERVER_CHOICE: "A folder on this server"}
+UPLOAD_KEY = "train_upload"  # {"key": content hash, "result": UploadResult, "names": [...]}
+BUNDLE_KEY = "train_bundle"  # {"key", "name", "config", "weights", "state", "history"} or {"key", "name", "error"}
+DOWNLOADS_KEY = "train_downloads"
+INVERT_CHOICES = {"auto": None, "force invert": True, "never": False}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+MAX_SERVER_FOLDERS = 200
+PREVIEW_COUNT = 64
+MAX_NOTES_SHOWN = 50
+GIF_MAX_FRAMES = 100
+GIF_FRAME_MS = 120
+TIMELINE_KEY = "train_timeline_step"
+TIMELINE_FOLLOW_KEY = "_train_timeline_follow"
+EXPLORE_PAGE = "ui/explore_page.py"
+EXPLORE_SESSION_SOURCE = "This session's model"  # ui/explore_page.py SOURCES[1]
+EXPLORE_SESSION_MODEL = "session"  # ui/catalog.py SESSION
+
+
+# ---- which data (sidebar) ------------------------------------------------------------------------
+def data_root() -> Path | None:
+    value = os.environ.get(DATA_ROOT_ENV, "").strip()
+    if not value:
+        return None
+    root = Path(value).expanduser().resolve()
+    return root if root.is_dir() else None
+
+
+def _holds_data(folder: Path) -> str | None:
+    """'idx' or 'folder' when `folder` (or its class sub-folders 0-9) holds IDX files or images; else None."""
+    try:
+        names = [p.name.lower() for p in folder.iterdir() if p.is_file()]
+        if any("images-idx3-ubyte" in name for name in names):
+            return "idx"
+        if any(name.endswith(IMAGE_SUFFIXES) for name in names):
+            return "folder"
+        for digit in "0123456789":
+            sub = folder / digit
+            if sub.is_dir() and any(p.name.lower().endswith(IMAGE_SUFFIXES) for p in sub.iterdir()):
+                return "folder"
+    except OSError:
+        return None
+    return None
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def server_folders(root: str) -> dict[str, str]:
+    """Sub-folder name -> dataset name ('idx:...' or 'folder:...') for the folders under `root` that hold data."""
+    found: dict[str, str] = {}
+    base = Path(root)
+    for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        real = folder.resolve()
+        if base not in real.parents:  # a link that leads out of the data root
+            continue
+        kind = _holds_data(real)
+        if kind is not None:
+            found[folder.name] = f"{kind}:{real}"
+        if len(found) >= MAX_SERVER_FOLDERS:
+            break
+    return found
+
+
+def dataset_ui(model: str) -> str:
+    """The sidebar's data choice; returns the dataset name for the recipe, or "" (with the reason shown)."""
+    root = data_root()
+    choices = BUILT_IN + (UPLOAD_CHOICE,) + ((SERVER_CHOICE,) if root is not None else ())
+    if st.session_state.get("train_dataset") not in choices:
+        st.session_state["train_dataset"] = BUILT_IN[0]
+    choice = st.selectbox(
+        "Dataset", choices, key="train_dataset", format_func=lambda name: DATASET_LABELS[name],
+        help="mnist-sample: 5,000 real MNIST digits, offline. mnist / fashion_mnist: the full sets, downloaded by "
+             "Keras (falls back to mnist-sample when offline). Upload your own images: PNG, JPEG, BMP or GIF "
+             "pictures, a .zip of them (folders named 0-9 label them), MNIST IDX files or .npy/.npz arrays.")
+    if choice in BUILT_IN:
+        return choice
+    if choice == SERVER_CHOICE:
+        return _server_folder_ui(root)
+    return _upload_ui(model)
+
+
+def _server_folder_ui(root: Path) -> str:
+    folders = server_folders(str(root))
+    if not folders:
+        st.error("No folder on this server holds IDX files or images yet.")
+        return ""
+    if st.session_state.get("train_server_folder") not in folders:
+        st.session_state["train_server_folder"] = next(iter(folders))
+    name = st.selectbox("Folder", tuple(folders), key="train_server_folder",
+                        help="The folders the server's operator offers (GAN_LAB_DATA_ROOT): MNIST IDX files, or "
+                             "images (sub-folders named 0-9 label them).")
+    return folders[name]
+
+
+def _upload_ui(model: str) -> str:
+    files = st.file_uploader("Your images", accept_multiple_files=True, key="train_upload_files",
+                             help="PNG, JPEG, BMP or GIF pictures, a .zip of them (folders named 0-9 label the "
+                                  "digits), MNIST IDX files (raw or .gz) or .npy / .npz arrays. Dark digits on a "
+                                  "light background are inverted to MNIST's white on black.")
+    st.radio("Invert the background", tuple(INVERT_CHOICES), key="train_upload_invert", horizontal=True,
+             help="auto: pictures whose border is light are inverted; force invert: every picture; never: none.")
+    result = converted_upload(files or [], INVERT_CHOICES[st.session_state.get("train_upload_invert", "auto")])
+    if result is None:
+        st.info("Upload your images above; a preview appears on the page.")
+        return ""
+    if not result.ok:
+        st.error(f"Not enough images to train on: {result.summary}.")
+        return ""
+    if model == "cgan" and result.labels is None:
+        st.error("The conditional GAN needs a label for every image, and this upload has none. Put the pictures in "
+                 "folders named 0-9 inside a .zip, add a labels IDX file or a labels array, or choose another model.")
+        return ""
+    return upload_name(result)
+
+
+def upload_name(result: uploads.UploadResult) -> str:
+    return f"upload:{result.digest[:12]}"
+
+
+def _upload_hash(files, invert: bool | None) -> str:
+    digest = hashlib.sha256(repr(invert).encode())
+    for file in files:
+        digest.update(file.name.encode("utf-8", "replace") + b"\0")
+        digest.update(hashlib.sha256(file.getvalue()).digest())
+    return digest.hexdigest()
+
+
+def converted_upload(files, invert: bool | None) -> uploads.UploadResult | None:
+    """The conversion of `files` (once per content and invert choice); with no files, the last upload if any."""
+    cached = st.session_state.get(UPLOAD_KEY)
+    if not files:
+        return cached["result"] if cached is not None else None
+    key = _upload_hash(files, invert)
+    if cached is None or cached["key"] != key:
+        with st.spinner("Converting your images..."):
+            result = uploads.convert_uploads([(file.name, file.getvalue()) for file in files], invert=invert)
+        cached = {"key": key, "result": result, "names": [file.name for file in files]}
+        st.session_state[UPLOAD_KEY] = cached  # only the newest upload is kept
+    return cached["result"]
+
+
+def upload_preview_ui(config: GANConfig | None) -> None:
+    """Main area, before Start: the converted digits, the count and summary, and every refusal in plain text."""
+    if st.session_state.get("train_dataset") != UPLOAD_CHOICE:
+        return
+    cached = st.session_state.get(UPLOAD_KEY)
+    st.subheader("Your own images")
+    if cached is None:
+        st.info("Upload PNG, JPEG, BMP or GIF pictures, a .zip of them, IDX files or .npy/.npz arrays in the sidebar "
+                "(under Dataset). They become 28x28 white-on-black digits, the way MNIST was made.")
+        return
+    result: uploads.UploadResult = cached["result"]
+    picture, text = st.columns([3, 2])
+    if result.count:
+        picture.image(grid_png(result.images[:PREVIEW_COUNT], columns=8, scale=2), output_format="PNG",
+                      caption=f"The first {min(result.count, PREVIEW_COUNT)} of {result.count:,} digits, as training "
+                              f"will see them")
+    with text:
+        show = st.success if result.ok else st.error
+        show(f"**{result.count:,} images** ready to train on." if result.ok else "Not enough images to train on.")
+        st.text(result.summary)
+        st.caption("Labelled: every image has a digit label." if result.labels is not None else
+                   "No labels: fine for every model except the conditional GAN.")
+        if config is not None and config.dataset == upload_name(result):
+            st.caption(f"The recipe calls this dataset `{config.dataset}`.")
+    notes = [note for note in result.notes if note.refused or not note.used]
+    if notes:
+        st.markdown(f"**Not used ({len(notes):,})**: each file and why")
+        for note in notes[:MAX_NOTES_SHOWN]:
+            st.text(str(note))
+        if len(notes) > MAX_NOTES_SHOWN:
+            st.caption(f"... and {len(notes) - MAX_NOTES_SHOWN:,} more.")
+
+
+# ---- a bundle to continue from ------------------------------------------------------------------
+def _read_bundle(file) -> dict:
+    data = file.getvalue()
+    key = hashlib.sha256(data).hexdigest()
+    cached = st.session_state.get(BUNDLE_KEY)
+    if cached is not None and cached["key"] == key and cached["name"] == file.name:
+        return cached
+    try:
+        config, weights, bundle_state, history = load_bundle_bytes(data, name=file.name)
+        cached = {"key": key, "name": file.name, "config": config, "weights": weights, "state": bundle_state,
+                  "history": history}
+    except BundleError as exc:
+        cached = {"key": key, "name": file.name, "error": str(exc)}
+    st.session_state[BUNDLE_KEY] = cached
+    return cached
+
+
+def bundle_ui(config: GANConfig | None, run) -> GANConfig | None:
+    """Before Start: "Continue training from a bundle". Returns the config Start uses (the bundle's recipe on the
+    sidebar's data when a good bundle is loaded, else `config`)."""
+    if run is not None:
+        return config
+    with st.expander("Continue training from a bundle", icon=":material/upload_file:"):
+        file = st.file_uploader("Model bundle (.zip)", type=["zip"], key="train_bundle_file",
+                                help="A bundle downloaded from this page (Downloads) or written by "
+                                     "`python -m gan_core export`: Start continues its training, its step and curves.")
+        if file is None:
+            st.session_state.pop(BUNDLE_KEY, None)
+            st.caption("Start then continues that model: its recipe, weights, step and curves, on the data chosen in "
+                       "the sidebar.")
+            return config
+        bundle = _read_bundle(file)
+        if "error" in bundle:
+            st.error("This bundle cannot be used:")
+            st.text(bundle["error"])
+            return None
+        recipe: GANConfig = bundle["config"]
+        step = int(bundle["state"].get("step", 0))
+        st.success(f"A {recipe.display_name} at step {step:,}: **Start** continues it.")
+        st.text(f"File: {bundle['name']}; trained on: {recipe.dataset}")
+        if config is None:
+            st.warning("Choose the data to continue on in the sidebar first.")
+            return None
+        dataset = config.dataset
+        if recipe.model == "cgan" and dataset.startswith("upload:"):
+            cached = st.session_state.get(UPLOAD_KEY)
+            if cached is None or cached["result"].labels is None:
+                st.error("This bundle is a conditional GAN, which needs labelled digits; the upload has no labels.")
+                return None
+        st.caption(f"It continues on `{dataset}` (the sidebar's dataset); the sidebar's other settings are not used "
+                   f"while a bundle is loaded. Remove the file to train from the sidebar's recipe.")
+        return recipe.replace(dataset=dataset)
+
+
+def bundle_active() -> dict | None:
+    bundle = st.session_state.get(BUNDLE_KEY)
+    return bundle if bundle is not None and "error" not in bundle else None
+
+
+def run_inputs(config: GANConfig) -> dict:
+    """The arrays a new run needs beside its config: the upload's images, a bundle's weights."""
+    inputs: dict = {}
+    if config.dataset.startswith("upload:"):
+        cached = st.session_state.get(UPLOAD_KEY)
+        if cached is None or upload_name(cached["result"]) != config.dataset:
+            raise ValueError(f"the uploaded images of {config.dataset} are no longer here; upload them again")
+        result = cached["result"]
+        inputs["dataset"] = (result.images, result.labels)
+    bundle = bundle_active()
+    if bundle is not None and bundle["config"].replace(dataset=config.dataset) == config:
+        inputs["initial"] = {"weights": bundle["weights"], "step": int(bundle["state"].get("step", 0)),
+                             "history": bundle["history"]}
+    return inputs
+
+
+# ---- the timeline ---------------------------------------------------------------------------------
+def timeline_ui(run, refresh_s: float | None) -> None:
+    """The fixed-noise grid through training, scrubbed with a slider; its own fragment."""
+
+    @st.fragment(run_every=refresh_s)
+    def timeline() -> None:
+        view = run.view  # the live fragment polls; this one only draws what the page holds
+        steps = list(view.timeline_steps)
+        st.subheader("Training timeline")
+        if not steps:
+            st.caption("The fixed-noise grid is kept at every chunk's end: scrub back through training here once the "
+                       "first chunk is done.")
+            return
+        _keep_timeline_value(steps)
+        if len(steps) == 1:
+            chosen = steps[0]
+            st.caption(f"One moment so far: step {chosen:,}.")
+        else:
+            chosen = st.select_slider("Step", options=steps, key=TIMELINE_KEY, format_func=lambda s: f"{s:,}",
+                                      help="Drag back through training: the same 64 noise vectors at each kept step.")
+        st.session_state[TIMELINE_FOLLOW_KEY] = chosen if chosen == steps[-1] else None
+        picture, text = st.columns([3, 2])
+        frame = view.timeline_frame(chosen)
+        picture.image(grid_png(frame.astype(np.float32) / 255.0, columns=8, scale=2), output_format="PNG",
+                      caption=f"The same 64 noise vectors at step {chosen:,}")
+        text.markdown(f"{len(steps):,} moments kept, from step {steps[0]:,} to {steps[-1]:,} (evenly thinned to at most "
+                      f"{view.max_frames}). Pick one to see what G drew then.")
+        _explore_moment_ui(text, run, view, chosen)
+
+    timeline()
+
+
+def _keep_timeline_value(steps: list[int]) -> None:
+    """Before the slider draws: follow the newest step when the user was there, else snap to a kept one."""
+    value = st.session_state.get(TIMELINE_KEY)
+    if value is None or value == st.session_state.get(TIMELINE_FOLLOW_KEY):  # it was at the newest, untouched
+        st.session_state[TIMELINE_KEY] = steps[-1]
+    elif value not in steps:
+        st.session_state[TIMELINE_KEY] = min(steps, key=lambda s: abs(s - value))
+
+
+def _nearest(values, step: int) -> int | None:
+    return min(values, key=lambda s: (abs(s - step), s)) if values else None
+
+
+def _explore_moment_ui(container, run, view, chosen: int) -> None:
+    kept = _nearest(view.timeline_weight_steps, chosen)
+    if kept is None:
+        container.caption("Weights are kept at coarser moments; the first comes with the first chunk.")
+        return
+    pressed = container.button(f"Explore this moment (weights of step {kept:,})", key="train_timeline_explore",
+                               icon=":material/explore:",
+                               help="Opens the Explore page with the model as it was then (the nearest kept weights).")
+    if not pressed:
+        return
+    try:
+        handle = run.timeline_model(chosen)
+    except (state.EngineError, ValueError) as exc:
+        container.error(f"Could not fetch the weights of that moment: {exc}. Press Resume if training has stopped.")
+        return
+    st.session_state[state.SESSION_COPY_KEY] = state.LoadedModel(handle)
+    for key, value in (("explore_source", EXPLORE_SESSION_SOURCE), ("explore_model", EXPLORE_SESSION_MODEL)):
+        st.session_state[key] = value
+        st.session_state[f"_kept_{key}"] = value
+    st.switch_page(EXPLORE_PAGE)
+
+
+# ---- results out ----------------------------------------------------------------------------------
+def history_csv(history: dict[str, np.ndarray]) -> bytes:
+    names = ["step"] + [name for name in history if name != "step"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    columns = [np.asarray(history[name], np.float64) for name in names]
+    for row in zip(*columns):
+        writer.writerow([int(v) if name == "step" else ("" if not np.isfinite(v) else f"{v:.6g}")
+                         for name, v in zip(names, row)])
+    return buffer.getvalue().encode()
+
+
+def timeline_gif(steps: list[int], frames: list[np.ndarray], max_frames: int = GIF_MAX_FRAMES,
+                 scale: int = 2) -> bytes:
+    """The fixed-noise grid over time as a looping GIF (at most `max_frames`, evenly chosen, the last included)."""
+    index = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), max_frames)).round().astype(int))
+    pictures = []
+    for i in index:
+        tiled = grid(frames[i].astype(np.float32) / 255.0, columns=8, background=0.25)
+        pictures.append(Image.fromarray(upscale(np.round(tiled * 255).astype(np.uint8), scale), mode="L"))
+    buffer = io.BytesIO()
+    durations = [GIF_FRAME_MS] * (len(pictures) - 1) + [GIF_FRAME_MS * 10]  # linger on the last moment
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0)
+    return buffer.getvalue()
+
+
+def prepare_downloads(run) -> None:
+    """Build every download now (a button's callback): the grid, the GIF, the CSV and, in the worker, the bundle."""
+    view = run.view
+    files: dict[str, bytes] = {}
+    errors: list[str] = []
+    if view.samples is not None:
+        files["png"] = grid_png(view.samples, columns=8, scale=2)
+    if view.timeline_frames:
+        files["gif"] = timeline_gif(view.timeline_steps, view.timeline_frames)
+    if len(view.history.get("step", ())):
+        files["csv"] = history_csv(view.history)
+    try:
+        files["zip"] = run.bundle()
+    except state.EngineError as exc:
+        errors.append(f"The model bundle needs the training process: {exc} Press Resume, then prepare again.")
+    st.session_state[DOWNLOADS_KEY] = {"run_id": run.run_id, "step": view.step, "files": files, "errors": errors}
+
+
+DOWNLOADS = (("png", "Sample grid (.png)", "samples", "image/png", ":material/image:"),
+             ("gif", "Training progress (.gif)", "progress", "image/gif", ":material/movie:"),
+             ("csv", "History (.csv)", "history", "text/csv", ":material/table:"),
+             ("zip", "Download this model (bundle .zip)", "model", "application/zip", ":material/deployed_code:"))
+
+
+def downloads_ui(run) -> None:
+    """Results out: built on request only, then offered as download buttons."""
+    with st.expander("Downloads: samples, progress GIF, history, this model", icon=":material/download:"):
+        prepared = st.session_state.get(DOWNLOADS_KEY)
+        if prepared is not None and prepared["run_id"] != run.run_id:
+            prepared = None
+        st.button("Prepare downloads" if prepared is None else "Prepare again (newest weights)",
+                  key="train_prepare_downloads", icon=":material/build:", on_click=prepare_downloads, args=(run,),
+                  help="Builds the files now from the current step; training keeps going.")
+        if prepared is None:
+            st.caption("The files are built when you ask, so the live views never wait for them.")
+            return
+        st.caption(f"Prepared at step {prepared['step']:,}.")
+        for error in prepared["errors"]:
+            st.warning(error)
+        columns = st.columns(len(DOWNLOADS))
+        for column, (kind, label, stem, mime, icon) in zip(columns, DOWNLOADS):
+            data = prepared["files"].get(kind)
+            if data is None:
+                continue
+            column.download_button(label, data, file_name=f"gan-lab-{stem}-step{prepared['step']}.{kind}", mime=mime,
+                                   key=f"train_download_{kind}", icon=icon, on_click="ignore")
