@@ -1,0 +1,155 @@
+"""The engine on the Ray transport (GAN_LAB_ENGINE=ray), against a local Ray the module starts and stops.
+
+The same scenarios as tests/test_engine.py for the transport's part of the contract (a run in its own
+actor with deltas, Reset ends the actor, a killed actor is a state and Resume continues, the cap under
+concurrent Starts), plus what only a cluster gives: a presenter's link opened from another replica.
+Kept few and short: Ray and one TensorFlow per actor are heavy on two cores.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="ray is a dev requirement: pip install -r requirements-dev.txt")
+
+from gan_core.config import GANConfig  # noqa: E402
+from gan_core.engine import CapacityError, EngineOptions, LabEngine  # noqa: E402
+from gan_core.transport import WorkerGone  # noqa: E402
+
+TINY = GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
+
+
+def _wait(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from gan_core import transport_ray
+
+    ray.init(num_cpus=2, include_dashboard=False, namespace=transport_ray.NAMESPACE, log_to_driver=False,
+             configure_logging=False)
+    yield transport_ray
+    ray.shutdown()
+
+
+def _engine(cluster, max_trainers: int = 2) -> LabEngine:
+    workers = cluster.RayWorkers(trainer_cpus=0.5, inference_cpus=0.5)
+    return LabEngine(EngineOptions(max_trainers=max_trainers, warm_spare=False, chunk_steps=10, quality_every=0,
+                                   judge_dir=None, recovery_every_s=0.0, make_worker=workers))
+
+
+@pytest.fixture(scope="module")
+def engine(cluster):
+    engine = _engine(cluster)
+    yield engine
+    engine.shutdown()
+
+
+def test_the_factory_is_chosen_by_gan_lab_engine(monkeypatch, cluster):
+    from gan_core.engine import default_make_worker
+    from gan_core.transport import LocalWorker
+
+    monkeypatch.setenv("GAN_LAB_ENGINE", "ray")
+    assert isinstance(default_make_worker(), cluster.RayWorkers)
+    monkeypatch.delenv("GAN_LAB_ENGINE")
+    assert default_make_worker() is LocalWorker
+    monkeypatch.setenv("GAN_LAB_ENGINE", "slurm")
+    with pytest.raises(ValueError, match="GAN_LAB_ENGINE must be 'local' or 'ray'"):
+        default_make_worker()
+
+
+def test_a_run_trains_in_its_own_actor_and_reset_ends_it(engine):
+    run = engine.create_run(TINY)
+    run.step(1)
+    assert run.wait_for_step(10, timeout=180)
+    assert run.worker.pid != os.getpid() and run.worker.name.startswith("gan-lab-trainer-")
+    assert _wait(lambda: not run.poll().busy)
+    view = run.poll()
+    assert view.status == "paused" and list(view.history["step"]) == [5, 10]
+    assert view.samples is not None and view.samples.shape == (64, 28, 28)
+    quiet = run.worker.call("snapshot", view.known())  # nothing new: no points, no grid
+    assert len(quiet.history["step"]) == 0 and quiet.samples is None
+    name = run.worker.name
+    run.discard()
+
+    def gone() -> bool:
+        try:
+            ray.get_actor(name, namespace="gan-lab")
+        except ValueError:
+            return True
+        return False
+
+    assert _wait(gone, timeout=20)
+
+
+def test_a_killed_actor_is_a_state_and_resume_continues_from_the_snapshot(engine):
+    run = engine.create_run(TINY)
+    run.step(2)
+    assert run.wait_for_step(20, timeout=180)
+    state = run.recovery_dir / "weights" / "state.json"
+    assert _wait(lambda: state.is_file() and '"step": 20' in state.read_text())
+    ray.kill(run.worker.actor, no_restart=True)
+    assert _wait(lambda: run.poll().status == "worker_gone", timeout=10)
+    assert "Resume" in run.poll().message
+    with pytest.raises(WorkerGone):
+        run.worker.call("snapshot")
+    run.resume()
+    assert run.wait_for_step(30, timeout=180)
+    assert run.poll().history["step"][0] == 5  # the curves came back with the weights
+    run.discard()
+
+
+def test_the_cap_holds_under_concurrent_starts(cluster):
+    engine = _engine(cluster, max_trainers=1)
+    made, refused, barrier = [], [], threading.Barrier(3)
+
+    def start():
+        barrier.wait()
+        try:
+            made.append(engine.create_run(TINY))
+        except CapacityError as exc:
+            refused.append(str(exc))
+
+    try:
+        threads = [threading.Thread(target=start) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(made) == 1 and len(refused) == 2 and "All 1 training slots" in refused[0]
+    finally:
+        engine.shutdown()
+
+
+def test_a_presenter_link_works_from_another_replica_and_ends_with_the_run(engine, cluster):
+    run = engine.create_run(TINY)
+    run.start()
+    token = engine.share(run)
+    other = _engine(cluster)  # a second Streamlit replica: its own engine, the same cluster
+    try:
+        assert _wait(lambda: other.watch(token) is not None, timeout=180)  # published once the worker is up
+        shared = other.watch(token)
+        assert shared._run is None and shared.run_id == run.run_id  # attached through the registry
+        assert _wait(lambda: shared.view().step >= 20, timeout=180)
+        assert shared.view().samples is not None
+        assert other.watch("no-such-token") is None
+        run.discard()
+        assert _wait(lambda: bool(shared.ended), timeout=30)
+        assert "The presenter reset the run" in shared.ended or "stopped sharing" in shared.ended, shared.ended
+        late = _engine(cluster)  # a replica asked only now learns why from the registry
+        try:
+            assert "The presenter reset the run" in late.watch(token).ended
+        finally:
+            late.shutdown()
+    finally:
+        other.shutdown()
