@@ -106,7 +106,8 @@ def parse_params(params, models: list[str], views: list[str]) -> ShareRequest:
     if z_text is not None:
         request.z_moves = parse_z_moves(z_text)
         if request.z_moves is None:
-            ignored.append(f"`z` (entries like 3{PAIR_SEP}1.25 joined by {ENTRY_SEP}, values within ±{MAX_Z_VALUE:g})")
+            example = f"3{PAIR_SEP}1.25{ENTRY_SEP}7{PAIR_SEP}-0.4"
+            ignored.append(f"`z` (entries like `{example}`, values within ±{MAX_Z_VALUE:g})")
     view = _text(params, "view", MAX_SHORT_CHARS, ignored)
     if view is not None:
         if view in views:

@@ -206,6 +206,11 @@ def test_the_view_rendering_and_label_travel_in_the_link(patched):
     assert fresh.segmented_control(key="explore_view").value == "Interpolate"
     assert fresh.session_state["explore_mode"] == "Instant (in-browser)"
     assert fresh.query_params["view"] == "interpolate" and fresh.query_params["seed"] == "9"
+    conditional = _open(patched, EXPLORE_PAGE, {"model": "cgan", "label": "7", "view": "classes"})  # shipped cGAN
+    assert conditional.radio(key="explore_label").value == 7 and conditional.query_params["label"] == "7"
+    assert conditional.segmented_control(key="explore_view").value == "Between classes"
+    conditional.radio(key="explore_label").set_value(2).run()
+    assert conditional.query_params["label"] == "2" and not conditional.exception
 
 
 def test_hostile_links_cost_a_caption_never_an_exception(patched):

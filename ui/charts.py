@@ -17,6 +17,7 @@ from ui.train_text import SERIES_COLOURS, SERIES_LABELS
 
 MAX_POINTS = 400  # per series on screen; older points thinned, the newest quarter kept whole
 REAL_COLOUR, FAKE_COLOUR = "#27ae60", "#8e44ad"
+RUN_COLOURS = ["#c0392b", "#2874a6", "#27ae60", "#8e44ad", "#d35400", "#16a085"]  # runs overlaid, in order
 
 
 def long_frame(history: dict, names: list[str], labels: dict[str, str] | None = None,
@@ -123,4 +124,7 @@ def runs_frame(series_by_run: dict[str, dict | None], name: str, max_points: int
 def run_overlay_chart(where, frame: pd.DataFrame, y_title: str,
                       references: list[tuple[float, str]] | None = None) -> None:
     """One metric of several runs in one chart, a colour per run (the runs' order is the legend's)."""
-    draw_lines(where, frame, y_title, references or [], colour_field="run")
+    runs = list(frame["run"].unique()) if len(frame) else []
+    spec = line_spec(runs, y_title, references or [], colour_field="run")
+    spec["layer"][0]["encoding"]["color"]["scale"] = {"domain": runs, "range": RUN_COLOURS[:max(len(runs), 1)]}
+    where.vega_lite_chart(frame, spec, width="stretch")

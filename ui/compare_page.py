@@ -23,6 +23,7 @@ def main() -> None:
              "same size they get the very same z (the GANs share one, the 16-D VAE and the autoencoder another); "
              "otherwise the same seed. The conditional GAN draws the digits 0-9 in turn.")
     explain_ui()
+    st.caption("Your own trainings are compared at the bottom of this page, under **Your runs**.")
     shipped_ui()
     your_runs_ui()
 
@@ -150,6 +151,7 @@ def measure(name: str, model: state.LoadedModel) -> str:
 
 # ---- this session's runs --------------------------------------------------------------------------------
 DIFFERS_COLOUR = "background-color: rgba(255, 193, 7, 0.28)"
+SAMPLES_SHOWN = 16  # of each run's fixed-noise grid: the first 16, the same z positions in every run
 
 
 def your_runs_ui() -> None:
@@ -217,12 +219,14 @@ def run_curves_ui(runs: list[run_archive.ArchivedRun]) -> None:
 
 
 def run_samples_ui(runs: list[run_archive.ArchivedRun]) -> None:
-    st.markdown("**Final samples** (each run's fixed-noise grid, as it was when you pressed Reset):")
+    st.markdown(f"**Final samples** (the first {SAMPLES_SHOWN} of each run's fixed-noise grid, as it was when you "
+                f"pressed Reset):")
     for cell, run in zip(st.columns(len(runs)), runs):
         if run.samples is None:
             cell.caption(f"{run.name}: no samples yet")
         else:
-            cell.image(grid_png(run.samples.astype("float32") / 255.0, scale=2), output_format="PNG",
+            shown = run.samples[:SAMPLES_SHOWN].astype("float32") / 255.0
+            cell.image(grid_png(shown, scale=3), output_format="PNG",
                        caption=f"{run.name}: {run.config.get('model', '?')}, step {max(run.samples_step, 0):,} "
                                f"of {run.step:,}")
 

@@ -102,7 +102,8 @@ def read_link() -> list[str]:
     if not found or found == st.session_state.get(LINK_WRITTEN_KEY):
         return []
     st.session_state[LINK_WRITTEN_KEY] = found  # read once: a link that fails to apply is not retried each run
-    request = share.parse_params(found, [s.name for s in catalog.SHIPPED] + [catalog.SESSION], list(VIEW_WORDS.values()))
+    models = [shipped.name for shipped in catalog.SHIPPED] + [catalog.SESSION]
+    request = share.parse_params(found, models, list(VIEW_WORDS.values()))
     if request.model is not None:
         st.session_state["explore_model"] = request.model
         _on_model()
@@ -133,7 +134,7 @@ def apply_link_z(loaded: state.LoadedModel) -> list[str]:
     moved = sorted(dim for dim in moves if dim < latent_dim)
     if moved:
         kept = [dim for dim in st.session_state["explore_dims"] if dim not in moved]
-        st.session_state["explore_dims"] = (moved + kept)[:MAX_SLIDERS]
+        st.session_state["explore_dims"] = sorted((moved + kept)[:MAX_SLIDERS])
     if outside:
         return [f"`z` values for {len(outside)} dimension(s) this model does not have (its z has {latent_dim})"]
     return []
@@ -169,7 +170,8 @@ def write_link(loaded: state.LoadedModel) -> dict[str, str]:
 
 def link_url(params: dict[str, str]) -> str:
     """The whole link when the browser told us the page's address (st.context.url), else its query part."""
-    query = urlencode(params, safe="_~")
+    others = {name: st.query_params.get(name) for name in st.query_params if name not in share.PARAMS}
+    query = urlencode({**others, **params}, safe="_~")  # others: e.g. a live-view token the page was opened with
     try:
         page = st.context.url
     except Exception:  # outside a browser session (a test without a context)
@@ -197,17 +199,18 @@ def _file_stem() -> str:
 def downloads_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
     z, stem = _z(), _file_stem()
     png_col, json_col, npy_col = st.columns(3)
-    png_col.download_button("Digit (PNG)", to_png(image, scale=DIGIT_SCALE), file_name=f"{stem}.png",
+    png_col.download_button("PNG", to_png(image, scale=DIGIT_SCALE), file_name=f"{stem}.png",
                             mime="image/png", key="explore_download_png", icon=":material/download:",
-                            on_click="ignore")
-    json_col.download_button("z (JSON)", share.z_json_bytes(z, stem.rsplit("-seed", 1)[0],
+                            on_click="ignore", width="stretch", help="The digit as shown (280 x 280 pixels).")
+    json_col.download_button("z", share.z_json_bytes(z, stem.rsplit("-seed", 1)[0],
                                                             int(st.session_state["explore_seed"]), _label(loaded)),
                              file_name=f"{stem}-z.json", mime="application/json", key="explore_download_json",
-                             icon=":material/data_object:", on_click="ignore")
-    npy_col.download_button("z (.npy)", share.z_npy_bytes(z), file_name=f"{stem}-z.npy",
+                             icon=":material/data_object:", on_click="ignore", width="stretch",
+                             help="z as JSON, with the model and seed it came from.")
+    npy_col.download_button(".npy", share.z_npy_bytes(z), file_name=f"{stem}-z.npy",
                             mime="application/octet-stream", key="explore_download_npy",
-                            icon=":material/download:", on_click="ignore",
-                            help="np.load(path) gives z back (float32; no pickle).")
+                            icon=":material/download:", on_click="ignore", width="stretch",
+                            help="z as a NumPy file: np.load(path) gives it back (float32; no pickle).")
 
 
 # ---- which model ------------------------------------------------------------------------------
