@@ -747,7 +747,13 @@ class LabEngine:
             spare, self._spare = self._spare, None
         if spare is not None and spare.alive():
             return spare
-        return self._new_worker("trainer")
+        try:
+            return self._new_worker("trainer")
+        except Exception:  # no worker (a cluster that cannot be reached): the slot is free again
+            with self._lock:
+                self._runs.pop(run.run_id, None)
+            run._pending = False
+            raise
 
     def _revive(self, run: RunClient) -> None:
         """A new worker for a run whose worker ended, continuing from its snapshot when there is one."""
