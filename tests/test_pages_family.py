@@ -108,6 +108,7 @@ def test_conditional_gan_draws_the_chosen_digit_and_walks_between_classes(lab):
     before = _images(at)[0]
     at.radio(key="explore_label").set_value(7).run()
     assert not at.exception and _images(at)[0] != before
+    at.segmented_control(key="explore_view").set_value("Between classes").run()  # one view is drawn at a time
     at.selectbox(key="explore_class_b").set_value(1).run()
     at.slider(key="explore_class_steps").set_value(4).run()
     assert not at.exception and "From 3 to 1" in " ".join(_images(at))
@@ -122,14 +123,16 @@ def test_two_dimensional_vae_shows_its_manifold_and_code_scatter(lab):
     at = _page(lab, EXPLORE, explore_model="vae2d")
     assert at.multiselect(key="explore_dims").value == [0, 1]
     assert at.slider(key="explore_z_0") and at.slider(key="explore_z_1")
-    assert "The manifold" in " ".join(_images(at))
-    assert at.get("vega_lite_chart")  # the scatter of encoded digits
     at.slider(key="explore_z_1").set_value(1.5).run()
     assert not at.exception and at.session_state["explore_z"][1] == pytest.approx(1.5)
+    at.segmented_control(key="explore_view").set_value("Latent map").run()  # one view is drawn at a time
+    assert "The manifold" in " ".join(_images(at))
+    assert at.get("vega_lite_chart")  # the scatter of encoded digits
 
 
 def test_autoencoder_shows_reconstructions_and_why_sampling_fails(lab):
     at = _page(lab, EXPLORE, explore_model="ae")
+    at.segmented_control(key="explore_view").set_value("Encode and decode").run()  # one view is drawn at a time
     assert "encoded to z and decoded back" in " ".join(_images(at))
     assert "plain autoencoder is only trained to reconstruct" in _text(at)
     assert "The manifold" not in " ".join(_images(at))
