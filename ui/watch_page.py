@@ -12,6 +12,7 @@ from gan_core.config import LOGISTIC_LOSSES
 from ui import presenter
 
 WATCH_REFRESH_S = 1.0  # the shared view is polled about once a second; redrawing faster shows nothing new
+SLOW_REFRESH_S = 4.0  # the discriminator view, live quality and the timeline (the presenter's page does the same)
 
 
 def main() -> None:
@@ -46,15 +47,23 @@ def main() -> None:
         else:
             views.autoencoder_charts_ui(view, config)
         views.samples_ui(view, config)
+
+    @st.fragment(run_every=SLOW_REFRESH_S)
+    def slow() -> None:
+        # As on the presenter's page: the D view and quality change far less often than the curves.
+        view = shared.view()
+        if shared.ended or not len(view.history.get("step", ())):
+            return
         if config.is_adversarial:
-            views.discriminator_view_ui(view, probabilities)
+            views.discriminator_view_ui(view, config.loss in LOGISTIC_LOSSES)
         views.quality_ui(shared, view)
 
     live()
     extras = getattr(views, "train_extras", None)
     if extras is not None and hasattr(shared.view(), "timeline_steps"):
         presenter.call_if_fits(getattr(extras, "timeline_ui", None), run=presenter.WatchedRun(shared),
-                               refresh_s=WATCH_REFRESH_S)
+                               refresh_s=SLOW_REFRESH_S)
+    slow()
 
 
 main()
