@@ -105,9 +105,13 @@ class GANConfig:
         """Each invalid field, named, with the range it must be in."""
         out = []
         for name, (low, high) in INT_RANGES.items():
-            if not low <= getattr(self, name) <= high:
-                allowed = f"must be {low}" if low == high else f"must be an integer in [{low}, {high}]"
-                out.append(f"{name} {allowed} (got {getattr(self, name)!r})")
+            value = getattr(self, name)
+            if low == high and value != low:
+                out.append(f"{name} must be {low} (got {value!r})")
+            elif value > high:
+                out.append(f"{name} {value} is over the limit: it must be an integer in [{low}, {high}]")
+            elif value < low:
+                out.append(f"{name} must be an integer in [{low}, {high}] (got {value!r})")
         for name in ("gp_weight", "kl_weight", "r1_gamma"):
             if getattr(self, name) > MAX_WEIGHT:
                 out.append(f"{name} must be in [0, {MAX_WEIGHT:g}] (got {getattr(self, name)!r})")

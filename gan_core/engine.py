@@ -22,6 +22,12 @@ Process lifecycle (the decisions the pages rely on):
   create request and stay in the RunClient (images as uint8), so a revived worker gets them again. Such a
   run never takes over the spare's prepared run (built for other data, fresh weights), only its process.
 - Workers never outlive the app (see gan_core.transport); `shutdown` ends them all and runs at exit.
+- Where workers run is the factory's business (EngineOptions.make_worker, chosen by GAN_LAB_ENGINE): local
+  processes by default (gan_core.transport), Ray actors with `ray` (gan_core.transport_ray); nothing else
+  here changes, and the local default never imports Ray.
+- Presenter mode: `share(run)` gives a run a long random token; every viewer of it reads one SharedRun,
+  polled by one thread (see SharedRun), so viewers cost the training nothing that grows with their number.
+  `revoke(token)`, Reset and the presenter's session end all end it, with the message viewers see.
 This module imports neither TensorFlow nor Keras, nor streamlit.
 """
 

@@ -50,11 +50,11 @@ def test_config_rejects_bad_values_naming_the_field(change, field):
 
 @pytest.mark.parametrize("data, message", [
     ({"hidden_units": 1.5}, r"hidden_units must be a whole number in \[1, 8192\] \(got 1.5\)"),
-    ({"hidden_units": 10**9}, r"hidden_units must be an integer in \[1, 8192\] \(got 1000000000\)"),
+    ({"hidden_units": 10**9}, r"hidden_units 1000000000 is over the limit: it must be an integer in \[1, 8192\]"),
     ({"latent_dim": 0}, r"latent_dim must be an integer in \[1, 1024\]"),
-    ({"batch_size": 10**6}, r"batch_size must be an integer in \[1, 4096\]"),
-    ({"d_steps": 1000}, r"d_steps must be an integer in \[1, 100\]"),
-    ({"steps_per_call": 10**7}, r"steps_per_call must be an integer in \[1, 1000\]"),
+    ({"batch_size": 10**6}, r"batch_size 1000000 is over the limit: it must be an integer in \[1, 4096\]"),
+    ({"d_steps": 1000}, r"d_steps 1000 is over the limit: it must be an integer in \[1, 100\]"),
+    ({"steps_per_call": 10**7}, r"steps_per_call 10000000 is over the limit: it must be an integer in \[1, 1000\]"),
     ({"seed": -1}, r"seed must be an integer in \[0, 100000000\]"),
     ({"image_size": 4096}, r"image_size must be 28"),
     ({"seed": True}, r"seed must be a whole number"),
