@@ -213,9 +213,9 @@ def test_downloads_timeline_explore_this_moment_and_continuing_from_the_bundle(l
     # The slider scrubs: another step, another picture, with no request to the worker.
     slider = at.select_slider(key="train_timeline_step")
     assert list(slider.options) == [str(s) if isinstance(slider.options[0], str) else s for s in steps]
-    newest = _image_with_caption(at, f"noise vectors at step {steps[-1]:,}")
+    newest = _image_with_caption(at, f"Timeline at step {steps[-1]:,}:")
     slider.set_value(steps[0]).run()
-    oldest = _image_with_caption(at, f"noise vectors at step {steps[0]:,}")
+    oldest = _image_with_caption(at, f"Timeline at step {steps[0]:,}:")
     assert newest and oldest and newest != oldest
     assert not np.array_equal(view.timeline_frame(steps[0]), view.timeline_frame(steps[-1]))
 

@@ -56,6 +56,8 @@ GIF_MAX_FRAMES = 100
 GIF_FRAME_MS = 120
 TIMELINE_KEY = "train_timeline_step"
 TIMELINE_FOLLOW_KEY = "_train_timeline_follow"
+TIMELINE_PNG_KEY = "_train_timeline_png"
+TIMELINE_PNG_CACHE = 64  # encoded grids kept per session (~65 KB each)
 EXPLORE_PAGE = "ui/explore_page.py"
 EXPLORE_SESSION_SOURCE = "This session's model"  # ui/explore_page.py SOURCES[1]
 EXPLORE_SESSION_MODEL = "session"  # ui/catalog.py SESSION
@@ -298,11 +300,9 @@ def timeline_ui(run, refresh_s: float | None) -> None:
     def timeline() -> None:
         view = run.view  # the live fragment polls; this one only draws what the page holds
         steps = list(view.timeline_steps)
-        st.subheader("Training timeline")
-        if not steps:
-            st.caption("The fixed-noise grid is kept at every chunk's end: scrub back through training here once the "
-                       "first chunk is done.")
+        if not steps:  # nothing to scrub before the first chunk's end
             return
+        st.subheader("Training timeline")
         _keep_timeline_value(steps)
         if len(steps) == 1:
             chosen = steps[0]
@@ -312,14 +312,30 @@ def timeline_ui(run, refresh_s: float | None) -> None:
                                       help="Drag back through training: the same 64 noise vectors at each kept step.")
         st.session_state[TIMELINE_FOLLOW_KEY] = chosen if chosen == steps[-1] else None
         picture, text = st.columns([3, 2])
-        frame = view.timeline_frame(chosen)
-        picture.image(grid_png(frame.astype(np.float32) / 255.0, columns=8, scale=2), output_format="PNG",
-                      caption=f"The same 64 noise vectors at step {chosen:,}")
+        with picture.container(key="train_timeline_picture"):
+            st.image(_timeline_png(run.run_id, view, chosen), output_format="PNG",
+                     caption=f"Timeline at step {chosen:,}: the same 64 noise vectors")
         text.markdown(f"{len(steps):,} moments kept, from step {steps[0]:,} to {steps[-1]:,} (evenly thinned to at most "
                       f"{view.max_frames}). Pick one to see what G drew then.")
         _explore_moment_ui(text, run, view, chosen)
 
     timeline()
+
+
+def _timeline_png(run_id: str, view, step: int) -> bytes:
+    """The grid at `step` as PNG, kept for the last TIMELINE_PNG_CACHE steps shown: scrubbing back and forth
+    over the same moments encodes each once (and the browser reuses its decoded picture: same bytes, same URL)."""
+    cache = st.session_state.get(TIMELINE_PNG_KEY)
+    if cache is None or cache["run_id"] != run_id:
+        cache = {"run_id": run_id, "pngs": {}}
+        st.session_state[TIMELINE_PNG_KEY] = cache
+    pngs: dict[int, bytes] = cache["pngs"]
+    if step not in pngs:
+        frame = view.timeline_frame(step)
+        pngs[step] = grid_png(frame.astype(np.float32) / 255.0, columns=8, scale=2)
+        while len(pngs) > TIMELINE_PNG_CACHE:
+            pngs.pop(next(iter(pngs)))
+    return pngs[step]
 
 
 def _keep_timeline_value(steps: list[int]) -> None:
@@ -410,6 +426,8 @@ DOWNLOADS = (("png", "Sample grid (.png)", "samples", "image/png", ":material/im
 
 def downloads_ui(run) -> None:
     """Results out: built on request only, then offered as download buttons."""
+    if not len(run.view.history.get("step", ())):
+        return
     with st.expander("Downloads: samples, progress GIF, history, this model", icon=":material/download:"):
         prepared = st.session_state.get(DOWNLOADS_KEY)
         if prepared is not None and prepared["run_id"] != run.run_id:
