@@ -540,27 +540,28 @@ class SharedRun:
 
     def _loop(self) -> None:
         while not self.ended and not self.engine._closed:
-            if self._run is not None:
-                self._publish_worker()  # even with no local viewer: other replicas' viewers need the name
-            if time.monotonic() - self._last_read < SHARE_IDLE_S:
-                try:
+            try:
+                run = self._run  # None once ended (end() lets go of the presenter's run)
+                if run is not None:
+                    self._publish_worker(run)  # even with no local viewer: other replicas' viewers need it
+                if time.monotonic() - self._last_read < SHARE_IDLE_S:
                     self.refresh()
-                except Exception as exc:  # the poller must outlive any one bad answer
-                    self._view.message = f"The live view could not refresh ({exc}); retrying."
+            except Exception as exc:  # the poller must outlive any one bad answer (or a cluster hiccup)
+                self._view.message = f"The live view could not refresh ({exc}); retrying."
             self._stop.wait(SHARE_POLL_S)
             if time.monotonic() - self._last_read >= SHARE_IDLE_S:
                 self._wake.clear()
                 self._wake.wait(5.0)  # idle: nobody watches; a read wakes it at once
 
-    def _publish_worker(self) -> None:
-        worker = self._run.worker
+    def _publish_worker(self, run: RunClient) -> None:
+        worker = run.worker
         if worker is not self._worker and worker is not None:
             self._worker = worker
             publish = getattr(self.engine.options.make_worker, "publish_share", None)
             if publish is not None and getattr(worker, "name", None):
                 publish(self.token, {"run_id": self.run_id, "worker": worker.name, "config": self.config.to_dict(),
                                      "quality_every": self.quality_every, "quality_n": self.quality_n,
-                                     "quality_note": self._run.quality_note})
+                                     "quality_note": run.quality_note})
 
     def refresh(self) -> RunView:
         """One poll of the worker, folded into the shared view and published (the poller calls it)."""
@@ -619,10 +620,12 @@ class SharedRun:
             gone.status, gone.message = "ended", message
             self._published = gone
             self._weights = None
+            # Let go of the run and the poller's copy: an ended link is kept (to say why) at the cost of a message.
+            self._run, self._view = None, RunView()
         self._stop.set()
         self._wake.set()
         withdraw_share = getattr(self.engine.options.make_worker, "withdraw_share", None)
-        if withdraw and self._run is not None and withdraw_share is not None:
+        if withdraw and self._remote is None and withdraw_share is not None:
             try:
                 withdraw_share(self.token, message)
             except Exception:  # the cluster may be gone at shutdown; ending must never raise
@@ -855,7 +858,7 @@ class LabEngine:
         """The run's live-view token, made on first call (long, random: secrets.token_urlsafe(24))."""
         with self._lock:
             for token, shared in self._shares.items():
-                if shared._run is run and not shared.ended:
+                if shared._run is run and not shared.ended:  # (an ended share holds no run)
                     return token
             token = secrets.token_urlsafe(24)
             self._shares[token] = SharedRun(self, token, run=run)
@@ -902,7 +905,7 @@ class LabEngine:
         else:
             message = f"The presenter's run could not start ({run.why_no_worker()}); this live view has ended."
         with self._lock:
-            shares = [shared for shared in self._shares.values() if shared._run is run]
+            shares = [shared for shared in self._shares.values() if shared._run is run]  # live ones only
         for shared in shares:
             shared.end(message)
         self._forget_ended()
