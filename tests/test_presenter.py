@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -68,11 +69,25 @@ def test_revoking_ends_the_link_and_a_new_share_gets_a_new_token(engine):
     shared = engine.watch(token)
     engine.revoke(token)
     assert "stopped sharing" in shared.ended and engine.watch(token).view().status == "ended"
+    assert shared._run is None  # an ended link keeps its message, not the run
     again = engine.share(run)
     assert again != token and not engine.watch(again).ended
     run.close("the browser session ended")  # the presenter leaves
     assert "the browser session ended" in engine.watch(again).ended
     run.discard()
+
+
+def test_the_local_default_never_imports_ray():
+    import subprocess
+    import sys
+
+    code = ("import sys, os; os.environ.pop('GAN_LAB_ENGINE', None); from gan_core.engine import EngineOptions; "
+            "from gan_core.transport import LocalWorker; import ui.presenter; "
+            "assert EngineOptions().make_worker is LocalWorker; print('ray' in sys.modules, 'tensorflow' in sys.modules)")
+    env = {key: value for key, value in os.environ.items() if key != "GAN_LAB_ENGINE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=str(Path(__file__).resolve().parents[1]), check=True).stdout.split()
+    assert out == ["False", "False"]
 
 
 def test_the_cap_holds_under_concurrent_starts():
