@@ -6,8 +6,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import streamlit as st
-
 from gan_core import checkpoints
 from ui import state
 

@@ -5,8 +5,8 @@ Decisions (the engine's are in gan_core.engine.SharedRun):
   (`viewer_navigation`): "Live view" (ui/watch_page.py) and "Explore" (ui/watch_explore_page.py). The token
   is kept in the viewer's session, so moving between those two pages keeps the session a viewer's; a viewer
   never sees the Train page, its buttons or its sidebar recipe. (A new tab without the link is a normal visitor.)
-- Viewers draw with the Train page's own drawing functions (`train_views`: train_page.py's module loaded
-  without running its page), so what they see is what the presenter sees, charts for charts.
+- Viewers draw with the Train page's own drawing functions (ui/live_views.py), so what they see is what the
+  presenter sees, charts for charts.
 - A viewer's Explore page is the ordinary Explore page, drawn while `state.VIEWER.run` holds a read-only
   stand-in (`WatchedRun`) for the presenter's run: "This session's model" is then a private copy of the
   presenter's latest weights (one copy shared by viewers asking within a few seconds), dense models
@@ -15,9 +15,6 @@ Decisions (the engine's are in gan_core.engine.SharedRun):
 
 from __future__ import annotations
 
-import ast
-import functools
-import inspect
 import types
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -114,31 +111,6 @@ def viewer_view(view):
     copy.message = VIEWER_STATUS[view.status]
     copy.latest = view.latest
     return copy
-
-
-@functools.cache
-def train_views() -> types.ModuleType:
-    """ui/train_page.py's functions without running its page (its last statement, `main()`, is left out)."""
-    path = ROOT / "ui" / "train_page.py"
-    tree = ast.parse(path.read_text(), str(path))
-    tree.body = [node for node in tree.body if not (
-        isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-        and isinstance(node.value.func, ast.Name) and node.value.func.id == "main")]
-    module = types.ModuleType("ui._train_views")
-    module.__file__ = str(path)
-    exec(compile(tree, str(path), "exec"), module.__dict__)
-    return module
-
-
-def call_if_fits(function, **available) -> bool:
-    """Call `function` when every parameter it takes is among `available` (drawing code another page owns)."""
-    if function is None:
-        return False
-    names = list(inspect.signature(function).parameters)
-    if not all(name in available for name in names):
-        return False
-    function(*(available[name] for name in names))
-    return True
 
 
 class WatchedRun:

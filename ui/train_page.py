@@ -6,21 +6,15 @@ what the worker sent since the last one (new curve points, the grid when it chan
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
-from gan_core.alerts import check_alerts
 from gan_core.config import GAN_LOSSES, LOGISTIC_LOSSES, GANConfig, recommended_config
 from gan_core.data import DATASET_CHOICES
-from gan_core.images import grid_png
 from gan_core.messages import RunView
-from ui import presenter
-from ui import charts, state, train_extras
-from ui.train_text import (AUTOENCODER_LATENTS, CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR_VIEW_TEXT_CRITIC,
-                           ELBO_TEXT, GRAD_NORM_TEXT, INTRO_ADVERSARIAL, INTRO_AUTOENCODER, KL_TEXT, LOSS_LABELS,
-                           LOSS_TEXT, PENALTY_TEXT, QUALITY_TEXT, RECON_TEXT, SAMPLES_TEXT, SCORES_TEXT_CRITIC,
-                           SCORES_TEXT_PROBABILITY, STATUS_TEXT)
+from ui import presenter, state, train_extras
+from ui.live_views import (adversarial_charts_ui, alerts_ui, autoencoder_charts_ui, discriminator_view_ui, quality_ui,
+                           samples_ui, status_ui)
+from ui.train_text import AUTOENCODER_LATENTS, INTRO_ADVERSARIAL, INTRO_AUTOENCODER, LOSS_LABELS
 
 LIVE_REFRESH_S = 1.0  # the timer that redraws the live views while the worker trains (measured: benchmarks/ui_speed.py)
 STARTING_REFRESH_S = 0.25  # while the worker starts, so the first points show the moment they exist
@@ -28,8 +22,6 @@ SLOW_REFRESH_S = 4.0  # the discriminator view and live quality
 FIRST_POINT_WAIT_S = 1.0
 ERROR_KEY = "train_error"
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
-EQUILIBRIUM_D_LOSS = 2 * math.log(2)
-EQUILIBRIUM_G_LOSS = math.log(2)
 MODEL_CHOICES = {  # widget value -> (label, GANConfig.model, GANConfig.architecture)
     "gan": ("GAN (documented)", "gan", "dense"), "cgan": ("Conditional GAN", "cgan", "dense"),
     "dcgan": ("DCGAN (conv)", "gan", "conv"), "ae": ("Autoencoder", "ae", "dense"), "vae": ("VAE", "vae", "dense")}
@@ -326,105 +318,6 @@ def live_views(run, drawn: RunView) -> None:
     train_extras.timeline_ui(run, SLOW_REFRESH_S if drawn_busy else None)
     slow_views()
     train_extras.downloads_ui(run)
-
-
-def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: bool) -> None:
-    for alert in check_alerts(view.history, quality, view.status, view.message, scores_are_probabilities):
-        show = st.error if alert.severity == "error" else st.warning
-        show(f"**{alert.title}.** {alert.message}", icon=":material/error:" if alert.severity == "error"
-             else ":material/warning:")
-
-
-def status_ui(view: RunView) -> None:
-    title, hint = STATUS_TEXT.get(view.status, (view.status, ""))
-    step_col, elapsed_col, speed_col, status_col = st.columns([1, 1, 1, 3])
-    step_col.metric("Step", f"{view.step:,}")
-    elapsed_col.metric("Elapsed", f"{view.elapsed_s:,.1f} s")
-    speed_col.metric("Steps/s", f"{view.steps_per_second:,.0f}" if view.steps_per_second else "-")
-    text = view.message or hint.format(chunk=state.CHUNK_STEPS)
-    if view.status == "diverged":
-        text = "Training holds at the last good weights; see the alert above."
-    with status_col:
-        show = {"diverged": st.warning, "error": st.error, "worker_gone": st.error}.get(view.status, st.info)
-        show(f"**{title}.** {text}")
-
-
-def adversarial_charts_ui(view: RunView, config: GANConfig, probabilities: bool) -> None:
-    history = view.history
-    logistic = config.loss in LOGISTIC_LOSSES
-    loss_refs = [(EQUILIBRIUM_D_LOSS, "2 ln 2"), (EQUILIBRIUM_G_LOSS, "ln 2")] if logistic else []
-    charts.chart_with_text(charts.long_frame(history, ["d_loss", "g_loss"]), "loss", loss_refs, LOSS_TEXT.get(
-        config.loss, LOSS_TEXT["other"]).format(loss=LOSS_LABELS[config.loss]))
-    if probabilities:
-        charts.chart_with_text(charts.long_frame(history, ["d_real", "d_fake"]), "D output",
-                               [(0.5, "equilibrium 0.5")], SCORES_TEXT_PROBABILITY)
-    else:
-        charts.chart_with_text(charts.long_frame(history, ["d_real", "d_fake"], CRITIC_LABELS), "critic score", [],
-                               SCORES_TEXT_CRITIC)
-    if "gradient_penalty" in history:
-        charts.chart_with_text(charts.long_frame(history, ["gradient_penalty"]), "penalty", [], PENALTY_TEXT)
-    charts.chart_with_text(charts.long_frame(history, ["d_grad_norm", "g_grad_norm"]), "gradient norm", [],
-                           GRAD_NORM_TEXT)
-
-
-def autoencoder_charts_ui(view: RunView, config: GANConfig) -> None:
-    history = view.history
-    if config.model == "vae":
-        charts.chart_with_text(charts.long_frame(history, ["loss", "recon_loss"]), "loss per digit", [], ELBO_TEXT)
-        charts.chart_with_text(charts.long_frame(history, ["kl_loss"]), "KL (nats)", [],
-                               KL_TEXT.format(weight=config.kl_weight))
-    else:
-        charts.chart_with_text(charts.long_frame(history, ["recon_loss"]), "loss per digit", [], RECON_TEXT)
-
-
-def samples_ui(view: RunView, config: GANConfig) -> None:
-    if view.samples is None:
-        return
-    picture, text = st.columns([3, 2])
-    what = "noise vectors" if config.is_adversarial else "latent vectors, drawn from N(0, I) and decoded,"
-    picture.image(grid_png(view.samples, columns=8, scale=2), output_format="PNG",
-                  caption=f"The same 64 {what} at step {view.samples_step:,}")
-    text.markdown(SAMPLES_TEXT[config.model if config.model in SAMPLES_TEXT else "gan"])
-
-
-def discriminator_view_ui(view: RunView, probabilities: bool) -> None:
-    scores = view.extras.get("discriminator_view")
-    if not scores:
-        return
-    picture, text = st.columns([3, 2])
-    charts.score_histogram_chart(picture, scores["real"], scores["fake"], probabilities)
-    text.markdown(DISCRIMINATOR_VIEW_TEXT if probabilities else DISCRIMINATOR_VIEW_TEXT_CRITIC)
-
-
-def quality_ui(run, view: RunView) -> None:
-    st.subheader("Quality, judged by a digit classifier")
-    if run.quality_note:
-        st.info(f"Quality metrics unavailable: {run.quality_note}")
-        return
-    if view.quality_error:
-        st.warning(view.quality_error)
-    quality = view.quality
-    if quality is None or len(quality["step"]) == 0:
-        st.info(f"The first evaluation comes at step {run.quality_every:,}: {run.quality_n:,} samples scored by the "
-                f"digit classifier in a separate thread, so training never waits for it.")
-        return
-    st.markdown(QUALITY_TEXT.format(n=run.quality_n, every=run.quality_every))
-    fid, coverage = st.columns(2)
-    charts.draw_lines(fid, charts.long_frame(quality, ["fid"]), "FID (classifier features)",
-                      [(float(quality["fid_floor"][-1]), "real-vs-real floor")], points=True, y_zero=True)
-    charts.draw_lines(coverage, charts.long_frame(quality, ["classes_covered"]), "classes covered", [(10, "all 10")],
-                      y_domain=(0, 10), points=True)
-    kl, precision_recall = st.columns(2)
-    charts.draw_lines(kl, charts.long_frame(quality, ["kl_to_uniform"]), "KL to uniform (nats)", [], points=True,
-                      y_zero=True)
-    charts.draw_lines(precision_recall, charts.long_frame(quality, ["precision", "recall"]), "share", [],
-                      y_domain=(0, 1), points=True)
-    if view.quality_shares is not None:
-        chart, text = st.columns([3, 2])
-        charts.class_shares_chart(chart, view.quality_shares)
-        drawer = "G" if run.config.is_adversarial else "the decoder"
-        text.markdown(f"**Which digits {drawer} draws** (step {int(quality['step'][-1]):,}). Healthy: every bar near "
-                      f"the dashed 10%. Mode collapse: a few tall bars and missing digits.")
 
 
 main()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from gan_core.config import LOGISTIC_LOSSES
-from ui import presenter
+from ui import live_views as views
+from ui import presenter, train_extras
 
 WATCH_REFRESH_S = 1.0  # the shared view is polled about once a second; redrawing faster shows nothing new
 SLOW_REFRESH_S = 4.0  # the discriminator view, live quality and the timeline (the presenter's page does the same)
@@ -28,7 +29,6 @@ def main() -> None:
     kind = "GAN" if config.is_adversarial else config.model.upper()
     st.caption(f"You are watching someone's {kind} train, live and read-only: what you see refreshes by itself. "
                f"Open **Explore** (left) to play with its latest generator; nothing you do there touches theirs.")
-    views = presenter.train_views()
 
     @st.fragment(run_every=WATCH_REFRESH_S)
     def live() -> None:
@@ -59,10 +59,7 @@ def main() -> None:
         views.quality_ui(shared, view)
 
     live()
-    extras = getattr(views, "train_extras", None)
-    if extras is not None and hasattr(shared.view(), "timeline_steps"):
-        presenter.call_if_fits(getattr(extras, "timeline_ui", None), run=presenter.WatchedRun(shared),
-                               refresh_s=SLOW_REFRESH_S)
+    train_extras.timeline_ui(presenter.WatchedRun(shared), refresh_s=SLOW_REFRESH_S)
     slow()
 
 
