@@ -1,7 +1,13 @@
-"""AppTest: the explore, compare and model pages with every kind of shipped model (tiny ones, in a temp folder)."""
+"""AppTest: the explore, compare and model pages with every kind of shipped model (tiny ones, in a temp folder).
+
+Dense models draw in the page process (NumPy); network descriptions and live measurements go to the lab
+engine's inference worker, which reads the real offline `mnist-sample` digits (a monkeypatch here would not
+reach it). Nothing here trains, so the engine's warm spare is switched off.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -9,11 +15,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import gan_core.data
 from gan_core.checkpoints import save_weights_folder
 from gan_core.classifier import build_classifier
 from gan_core.config import GANConfig
-from gan_core.data import Dataset
+from gan_core.engine import EngineOptions
 from gan_core.models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,14 +27,6 @@ TINY = GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5,
 SHIPPED = {"gan": TINY, "cgan": TINY.replace(model="cgan"), "wgan_gp": TINY.replace(loss="wgan_gp"),
            "vae2d": TINY.replace(model="vae", latent_dim=2), "ae": TINY.replace(model="ae", latent_dim=4)}
 EXPLORE, COMPARE, MODEL = "ui/explore_page.py", "ui/compare_page.py", "ui/model_page.py"
-
-
-def _tiny_images() -> np.ndarray:
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:28, 0:28]
-    centres = rng.uniform(8, 20, size=(64, 2))
-    images = np.exp(-((yy[None] - centres[:, 0, None, None]) ** 2 + (xx[None] - centres[:, 1, None, None]) ** 2) / 18.0)
-    return images.astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +49,16 @@ def fresh_caches():
 
 @pytest.fixture
 def lab(monkeypatch, shipped_root, tmp_path):
-    """The app pointed at the tiny shipped models, tiny data and a tiny judge; no quality.json."""
+    """The app pointed at the tiny shipped models and a tiny judge; no quality.json."""
     from ui import catalog, state
 
-    monkeypatch.setattr(gan_core.data, "load_dataset",
-                        lambda name, *a, **k: Dataset(name, _tiny_images(), np.arange(64) % 10, []))
+    monkeypatch.setattr(state, "EngineOptions", functools.partial(EngineOptions, warm_spare=False))
     monkeypatch.setattr(state, "BASE_CONFIG", TINY)
     monkeypatch.setattr(state, "PRETRAINED_DIR", shipped_root / "gan")
     monkeypatch.setattr(state, "DIRECTION_SAMPLES", 500)
     monkeypatch.setattr(catalog, "PRETRAINED_ROOT", shipped_root)
     monkeypatch.setattr(catalog, "QUALITY_FILE", tmp_path / "quality.json")
-    monkeypatch.setattr(catalog, "JUDGE_DIR", shipped_root)
+    monkeypatch.setattr(state, "JUDGE_DIR", shipped_root)  # the tiny judge, used by the engine's inference worker
     monkeypatch.setattr(catalog, "LIVE_SAMPLES", 16)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
     at.run()
