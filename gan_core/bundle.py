@@ -430,16 +430,7 @@ def export_bundle(weights: str | Path, out_zip: str | Path, seed: int = 0) -> Pa
     z = sample_z(100, config.latent_dim, seed)
     samples_png = grid_png(model.generate(z, np.arange(100) % 10), columns=10)
     data = _bundle_from_model(model, config, stems, state, history, samples_png)
-    out_zip.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=out_zip.parent, prefix=f".{out_zip.name}.", suffix=".tmp")
-    try:
-        with open(handle, "wb") as stream:
-            stream.write(data)
-        Path(temp).replace(out_zip)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return out_zip
+    return checkpoints.atomic_write_bytes(out_zip, data)  # the package's one atomic write: fsynced, unique temp
 
 
 def _bundle_from_model(model, config: GANConfig, stems: list[str], state: dict,
