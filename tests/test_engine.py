@@ -16,30 +16,10 @@ import pytest
 from gan_core.config import GANConfig
 from gan_core.engine import CapacityError, EngineOptions, LabEngine
 from gan_core.messages import RunSnapshot, RunView
+from process_support import pid_alive as _alive, wait_for as _wait
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (ended, not yet reaped) counts as gone
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return False
-
-
-def _wait(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")

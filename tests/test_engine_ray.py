@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import pytest
 
@@ -19,17 +18,9 @@ ray = pytest.importorskip("ray", reason="ray is a dev requirement: pip install -
 from gan_core.config import GANConfig  # noqa: E402
 from gan_core.engine import CapacityError, EngineOptions, LabEngine  # noqa: E402
 from gan_core.transport import WorkerGone  # noqa: E402
+from process_support import wait_for as _wait  # noqa: E402
 
 TINY = GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
-
-
-def _wait(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")

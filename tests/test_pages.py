@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 from gan_core.checkpoints import save_weights_folder
 from gan_core.config import GANConfig
 from gan_core.models import build_model
+from process_support import pid_alive as _alive, wait_for as _wait
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 60
@@ -80,27 +81,6 @@ def lab(monkeypatch, tiny_weights):
     run = _run(at)
     if run is not None:
         run.discard()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (ended, not yet reaped) counts as gone
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return False
-
-
-def _wait(predicate, timeout=30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _run(at):

@@ -12,17 +12,9 @@ import pytest
 
 from gan_core.config import GANConfig
 from gan_core.engine import CapacityError, EngineError, EngineOptions, LabEngine
+from process_support import wait_for as _wait
 
 TINY = GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
-
-
-def _wait(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")

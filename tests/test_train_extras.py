@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import struct
-import time
 import zipfile
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from gan_core.bundle import load_bundle_bytes
 from gan_core.checkpoints import save_weights_folder
 from gan_core.config import GANConfig
 from gan_core.models import build_model
+from process_support import wait_for as _wait
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 60
@@ -69,15 +69,6 @@ def lab(monkeypatch, tiny_weights, tmp_path):
 
 def _run(at):
     return at.session_state["lab_run"] if "lab_run" in at.session_state else None
-
-
-def _wait(predicate, timeout=60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _idle(run, timeout=60.0) -> bool:
