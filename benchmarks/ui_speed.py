@@ -124,7 +124,7 @@ def server_to_first_render(browser, script: str, selector: str) -> tuple[float, 
 
 
 # ---- train page --------------------------------------------------------------------------------
-LOSS_LINE = '[data-testid="stVegaLiteChart"] .mark-line path'
+LOSS_LINE = '[data-testid="stream-chart"]:not([data-points="0"]) canvas'  # the live loss curve (ui/stream_chart.py)
 
 
 def click_start_to_first_loss_point(page) -> float:

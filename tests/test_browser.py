@@ -25,13 +25,20 @@ except ImportError:  # pragma: no cover - requirements-dev.txt installs it
 
 PAGE_TIMEOUT_MS = 90_000  # the first visit imports TensorFlow and loads the pretrained GAN (slower under load)
 FIRST_CHUNK_TIMEOUT_S = 180.0  # the first chunk also traces the training step (~10 s idle; minutes on a busy machine)
-LOSS_CHART = '[data-testid="stVegaLiteChart"]'
+# The live loss curve: the first stream chart (ui/stream_chart.py), a uPlot canvas inside a component.
+LOSS_CHART = '[data-testid="stream-chart"]'
 # The explore page's main digit: the one 280-px image (28 px scaled 10x); neighbours and grids are smaller.
 DIGIT_SRC_JS = """() => { const img = [...document.querySelectorAll('[data-testid="stImageContainer"] img')]
     .find(i => i.width === 280); return img ? img.src : null; }"""
-# Vertices of each line in a Vega SVG chart: one M plus one L per further point.
-LINE_POINTS_JS = """chart => [...chart.querySelectorAll('.mark-line path')]
-    .map(p => (p.getAttribute('d') || '').split(/[ML]/).length - 1)"""
+# Points the chart holds, updates it appended (not redrawn whole), and whether its canvas has any ink.
+CHART_STATE_JS = """chart => { const canvas = chart.querySelector('canvas');
+    let ink = 0;
+    if (canvas && canvas.width) {
+      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      for (let k = 3; k < pixels.length; k += 4) if (pixels[k]) ink++;
+    }
+    return [Number(chart.dataset.points || 0), Number(chart.dataset.appends || 0),
+            Number(chart.dataset.draws || 0), ink]; }"""
 # Every message the page sends to the server, stamped with the page's clock (the component's sliders live in
 # the same window, so a rerun they caused would show up here).
 WS_SEND_HOOK = """window.__wsSends = [];
@@ -79,12 +86,9 @@ def _assert_no_exception(page) -> None:
 
 
 # ---- train page --------------------------------------------------------------------------------
-def _chart_state(page) -> tuple[int, str]:
-    """Points on the loss chart's longest line, and the lines' path data (changes whenever they are redrawn)."""
-    chart = page.locator(LOSS_CHART).first
-    points = chart.evaluate(LINE_POINTS_JS)
-    paths = chart.evaluate("c => [...c.querySelectorAll('.mark-line path')].map(p => p.getAttribute('d')).join('|')")
-    return max(points, default=0), paths
+def _chart_state(page) -> tuple[int, int, int, int]:
+    """(points held, updates appended, redraws, inked canvas pixels) of the loss chart."""
+    return tuple(page.locator(LOSS_CHART).first.evaluate(CHART_STATE_JS))
 
 
 def test_train_page_steps_and_charts_advance_live_then_pause_stops_them(page, server):
@@ -100,21 +104,27 @@ def test_train_page_steps_and_charts_advance_live_then_pause_stops_them(page, se
     wait_for_app_idle(page)
     assert start.is_enabled()
     screenshot(page, "train")
+    page_errors = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
     start.click()
 
-    page.locator(f"{LOSS_CHART} .mark-line path").first.wait_for(timeout=FIRST_CHUNK_TIMEOUT_S * 1000)
+    page.locator(f"{LOSS_CHART}:not([data-points='0']) canvas").first.wait_for(timeout=FIRST_CHUNK_TIMEOUT_S * 1000)
     reads = [(step_value(page), *_chart_state(page))]
     deadline = time.monotonic() + 60
     while len(reads) < 4 and time.monotonic() < deadline:  # three advances after the first read
         time.sleep(0.3)
-        step, points, paths = step_value(page), *_chart_state(page)
+        step, state = step_value(page), _chart_state(page)
         if step > reads[-1][0]:
-            reads.append((step, points, paths))
+            reads.append((step, *state))
     steps = [read[0] for read in reads]
     assert len(reads) >= 4, f"the Step metric advanced only {len(reads) - 1} times in 60 s: {steps}"
     assert steps == sorted(set(steps)), steps
-    assert reads[-1][1] > reads[0][1], f"the loss chart did not gain points: {[read[1] for read in reads]}"
-    assert len({read[2] for read in reads}) >= 3, "the loss chart was redrawn fewer than 3 times"
+    points, appends, draws, ink = zip(*(read[1:] for read in reads))
+    assert points[-1] > points[0], f"the loss chart did not gain points: {points}"
+    assert appends[-1] >= appends[0] + 2, f"the loss chart did not append new points: {appends}"
+    assert draws[-1] >= draws[0] + 2, f"the loss chart was redrawn fewer than 2 times: {draws}"
+    assert min(ink) > 500, f"the loss chart's canvas is blank: {ink} inked pixels"
+    assert not page_errors, page_errors
     screenshot(page, "train_running")
     _assert_no_exception(page)
 

@@ -101,8 +101,10 @@ def _status_text(at) -> str:
 
 
 def _charts_with(at, text: str) -> list[str]:
-    """The Vega-Lite specs on the page that mention `text` (a series name, an axis title)."""
-    return [spec for spec in (str(chart.proto) for chart in at.get("vega_lite_chart")) if text in spec]
+    """The charts on the page that mention `text` (a series name, an axis title): Vega-Lite specs and the live
+    curves' stream charts (ui/stream_chart.py, a bidi component whose data names its series and lines)."""
+    charts = [*at.get("vega_lite_chart"), *at.get("bidi_component")]
+    return [spec for spec in (str(chart.proto) for chart in charts) if text in spec]
 
 
 def _image_urls(at) -> list[str]:

@@ -15,6 +15,7 @@ from gan_core.config import LOGISTIC_LOSSES, GANConfig
 from gan_core.images import grid_png
 from gan_core.messages import RunView
 from ui import charts, state
+from ui.stream_chart import stream_chart
 from ui.train_text import (CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR_VIEW_TEXT_CRITIC, ELBO_TEXT,
                            GRAD_NORM_TEXT, KL_TEXT, LOSS_LABELS, LOSS_TEXT, PENALTY_TEXT, QUALITY_TEXT, RECON_TEXT,
                            SAMPLES_TEXT, SCORES_TEXT_CRITIC, SCORES_TEXT_PROBABILITY, STATUS_TEXT)
@@ -44,32 +45,36 @@ def status_ui(view: RunView) -> None:
         show(f"**{title}.** {text}")
 
 
+def _curve_with_text(key: str, view: RunView, names: list[str], y_title: str, references: list[tuple[float, str]],
+                     text: str, labels: dict[str, str] | None = None) -> None:
+    """A live curve that appends (ui/stream_chart.py) with its explanation beside it."""
+    chart, words = st.columns([3, 2])
+    stream_chart(chart, key, view.history, names, y_title, references, labels=labels, token=id(view))
+    words.markdown(text)
+
+
 def adversarial_charts_ui(view: RunView, config: GANConfig, probabilities: bool) -> None:
-    history = view.history
     logistic = config.loss in LOGISTIC_LOSSES
     loss_refs = [(EQUILIBRIUM_D_LOSS, "2 ln 2"), (EQUILIBRIUM_G_LOSS, "ln 2")] if logistic else []
-    charts.chart_with_text(charts.long_frame(history, ["d_loss", "g_loss"]), "loss", loss_refs, LOSS_TEXT.get(
+    _curve_with_text("live_losses", view, ["d_loss", "g_loss"], "loss", loss_refs, LOSS_TEXT.get(
         config.loss, LOSS_TEXT["other"]).format(loss=LOSS_LABELS[config.loss]))
     if probabilities:
-        charts.chart_with_text(charts.long_frame(history, ["d_real", "d_fake"]), "D output",
-                               [(0.5, "equilibrium 0.5")], SCORES_TEXT_PROBABILITY)
+        _curve_with_text("live_scores", view, ["d_real", "d_fake"], "D output", [(0.5, "equilibrium 0.5")],
+                         SCORES_TEXT_PROBABILITY)
     else:
-        charts.chart_with_text(charts.long_frame(history, ["d_real", "d_fake"], CRITIC_LABELS), "critic score", [],
-                               SCORES_TEXT_CRITIC)
-    if "gradient_penalty" in history:
-        charts.chart_with_text(charts.long_frame(history, ["gradient_penalty"]), "penalty", [], PENALTY_TEXT)
-    charts.chart_with_text(charts.long_frame(history, ["d_grad_norm", "g_grad_norm"]), "gradient norm", [],
-                           GRAD_NORM_TEXT)
+        _curve_with_text("live_scores", view, ["d_real", "d_fake"], "critic score", [], SCORES_TEXT_CRITIC,
+                         labels=CRITIC_LABELS)
+    if "gradient_penalty" in view.history:
+        _curve_with_text("live_penalty", view, ["gradient_penalty"], "penalty", [], PENALTY_TEXT)
+    _curve_with_text("live_grad_norms", view, ["d_grad_norm", "g_grad_norm"], "gradient norm", [], GRAD_NORM_TEXT)
 
 
 def autoencoder_charts_ui(view: RunView, config: GANConfig) -> None:
-    history = view.history
     if config.model == "vae":
-        charts.chart_with_text(charts.long_frame(history, ["loss", "recon_loss"]), "loss per digit", [], ELBO_TEXT)
-        charts.chart_with_text(charts.long_frame(history, ["kl_loss"]), "KL (nats)", [],
-                               KL_TEXT.format(weight=config.kl_weight))
+        _curve_with_text("live_elbo", view, ["loss", "recon_loss"], "loss per digit", [], ELBO_TEXT)
+        _curve_with_text("live_kl", view, ["kl_loss"], "KL (nats)", [], KL_TEXT.format(weight=config.kl_weight))
     else:
-        charts.chart_with_text(charts.long_frame(history, ["recon_loss"]), "loss per digit", [], RECON_TEXT)
+        _curve_with_text("live_recon", view, ["recon_loss"], "loss per digit", [], RECON_TEXT)
 
 
 def samples_ui(view: RunView, config: GANConfig) -> None:
@@ -105,15 +110,16 @@ def quality_ui(run, view: RunView) -> None:
         return
     st.markdown(QUALITY_TEXT.format(n=run.quality_n, every=run.quality_every))
     fid, coverage = st.columns(2)
-    charts.draw_lines(fid, charts.long_frame(quality, ["fid"]), "FID (classifier features)",
-                      [(float(quality["fid_floor"][-1]), "real-vs-real floor")], points=True, y_zero=True)
-    charts.draw_lines(coverage, charts.long_frame(quality, ["classes_covered"]), "classes covered", [(10, "all 10")],
-                      y_domain=(0, 10), points=True)
+    token = id(view)
+    stream_chart(fid, "live_fid", quality, ["fid"], "FID (classifier features)",
+                 [(float(quality["fid_floor"][-1]), "real-vs-real floor")], token=token, points=True, y_zero=True)
+    stream_chart(coverage, "live_classes", quality, ["classes_covered"], "classes covered", [(10, "all 10")],
+                 token=token, y_range=(0, 10), points=True)
     kl, precision_recall = st.columns(2)
-    charts.draw_lines(kl, charts.long_frame(quality, ["kl_to_uniform"]), "KL to uniform (nats)", [], points=True,
-                      y_zero=True)
-    charts.draw_lines(precision_recall, charts.long_frame(quality, ["precision", "recall"]), "share", [],
-                      y_domain=(0, 1), points=True)
+    stream_chart(kl, "live_kl_uniform", quality, ["kl_to_uniform"], "KL to uniform (nats)", [], token=token,
+                 points=True, y_zero=True)
+    stream_chart(precision_recall, "live_precision_recall", quality, ["precision", "recall"], "share", [],
+                 token=token, y_range=(0, 1), points=True)
     if view.quality_shares is not None:
         chart, text = st.columns([3, 2])
         charts.class_shares_chart(chart, view.quality_shares)
