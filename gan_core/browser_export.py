@@ -1,68 +1,140 @@
-"""The documented generator's weights packed for a browser: shapes, base64 float32 arrays, a content hash.
+"""Every sampler of the family packed for a browser: a list of layers, base64 float32 arrays, a content hash.
 
-The browser (ui/instant_generator.js) recomputes z -> Dense(hidden, ReLU) -> Dense(784, sigmoid) itself,
-so it needs exactly four arrays and nothing else. Models whose sampler has any other shape are refused.
+The browser (ui/instant_generator.js) runs the layers itself, in order, on z (with the label's one-hot joined
+on for a conditional GAN), so a slider redraws with no server round trip. The layers are the networks'
+own (gan_core/networks.py), named from the config, never read from a file's structure:
+  dense models (GAN, WGAN-GP, cGAN, VAE and autoencoder decoders): dense(ReLU) -> dense(sigmoid)
+  the DCGAN generator: dense -> batchnorm -> relu -> reshape(7, 7, 64) -> conv2d_transpose(32, 4, 2, same)
+                       -> batchnorm -> relu -> conv2d_transpose(1, 4, 2, same, sigmoid)
+Batch normalisation is sent as Keras keeps it (gamma, beta, moving mean and variance, epsilon) and computed
+as Keras's inference does, so the browser's digit equals the server's to float32 rounding
+(tests/test_instant.py runs the JS in Node against Keras).
+
+Weights come from a Keras model of the family (its `sampler`), from anything with `sampler_arrays()` (the
+page's NumPy models), or from a page's model handle: `sampler_weights()` where it has one, else the weights
+folder or arrays the handle loads its inference model from (.weights.h5 read as data with h5py, never code).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 
 import numpy as np
 
-ARRAY_NAMES = ("W1", "b1", "W2", "b2")
-PAYLOAD_FORMAT = "dense2-float32le-base64"
+from gan_core.config import NUM_CLASSES, GANConfig
+
+PAYLOAD_FORMAT = "layers-float32le-base64"
+BATCHNORM_EPSILON = 1e-3  # keras.layers.BatchNormalization's default, which networks.py keeps
+CONV_SEED_SHAPE = (7, 7, 64)  # the DCGAN generator's first feature map (networks.build_conv_generator)
+# The DCGAN generator's weighted layers as Keras names them in a .weights.h5, with their variable counts.
+CONV_GENERATOR_H5_LAYERS = (("dense", 2), ("batch_normalization", 4), ("conv2d_transpose", 2),
+                            ("batch_normalization_1", 4), ("conv2d_transpose_1", 2))
 
 
-def _dense_layers(sampler) -> list:
-    """The sampler's two Dense layers, after checking it is the documented generator; ValueError otherwise."""
-    import keras  # only for a Keras model; the page's NumPy models never get here
-
-    allowed_extra = (keras.layers.InputLayer, keras.layers.Reshape, keras.layers.Flatten)
-    name = getattr(sampler, "name", type(sampler).__name__)
-    inputs = getattr(sampler, "inputs", None) or []
-    if len(inputs) != 1:
-        raise ValueError(f"the in-browser generator needs a sampler with one input (z); '{name}' has {len(inputs)} "
-                         "(a conditional GAN also takes a label): use server rendering for this model")
-    dense = [layer for layer in sampler.layers if isinstance(layer, keras.layers.Dense)]
-    others = [layer for layer in sampler.layers
-              if not isinstance(layer, (keras.layers.Dense, *allowed_extra))]
-    activations = [getattr(layer.activation, "__name__", "") for layer in dense]
-    if others or activations != ["relu", "sigmoid"] or not all(layer.use_bias for layer in dense):
-        found = ", ".join(f"{type(layer).__name__}" for layer in sampler.layers) or "no layers"
-        raise ValueError(f"the in-browser generator computes only z -> Dense(ReLU) -> Dense(sigmoid); sampler "
-                         f"'{name}' has {found} (dense activations {activations}): use server rendering")
-    return dense
+def _dense_plan(config: GANConfig) -> list[dict]:
+    inputs = config.latent_dim + (NUM_CLASSES if config.model == "cgan" else 0)
+    return [{"op": "dense", "activation": "relu", "parts": {"kernel": (inputs, config.hidden_units),
+                                                            "bias": (config.hidden_units,)}},
+            {"op": "dense", "activation": "sigmoid", "parts": {"kernel": (config.hidden_units, config.image_pixels),
+                                                               "bias": (config.image_pixels,)}}]
 
 
-def generator_weights(model) -> list[np.ndarray]:
-    """[W1 (latent, hidden), b1 (hidden,), W2 (hidden, pixels), b2 (pixels,)] as float32, shapes checked.
+def _batchnorm(width: int) -> dict:
+    return {"op": "batchnorm", "epsilon": BATCHNORM_EPSILON,
+            "parts": {name: (width,) for name in ("gamma", "beta", "mean", "variance")}}
 
-    `model` is a Keras model of the family, or anything with `sampler_arrays()` (the page's NumPy models).
-    """
+
+def _conv_plan(config: GANConfig) -> list[dict]:
+    seed = int(np.prod(CONV_SEED_SHAPE))
+    return [{"op": "dense", "activation": "linear", "parts": {"kernel": (config.latent_dim, seed), "bias": (seed,)}},
+            _batchnorm(seed), {"op": "relu", "parts": {}},
+            {"op": "reshape", "shape": list(CONV_SEED_SHAPE), "parts": {}},
+            {"op": "conv2d_transpose", "strides": 2, "padding": "same", "activation": "linear",
+             "parts": {"kernel": (4, 4, 32, CONV_SEED_SHAPE[2]), "bias": (32,)}},
+            _batchnorm(32), {"op": "relu", "parts": {}},
+            {"op": "conv2d_transpose", "strides": 2, "padding": "same", "activation": "sigmoid",
+             "parts": {"kernel": (4, 4, 1, 32), "bias": (1,)}}]
+
+
+def layer_plan(config: GANConfig) -> list[dict]:
+    """The sampler's layers for this config, each with the shapes of its arrays in `get_weights()` order."""
+    if config.architecture == "conv":
+        if config.image_size != 28 or config.model != "gan":
+            raise ValueError(f"the in-browser DCGAN draws 28x28 digits from an unconditional GAN; this config has "
+                             f"model {config.model!r}, image_size {config.image_size}: use server rendering")
+        return _conv_plan(config)
+    return _dense_plan(config)
+
+
+def read_h5_layers(path: str | Path, layers: tuple[tuple[str, int], ...]) -> list[np.ndarray]:
+    """The named layers' variables from a Keras 3 .weights.h5, in order, as float32 (data only, never code)."""
+    import h5py
+
+    path = Path(path)
+    arrays = []
+    with h5py.File(path, "r") as file:
+        for name, count in layers:
+            group = file.get(f"layers/{name}/vars")
+            if group is None or sorted(group, key=int) != [str(i) for i in range(count)]:
+                raise ValueError(f"{path.name}: layer '{name}' with {count} arrays is missing; this is not the "
+                                 "network the config describes")
+            arrays += [np.asarray(group[str(i)], np.float32) for i in range(count)]
+    return arrays
+
+
+def _weights_from_source(config: GANConfig, source: dict) -> list[np.ndarray]:
+    """The sampler's arrays from what a model handle loads its inference model from."""
+    if "weights" in source:
+        weights = source["weights"]
+        stem = "generator_ema" if "generator_ema" in weights else "generator"
+        if stem not in weights:
+            raise ValueError("the model's weights hold no generator to run in the browser")
+        return [np.asarray(array, np.float32) for array in weights[stem]]
+    if "folder" in source:
+        folder = Path(source["folder"])
+        stem = "generator_ema" if (folder / "generator_ema.weights.h5").is_file() else "generator"
+        if config.architecture != "conv":
+            from gan_core.numpy_models import read_dense_h5
+            return read_dense_h5(folder / f"{stem}.weights.h5")
+        return read_h5_layers(folder / f"{stem}.weights.h5", CONV_GENERATOR_H5_LAYERS)
+    raise ValueError("the model has no weights the browser can be sent")
+
+
+def sampler_weights(model) -> tuple[GANConfig, list[np.ndarray]]:
+    """(config, the sampler's arrays in `get_weights()` order) for any model a page or a test may hold."""
     config = getattr(model, "config", None)
-    if config is not None and config.model == "cgan":
-        raise ValueError("the in-browser generator needs a sampler with one input (z); a conditional GAN also "
-                         "takes a label: use server rendering for this model")
-    if hasattr(model, "sampler_arrays"):
-        weights = [np.asarray(array, np.float32) for array in model.sampler_arrays()]
+    if not isinstance(config, GANConfig):
+        raise ValueError(f"{type(model).__name__} carries no GANConfig, so its layers are unknown")
+    if hasattr(model, "sampler_weights"):
+        arrays = model.sampler_weights()
+    elif getattr(model, "in_page", False) or (hasattr(model, "sampler_arrays") and not hasattr(model, "_source")):
+        arrays = model.sampler_arrays()  # a dense model the page holds in NumPy
+    elif hasattr(model, "_source"):  # a page's handle to a model the inference worker serves (engine.ModelHandle)
+        arrays = _weights_from_source(config, model._source or {})  # noqa: SLF001 - no public accessor yet
     else:
         sampler = getattr(model, "sampler", None)
         if sampler is None or not hasattr(sampler, "get_weights"):
             raise ValueError(f"{type(model).__name__} has no generator network (`sampler`) to export")
-        _dense_layers(sampler)
-        weights = [np.asarray(array, np.float32) for array in sampler.get_weights()]
-    shapes = [array.shape for array in weights]
-    if len(weights) != 4 or any(len(shape) != rank for shape, rank in zip(shapes, (2, 1, 2, 1))):
-        raise ValueError(f"expected 4 weight arrays (W1, b1, W2, b2) in the sampler; got shapes {shapes}")
-    (latent_dim, hidden), (bias1,), (hidden2, pixels), (bias2,) = shapes
-    if not (bias1 == hidden == hidden2 and bias2 == pixels):
-        raise ValueError(f"the sampler's weight shapes do not chain as z -> hidden -> pixels: {shapes}")
-    expected_latent = getattr(model, "latent_dim", latent_dim)
-    if latent_dim != expected_latent:
-        raise ValueError(f"the sampler takes {latent_dim} inputs but the model's latent_dim is {expected_latent}")
-    return weights
+        arrays = sampler.get_weights()
+    return config, [np.asarray(array, np.float32) for array in arrays]
+
+
+def generator_layers(model) -> tuple[GANConfig, list[dict]]:
+    """(config, the plan's layers with their arrays under "arrays"), every shape checked against the config."""
+    config, arrays = sampler_weights(model)
+    plan = layer_plan(config)
+    expected = [shape for layer in plan for shape in layer["parts"].values()]
+    found = [tuple(array.shape) for array in arrays]
+    if found != expected:
+        raise ValueError(f"the sampler's weight shapes {found} do not match this {config.display_name}'s network "
+                         f"{expected}: use server rendering")
+    remaining = iter(arrays)
+    layers = []
+    for layer in plan:
+        layers.append({**layer, "arrays": {part: next(remaining) for part in layer["parts"]}})
+    return config, layers
 
 
 def weights_hash(weights: list[np.ndarray]) -> str:
@@ -86,28 +158,29 @@ def decode_array(text: str, shape: list[int] | tuple[int, ...]) -> np.ndarray:
 def generator_payload(model, include_arrays: bool = True) -> dict:
     """What the browser needs to run `model`'s sampler: JSON-ready, arrays base64 float32 little-endian.
 
-    {"format", "hash", "latent_dim", "hidden_units", "image_size", "shapes": {name: shape},
-     "arrays": {name: base64} (only with include_arrays)}. Raises ValueError for any sampler that is not
-    the documented dense z -> Dense(ReLU) -> Dense(sigmoid) generator.
+    {"format", "hash", "latent_dim", "classes" (10 for a conditional GAN, else 0), "image_size",
+     "layers": [{"op", ...options, "shapes": {part: shape}}], "arrays": {"<layer>.<part>": base64} (only with
+    include_arrays)}. Raises ValueError when the model's weights do not fit its config's network.
     """
-    weights = generator_weights(model)
-    pixels = weights[3].shape[0]
-    image_size = int(round(pixels ** 0.5))
-    if image_size * image_size != pixels:
-        raise ValueError(f"the generator's {pixels} outputs are not a square image")
+    config, layers = generator_layers(model)
+    arrays = [array for layer in layers for array in layer["arrays"].values()]
     payload = {
         "format": PAYLOAD_FORMAT,
-        "hash": weights_hash(weights),
-        "latent_dim": int(weights[0].shape[0]),
-        "hidden_units": int(weights[0].shape[1]),
-        "image_size": image_size,
-        "shapes": {name: list(array.shape) for name, array in zip(ARRAY_NAMES, weights)},
+        "hash": weights_hash(arrays),
+        "latent_dim": int(config.latent_dim),
+        "classes": NUM_CLASSES if config.model == "cgan" else 0,
+        "image_size": int(config.image_size),
+        "layers": [{**{name: value for name, value in layer.items() if name not in ("parts", "arrays")},
+                    "shapes": {part: list(array.shape) for part, array in layer["arrays"].items()}}
+                   for layer in layers],
     }
     if include_arrays:
-        payload["arrays"] = {name: encode_array(array) for name, array in zip(ARRAY_NAMES, weights)}
+        payload["arrays"] = {f"{index}.{part}": encode_array(array)
+                             for index, layer in enumerate(layers) for part, array in layer["arrays"].items()}
     return payload
 
 
 def payload_weights(payload: dict) -> list[np.ndarray]:
-    """The four arrays back out of a payload made with include_arrays=True."""
-    return [decode_array(payload["arrays"][name], payload["shapes"][name]) for name in ARRAY_NAMES]
+    """The arrays back out of a payload made with include_arrays=True, in `get_weights()` order."""
+    return [decode_array(payload["arrays"][f"{index}.{part}"], shape)
+            for index, layer in enumerate(payload["layers"]) for part, shape in layer["shapes"].items()]

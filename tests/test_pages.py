@@ -504,7 +504,7 @@ def test_explore_instant_mode_feeds_the_browser_the_model_and_z(lab, tiny_weight
     # The weights the browser runs are the shown model's (hashed independently of the page's copy) ...
     expected = generator_payload(state.engine().shipped_model(tiny_weights, "check"))
     assert data["generator"]["hash"] == expected["hash"] and data["generator"]["latent_dim"] == 12
-    assert set(data["generator"]["arrays"]) == {"W1", "b1", "W2", "b2"}  # no browser has confirmed them yet
+    assert set(data["generator"]["arrays"]) == {"0.kernel", "0.bias", "1.kernel", "1.bias"}  # none confirmed yet
     # ... at the page's z, with the chosen sliders.
     assert np.allclose(data["z"], at.session_state["explore_z"]) and data["dims"] == list(range(6))
     with pytest.raises(KeyError):

@@ -99,11 +99,13 @@ def test_model_picker_and_source_radio_agree(lab):
 
 def test_conditional_gan_draws_the_chosen_digit_and_walks_between_classes(lab):
     at = _page(lab, EXPLORE, explore_model="cgan")
-    with pytest.raises(KeyError):
-        at.radio(key="explore_mode")  # instant mode is for the dense unconditional generator only
     before = _images(at)[0]
     at.radio(key="explore_label").set_value(7).run()
     assert not at.exception and _images(at)[0] != before
+    at.radio(key="explore_mode").set_value("Instant (in-browser)").run()  # the browser draws the chosen digit too
+    [instant] = [json.loads(e.proto.json) for e in at.get("bidi_component") if "instant" in e.proto.component_name]
+    assert instant["label"] == 7 and instant["generator"]["classes"] == 10 and not at.exception
+    at.radio(key="explore_mode").set_value("Server").run()
     at.segmented_control(key="explore_view").set_value("Between classes").run()  # one view is drawn at a time
     at.selectbox(key="explore_class_b").set_value(1).run()
     at.slider(key="explore_class_steps").set_value(4).run()

@@ -353,8 +353,8 @@ def _generate(loaded: state.LoadedModel, z: np.ndarray) -> np.ndarray:
 
 
 def _instant_fits(loaded: state.LoadedModel) -> bool:
-    # The in-browser generator mirrors the documented dense, unconditional generator's shape only.
-    return loaded.config.model == "gan" and loaded.config.architecture == "dense"
+    # Every sampler of the family runs in the browser (gan_core/browser_export.py names their layers).
+    return True
 
 
 # ---- tab 1: sliders ---------------------------------------------------------------------------
@@ -427,7 +427,7 @@ def _instant_ui(instant_generator, loaded: state.LoadedModel, dims: list[int], p
                     "while you drag. Seed, New random z and Reset still work from here.")
     try:
         z = instant_generator(loaded.model, _z(), dims, key="explore_instant",
-                              slider_range=SLIDER_RANGE, size_px=28 * DIGIT_SCALE)
+                              slider_range=SLIDER_RANGE, size_px=28 * DIGIT_SCALE, label=_label(loaded))
     except Exception as exc:  # a component failure must not take the page down
         st.error(f"Instant mode failed ({type(exc).__name__}: {exc}). Switch Rendering to Server.")
         return False

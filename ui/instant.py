@@ -1,6 +1,7 @@
 """Instant mode: latent sliders whose digit the browser redraws itself, with no server round trip per move.
 
-The generator's weights travel to the page once per weights hash (gan_core.browser_export); the page then
+Every model of the family runs there: the dense GAN, WGAN-GP and cGAN (its label joined on), the DCGAN
+(transposed convolutions and batch normalisation) and the VAE and autoencoder decoders. The sampler's weights travel to the page once per weights hash (gan_core.browser_export); the page then
 runs ui/instant_generator.js on every slider `input` event, one draw per animation frame. Python hears back
 only when a slider is let go (component state "released" = {seq, z}: one rerun per release). Server
 rendering (`model.generate`) stays the reference: both draw the same digit for the same z, to within one
@@ -139,7 +140,7 @@ def _payload(model, weights_version, include_arrays: bool) -> dict:
     payload = cache.get(cache_key)
     if payload is None or (include_arrays and "arrays" not in payload):
         payload = generator_payload(model, include_arrays=include_arrays)
-        cache.clear()  # one model's payload at a time: the arrays are ~1.2 MB
+        cache.clear()  # one model's payload at a time: the arrays are ~1.2 MB (the DCGAN's ~1.8)
         cache[cache_key] = payload
     if not include_arrays and "arrays" in payload:
         payload = {name: value for name, value in payload.items() if name != "arrays"}
@@ -147,7 +148,7 @@ def _payload(model, weights_version, include_arrays: bool) -> dict:
 
 
 def instant_generator(model, z: np.ndarray, dims: list[int], key: str, slider_range: float = 3.0,
-                      size_px: int = 280, weights_version=None) -> np.ndarray | None:
+                      size_px: int = 280, weights_version=None, label: int | None = None) -> np.ndarray | None:
     """Sliders for z[dims] and the digit G(z), both drawn and recomputed in the browser.
 
     Returns the browser's whole z (float32, latent_dim) on the first run after a slider release, None on
@@ -155,7 +156,8 @@ def instant_generator(model, z: np.ndarray, dims: list[int], key: str, slider_ra
     previous run's (new seed, reset) moves the sliders; the browser ignores echoes of z it sent itself.
     weights_version: anything hashable that changes whenever the weights do (the training step, the
     checkpoint path); with it the weights are read and hashed once per version, not on every run.
-    Raises ValueError for a model whose sampler is not the documented dense generator.
+    label: the digit a conditional GAN draws (0-9); ignored for the other models.
+    Raises ValueError for a model whose weights do not fit its config's network.
     """
     z, dims = _checked_inputs(model, z, dims)
     released = _new_release(key, z.shape[0])
@@ -165,7 +167,8 @@ def instant_generator(model, z: np.ndarray, dims: list[int], key: str, slider_ra
     if generator["hash"] not in _confirmed_hashes():
         generator = _payload(model, weights_version, include_arrays=True)
     data = {"generator": generator, "z": z.tolist(), "dims": dims, "range": float(slider_range),
-            "step": SLIDER_STEP, "size": int(size_px)}
+            "step": SLIDER_STEP, "size": int(size_px),
+            "label": (0 if label is None else int(label)) if generator.get("classes") else None}
     _component(key=key, data=data, on_weights_hash_change=functools.partial(_on_weights_hash, key),
                on_missing_weights_change=functools.partial(_on_missing_weights, key),
                on_released_change=_on_released)

@@ -3,7 +3,7 @@
 //
 // Streamlit calls the default export on mount and again whenever `data` changes, with the same
 // parentElement, so the view is built once per parentElement and then only updated.
-// data = {generator: {hash, shapes, arrays?}, z: number[], dims: number[], range, step, size}
+// data = {generator: {hash, layers, arrays?}, z: number[], dims: number[], range, step, size, label: 0-9 | null}
 // Back to Python: state "weights_hash" once the weights of that hash are decoded here; state "released"
 // ({seq, z}: the whole z) when a slider is let go; trigger "missing_weights" (a hash) when data names
 // weights this page does not hold, so Python sends the arrays again.
@@ -58,6 +58,7 @@ class InstantView {
     this.range = Number(data.range);
     this.step = Number(data.step);
     this.resize(Number(data.size));
+    this.label = data.label ?? null; // a conditional GAN's digit; the other models take none
     this.useWeights(data.generator);
     this.useZ(data.z.map(Number));
     this.useDims(data.dims.map(Number));
@@ -188,7 +189,7 @@ class InstantView {
     if (!this.weights || !this.z) return;
     const started = performance.now();
     const side = this.weights.imageSize;
-    const grey = toGrey(generate(this.weights, this.z));
+    const grey = toGrey(generate(this.weights, this.z, this.label));
     if (this.small.width !== side) {
       this.small.width = side;
       this.small.height = side;
