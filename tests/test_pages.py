@@ -568,7 +568,7 @@ def test_instant_mode_takes_z_from_the_browser_but_never_a_stale_one(lab, monkey
 
     calls = []
 
-    def instant_generator(model, z, dims, key, slider_range=3.0, size_px=280):
+    def instant_generator(model, z, dims, key, slider_range=3.0, size_px=280, label=None):
         calls.append((z.copy(), list(dims), key))
         return np.full_like(z, 0.5)  # what the browser's sliders say; unchanged between reruns
 
