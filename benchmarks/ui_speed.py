@@ -1,6 +1,6 @@
 """How fast the app feels, measured in a real browser (headless Chromium) against a real `streamlit run app.py`.
 
-    .venv/bin/python benchmarks/ui_speed.py [--slider-changes 30] [--drag-seconds 3] [--train-seconds 20]
+    .venv/bin/python benchmarks/ui_speed.py [--slider-changes 30] [--drag-seconds 3] [--train-seconds 20] [--only explore]
                                             [--rounds 2] [--cycles 20]
 
 Prints one table of measurements against the lab engine's targets: start-up against a one-slider Streamlit
@@ -12,6 +12,7 @@ cycles, a killed worker, and a closed tab. Page-side times use the page's own cl
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -89,10 +90,8 @@ def instant_frames_per_second(page, seconds: float) -> dict | None:
     """Drag an instant-mode slider back and forth; draws per second from the component's draw counter."""
     if not (ROOT / "ui" / "instant.py").exists():
         return None
-    by_key(page, "explore_mode").get_by_text("Instant").click()
-    page.locator('[data-testid="instant-generator"][data-state="ready"]').wait_for(timeout=TIMEOUT_MS)
-    wait_for_app_idle(page, TIMEOUT_MS)
-    fps_box, slider = page.get_by_test_id("instant-fps"), page.get_by_test_id("instant-slider-0")
+    wait_for_app_idle(page, TIMEOUT_MS)  # instant mode is on (instant_fps_every_model) and its weights are in
+    fps_box, slider = page.get_by_test_id("instant-fps").last, page.get_by_test_id("instant-slider-0").last
     box = slider.bounding_box()
     y, left, right = box["y"] + box["height"] / 2, box["x"] + box["width"] * 0.1, box["x"] + box["width"] * 0.9
     page.mouse.move(left, y)
@@ -107,6 +106,117 @@ def instant_frames_per_second(page, seconds: float) -> dict | None:
     readout, sends = fps_box.inner_text(), page.evaluate("() => window.__wsSends.length") - sends_before
     page.mouse.up()
     return {"fps": (draws - draws_before) / ((ended - started) / 1000), "readout": readout, "sends": sends}
+
+
+def _ticks(pids) -> int:
+    """CPU clock ticks (user + system) the processes have used so far; ended ones count nothing."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def browser_pids() -> list[int]:
+    """Chromium's processes: the ones under this benchmark (through Playwright's driver) named chrom*."""
+    pids = []
+    for pid in _descendants(os.getpid()):
+        try:
+            if "chrom" in Path(f"/proc/{pid}/comm").read_text():
+                pids.append(pid)
+        except OSError:
+            pass
+    return pids
+
+
+class CpuSplit:
+    """CPU of the engine's workers, the browser and the Streamlit server over a `with` block, in % of one core."""
+
+    def __init__(self, server: AppServer):
+        self.server = server
+
+    def _groups(self) -> dict[str, list[int]]:
+        return {"worker": worker_pids(self.server), "browser": browser_pids(), "server": [self.server.process.pid]}
+
+    def __enter__(self) -> "CpuSplit":
+        self.groups = self._groups()
+        self.before = {name: _ticks(pids) for name, pids in self.groups.items()}
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        seconds = time.monotonic() - self.started
+        hertz = os.sysconf("SC_CLK_TCK")
+        groups = self._groups()
+        self.percent = {name: 100 * (_ticks(groups[name]) - self.before[name]) / hertz / seconds
+                        for name in groups}
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {value:.0f}%" for name, value in self.percent.items())
+
+
+def pick_explore_model(page, label: str) -> None:
+    for _ in range(3):  # a pick made while the page still reruns can be lost: pick again
+        wait_for_app_idle(page, TIMEOUT_MS)
+        by_key(page, "explore_model").last.click()
+        page.get_by_role("option", name=label, exact=True).click()
+        if wait_until(lambda: by_key(page, "explore_model").last.inner_text().strip().startswith(label) and
+                      not by_key(page, "explore_model").last.get_by_role("option").count(), timeout=20):
+            break
+    wait_for_app_idle(page, TIMEOUT_MS)
+
+
+def instant_fps_every_model(page, server: AppServer, seconds: float) -> list[tuple[str, dict, CpuSplit]]:
+    """(model label, instant_frames_per_second's answer, CPU split while dragging) for each pretrained model."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    from ui.catalog import SHIPPED, available
+
+    results, old_hash = [], None
+    for shipped in [s for s in SHIPPED if s in available()[0]]:
+        pick_explore_model(page, shipped.label)
+        ready = page.locator('[data-testid="instant-generator"][data-state="ready"]'
+                             + (f':not([data-hash="{old_hash}"])' if old_hash else ""))
+        for attempt in range(3):  # a click while the model switch still reruns the page can be lost: click again
+            wait_for_app_idle(page, TIMEOUT_MS)
+            mode = by_key(page, "explore_mode").last  # a rerun may briefly show the old radio beside the new one
+            if attempt:
+                mode.get_by_text("Server").click()
+                wait_for_app_idle(page, TIMEOUT_MS)
+            mode.get_by_text("Instant").click()
+            try:
+                ready.wait_for(timeout=30_000 if attempt < 2 else TIMEOUT_MS)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    page.screenshot(path=str(ROOT / "artifacts" / "ui_speed_instant_timeout.png"), full_page=True)
+                    raise
+        with CpuSplit(server) as split:
+            answer = instant_frames_per_second(page, seconds)
+        old_hash = page.locator('[data-testid="instant-generator"]').first.get_attribute("data-hash")
+        results.append((shipped.label, answer, split))
+        print(f"  instant mode, {shipped.label}: {answer['fps']:.0f} frames/s", file=sys.stderr, flush=True)
+    return results
 
 
 # ---- start-up -----------------------------------------------------------------------------------
@@ -256,8 +366,9 @@ def main() -> None:
     parser.add_argument("--train-seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--only", choices=["explore"], help="explore: only Explore's slider latency and instant "
+                                                           "mode for every model (about two minutes)")
     args = parser.parse_args()
-    import os
     import tempfile
 
     from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
@@ -284,53 +395,56 @@ def main() -> None:
             row("`streamlit run` -> first page rendered (app vs one-slider page)",
                 f"{app_s:.1f} s vs {trivial_s:.1f} s (+{app_s - trivial_s:.1f} s)", "<= +1.5 s",
                 app_s - trivial_s <= 1.5)
-            cold = click_start_to_first_loss_point(train)  # at once: the warm spare is still warming
-            row("Start at once (engine cold) -> first loss point", f"{cold:.1f} s", "<= 6 s", cold <= 6)
-            reset(train)
+            if args.only != "explore":
+                cold = click_start_to_first_loss_point(train)  # at once: the warm spare is still warming
+                row("Start at once (engine cold) -> first loss point", f"{cold:.1f} s", "<= 6 s", cold <= 6)
+                reset(train)
 
             explore = new_page(browser, WS_SEND_HOOK)
             open_explore(explore, server)
-            latencies, misses = server_slider_latencies(explore, args.slider_changes)
+            with CpuSplit(server) as split:
+                latencies, misses = server_slider_latencies(explore, args.slider_changes)
             p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
-            row(f"Explore, server mode: slider key -> new digit shown (n={len(latencies)}, {misses} unchanged)",
-                f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", "p95 <= 150 ms", p95 <= 150)
-            instant = instant_frames_per_second(explore, args.drag_seconds)
-            row(f"instant mode: frames/s while dragging ({instant['sends']} messages to the server)",
-                f"{instant['fps']:.0f} frames/s", ">= 30", instant["fps"] >= 30)
+            row(f"Explore, server mode: slider key -> new digit shown (n={len(latencies)}, {misses} unchanged; "
+                f"CPU {split})", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", "p95 <= 150 ms", p95 <= 150)
+            for label, instant, split in instant_fps_every_model(explore, server, args.drag_seconds):
+                row(f"instant mode, {label}: frames/s while dragging ({instant['sends']} messages to the server; "
+                    f"{instant['readout']}; CPU {split})", f"{instant['fps']:.0f} frames/s", ">= 30, 0 messages",
+                    instant["fps"] >= 30 and instant["sends"] == 0)
             explore.context.close()
+            if args.only is None:  # the Train page's measurements
+                train.reload()
+                by_key(train, "train_start").locator("button").first.wait_for()
+                time.sleep(10.0)  # the page has been open 10 s: the engine is warm
+                warm = click_start_to_first_loss_point(train)
+                row("page open 10 s (engine warm), Start -> first loss point", f"{warm:.2f} s", "<= 1.0 s", warm <= 1.0)
+                page_rates, cli_rates, readouts = throughput(train, args.rounds, args.train_seconds)
+                ratio = statistics.median(page_rates) / statistics.median(cli_rates)
+                row(f"training with the Train page open vs the CLI alone, default recipe, {args.rounds} alternating "
+                    f"rounds of {args.train_seconds:.0f} s (page {', '.join(f'{r:.1f}' for r in page_rates)}; CLI "
+                    f"{', '.join(f'{r:.1f}' for r in cli_rates)} steps/s; page readouts {', '.join(readouts)})",
+                    f"{ratio:.2f}x", ">= 0.9x", ratio >= 0.9)
+                reset(train)
 
-            train.reload()
-            by_key(train, "train_start").locator("button").first.wait_for()
-            time.sleep(10.0)  # the page has been open 10 s: the engine is warm
-            warm = click_start_to_first_loss_point(train)
-            row("page open 10 s (engine warm), Start -> first loss point", f"{warm:.2f} s", "<= 1.0 s", warm <= 1.0)
-            page_rates, cli_rates, readouts = throughput(train, args.rounds, args.train_seconds)
-            ratio = statistics.median(page_rates) / statistics.median(cli_rates)
-            row(f"training with the Train page open vs the CLI alone, default recipe, {args.rounds} alternating "
-                f"rounds of {args.train_seconds:.0f} s (page {', '.join(f'{r:.1f}' for r in page_rates)}; CLI "
-                f"{', '.join(f'{r:.1f}' for r in cli_rates)} steps/s; page readouts {', '.join(readouts)})",
-                f"{ratio:.2f}x", ">= 0.9x", ratio >= 0.9)
-            reset(train)
+                before, after, cycle_s = start_reset_cycles(train, server, args.cycles)
+                row(f"{args.cycles} Start/Reset cycles ({cycle_s:.0f} s): RSS of server + workers",
+                    f"{before:.0f} MB -> {after:.0f} MB ({after - before:+.0f} MB)", "within 60 MB",
+                    abs(after - before) <= 60)
+                shown = kill_worker_shown_s(train, server)
+                row("kill -9 of the training worker -> shown on the page", f"{shown:.1f} s", "<= 3 s", shown <= 3)
 
-            before, after, cycle_s = start_reset_cycles(train, server, args.cycles)
-            row(f"{args.cycles} Start/Reset cycles ({cycle_s:.0f} s): RSS of server + workers",
-                f"{before:.0f} MB -> {after:.0f} MB ({after - before:+.0f} MB)", "within 60 MB",
-                abs(after - before) <= 60)
-            shown = kill_worker_shown_s(train, server)
-            row("kill -9 of the training worker -> shown on the page", f"{shown:.1f} s", "<= 3 s", shown <= 3)
-
-            by_key(train, "train_resume").locator("button").first.click()
-            train.locator(LOSS_LINE).first.wait_for(timeout=TIMEOUT_MS)
-            time.sleep(15.0)  # the next warm spare has finished importing TensorFlow: the busiest is the trainer
-            run_worker = busiest_worker(server)
-            train.context.close()
-            time.sleep(5.0)
-            gone = not Path(f"/proc/{run_worker}").exists() or "Z" in Path(f"/proc/{run_worker}/stat").read_text(
-                ).rsplit(")", 1)[1].split()[0]
-            left = len(worker_pids(server))
-            row("browser tab closed while training -> that session's worker 5 s later",
-                f"{'gone' if gone else 'still running'}; {left} engine processes remain (warm spare + shared "
-                f"inference)", "gone", gone)
+                by_key(train, "train_resume").locator("button").first.click()
+                train.locator(LOSS_LINE).first.wait_for(timeout=TIMEOUT_MS)
+                time.sleep(15.0)  # the next warm spare has finished importing TensorFlow: the busiest is the trainer
+                run_worker = busiest_worker(server)
+                train.context.close()
+                time.sleep(5.0)
+                gone = not Path(f"/proc/{run_worker}").exists() or "Z" in Path(f"/proc/{run_worker}/stat").read_text(
+                    ).rsplit(")", 1)[1].split()[0]
+                left = len(worker_pids(server))
+                row("browser tab closed while training -> that session's worker 5 s later",
+                    f"{'gone' if gone else 'still running'}; {left} engine processes remain (warm spare + shared "
+                    f"inference)", "gone", gone)
         except PlaywrightTimeout as exc:
             print(f"ui_speed: a page did not respond in time ({exc}); server log:\n{server.log_tail()}",
                   file=sys.stderr)

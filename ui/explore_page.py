@@ -386,6 +386,8 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
             share_ui(loaded, _generate(loaded, _z()[None])[0])  # z as of the last slider release
         return
     _sync_sliders(dims, loaded)
+    with picture:  # first: the new digit's picture leaves before the unchanged sliders are redrawn
+        share_ui(loaded, digit_ui(loaded))
     with controls:
         left, right = st.columns(2)
         with left:
@@ -407,8 +409,6 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
                     st.slider(f"direction {index + 1} ({shares[index]:.0%} of the variation)", -SLIDER_RANGE,
                               SLIDER_RANGE, step=SLIDER_STEP, key=f"explore_pc_{index}", on_change=_on_pc_slider,
                               args=(index,))
-    with picture:
-        share_ui(loaded, digit_ui(loaded))
 
 
 def _instant_component():
