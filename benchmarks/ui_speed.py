@@ -1,6 +1,6 @@
 """How fast the app feels, measured in a real browser (headless Chromium) against a real `streamlit run app.py`.
 
-    .venv/bin/python benchmarks/ui_speed.py [--slider-changes 30] [--drag-seconds 3] [--train-seconds 20] [--only explore]
+    .venv/bin/python benchmarks/ui_speed.py [--slider-changes 30] [--drag-seconds 3] [--train-seconds 20] [--only explore|charts]
                                             [--rounds 2] [--cycles 20]
 
 Prints one table of measurements against the lab engine's targets: start-up against a one-slider Streamlit
@@ -359,6 +359,37 @@ def kill_worker_shown_s(page, server: AppServer) -> float:
 
 
 # ---- report ------------------------------------------------------------------------------------
+def chart_redraw_cost(points: int = 4000, new_points: int = 12, repeats: int = 20) -> dict:
+    """One live redraw of the loss chart at `points` history points: the old Vega-Lite frame+spec vs the delta."""
+    import json
+
+    import numpy as np
+    import pyarrow as pa
+
+    from ui import charts
+    from ui.stream_chart import chart_update
+
+    rng = np.random.default_rng(0)
+    history = {"step": np.arange(1, points + 1) * 25.0, "d_loss": rng.random(points), "g_loss": rng.random(points)}
+    started = time.perf_counter()
+    for _ in range(repeats):
+        frame = charts.long_frame(history, ["d_loss", "g_loss"])
+        spec = charts.line_spec(["D loss", "G loss"], "loss", [(1.386, "2 ln 2")])
+    vega_ms = (time.perf_counter() - started) / repeats * 1000
+    sink = pa.BufferOutputStream()
+    table = pa.Table.from_pandas(frame)
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    names = ("d_loss", "g_loss")
+    _, sent = chart_update({key: values[:-new_points] for key, values in history.items()}, names, None, "run")
+    started = time.perf_counter()
+    for _ in range(repeats):
+        update, _ = chart_update(history, names, sent, "run")
+    delta_ms = (time.perf_counter() - started) / repeats * 1000
+    return {"vega_rows": len(frame), "vega_bytes": sink.getvalue().size + len(json.dumps(spec)), "vega_ms": vega_ms,
+            "delta_points": len(update["steps"]), "delta_bytes": len(json.dumps(update)), "delta_ms": delta_ms}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--slider-changes", type=int, default=30)
@@ -366,9 +397,16 @@ def main() -> None:
     parser.add_argument("--train-seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cycles", type=int, default=20)
-    parser.add_argument("--only", choices=["explore"], help="explore: only Explore's slider latency and instant "
-                                                           "mode for every model (about two minutes)")
+    parser.add_argument("--only", choices=["explore", "charts"],
+                        help="explore: only Explore's slider latency and instant mode for every model (about two "
+                             "minutes); charts: only one live chart redraw's payload, Vega-Lite vs appended (no browser)")
     args = parser.parse_args()
+    if args.only == "charts":
+        cost = chart_redraw_cost()
+        print(f"loss chart redraw at 4,000 history points: Vega-Lite {cost['vega_rows']} rows, {cost['vega_bytes']:,} "
+              f"bytes, {cost['vega_ms']:.2f} ms to build; appended: {cost['delta_points']} points, "
+              f"{cost['delta_bytes']:,} bytes, {cost['delta_ms']:.3f} ms (load average {os.getloadavg()[0]:.1f})")
+        return
     import tempfile
 
     from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
