@@ -1,4 +1,6 @@
-"""Every chart the pages draw, as plain Vega-Lite specs over long data frames: one place for their look.
+"""The pages' Vega-Lite charts (histograms, class shares, runs overlaid), as plain specs over long data frames.
+
+The live curves of a run (losses, D's outputs, quality) append instead: ui/stream_chart.py.
 
 Plain dicts, not Altair: Altair's schema validation costs ~100 ms a chart here, more than a live redraw may
 take. Curves are thinned to MAX_POINTS a series before they leave the server, so a redraw costs the same at
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 from gan_core.history import downsample
 from gan_core.train_views import score_histogram
@@ -59,19 +60,6 @@ def line_spec(series: list[str], y_title: str, references: list[tuple[float, str
                  "tooltip": [{"field": colour_field, "type": "nominal"}, {"field": "step", "type": "quantitative"},
                              {"field": "value", "type": "quantitative", "format": ".4g"}]}}
     return {"height": 230, "layer": [lines] + [rule(value, label) for value, label in references]}
-
-
-def draw_lines(where, frame: pd.DataFrame, y_title: str, references: list[tuple[float, str]], **options) -> None:
-    colour_field = options.get("colour_field", "series")
-    where.vega_lite_chart(frame, line_spec(list(frame[colour_field].unique()) if len(frame) else [], y_title,
-                                           references, **options), width="stretch")
-
-
-def chart_with_text(frame: pd.DataFrame, y_title: str, references: list[tuple[float, str]], text: str,
-                    **chart_options) -> None:
-    chart, words = st.columns([3, 2])
-    draw_lines(chart, frame, y_title, references, **chart_options)
-    words.markdown(text)
 
 
 def score_histogram_chart(where, real: np.ndarray, fake: np.ndarray, probabilities: bool) -> None:
