@@ -157,3 +157,23 @@ def test_the_page_projects_through_the_inference_worker_in_chunks():
         np.testing.assert_allclose(encoded["z"], vae.encode(digit), atol=1e-5)
     finally:
         engine.shutdown()
+
+
+def test_an_uploaded_picture_becomes_a_digit_or_a_reason():
+    import io
+
+    from PIL import Image
+
+    from ui.draw_digit import digit_from_upload
+
+    paper = np.full((90, 60), 255, np.uint8)
+    paper[20:70, 28:34] = 0  # a dark "1" on white paper
+    buffer = io.BytesIO()
+    Image.fromarray(paper).save(buffer, format="PNG")
+    digit, reason = digit_from_upload(buffer.getvalue())
+    assert reason is None and digit.shape == (28, 28)
+    assert digit.max() == 1.0 and digit[0].max() == 0.0  # inverted to white ink on black, ink kept off the border
+    assert digit_from_upload(b"plain text")[0] is None and "not an image" in digit_from_upload(b"plain text")[1]
+    blank = io.BytesIO()
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(blank, format="PNG")
+    assert digit_from_upload(blank.getvalue()) == (None, "the picture is blank (no ink to find)")
