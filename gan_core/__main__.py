@@ -1,4 +1,4 @@
-"""The command line: python -m gan_core {train, sample, project, evaluate, export, train-classifier} (each with --help)."""
+"""The command line: python -m gan_core {train, sample, project, evaluate, export, train-classifier} (each: --help)."""
 
 from __future__ import annotations
 

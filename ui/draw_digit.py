@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from gan_core import share, uploads
-from gan_core.images import to_png
+from gan_core import latent, share, uploads
+from gan_core.images import grid_png, to_png
 
 CANVAS_KEY = "explore_draw_canvas"
 SOURCE_KEY = "explore_draw_source"
@@ -37,6 +37,7 @@ SEND_SIDE = 112  # what ui/draw_digit.js sends: SEND_SIDE x SEND_SIDE grey level
 CHUNK_STEPS = 40  # Adam steps per request to the worker: one progress-bar move
 DIGIT_SCALE = 6  # 28 px -> 168 px
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif"]
+WALK_STEPS = 8
 
 _HTML = """
 <div class="draw-digit" data-testid="draw-digit" data-strokes="0" data-sent="0">
@@ -163,6 +164,22 @@ def _result_ui(loaded, digit: np.ndarray, report: dict) -> None:
                f"{report['step']} Adam steps from {report['settings']['restarts']} random starts")
         lines.append(f"Found with {how}. The sliders below now start from this z, and the address bar holds it.")
         st.markdown("  \n".join(lines))
+    _walk_ui(loaded, report)
+
+
+def _walk_ui(loaded, report: dict) -> None:
+    """Your digit -> the seed's digit along the sphere: "my 7 -> a 1" by picking a seed that draws a 1."""
+    base = st.session_state.get("explore_base_z")
+    start = np.asarray(report["z"][0], np.float32)
+    if base is None or np.shape(base) != start.shape:
+        return
+    labels = report.get("labels")
+    frames = loaded.model.generate(latent.interpolate(start, base, WALK_STEPS, "slerp"),
+                                   labels=None if labels is None else int(labels[0]))
+    seed = int(st.session_state.get("explore_seed", 0))
+    st.image(grid_png(frames, columns=WALK_STEPS, scale=2), output_format="PNG",
+             caption=f"A walk (slerp) from your digit's z to the z of seed {seed}: change the seed below to choose "
+                     "where it ends.")
 
 
 def draw_digit_ui(loaded) -> None:
