@@ -22,6 +22,7 @@ MAX_SAMPLES = 200_000  # 630 MB of float32 digits: more is a typo, not a sample
 MAX_SEED = 2**32 - 1  # what numpy's generators accept
 MAX_EPOCHS = 1000
 MAX_PROJECT = 10_000  # digits one project command takes: ~0.5 s each on a busy 2-core machine
+MAX_PROJECT_STEPS = 5000  # Adam steps: the loss has long flattened by then
 CHOICES = {"loss": GAN_LOSSES, "model": MODELS, "architecture": ARCHITECTURES}
 
 # CLI flag -> config field, for every field that is not spelled the same.
@@ -279,6 +280,10 @@ def cmd_project(args: argparse.Namespace) -> int:
     for flag, path in (*outputs.items(), ("--png", png)):
         if path is not None:
             _check_writable_folder(path.parent if str(path.parent) else Path("."), flag)
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be in [0, {MAX_SEED}] (got {args.seed}).")
+    if args.steps > MAX_PROJECT_STEPS:
+        raise UsageError(f"--steps {args.steps}: at most {MAX_PROJECT_STEPS:,} (200 is the default).")
     try:
         settings = projection.ProjectionSettings(steps=args.steps, restarts=args.restarts, seed=args.seed)
     except ValueError as exc:

@@ -103,6 +103,8 @@ def test_the_project_command_writes_latents_labels_projections_and_a_grid(tmp_pa
     ("digits.txt", [], "give a .npy file"),
     ("digits.npy", ["--out", "z.csv"], "--out z.csv: give a file name ending in .npy"),
     ("digits.npy", ["--steps", "0"], "steps must be at least 1"),
+    ("digits.npy", ["--steps", "100000"], "--steps 100000: at most 5,000"),
+    ("digits.npy", ["--seed", "-1"], "--seed must be in [0, "),
     ("digits.npy", ["--weights", "no/such/folder"], "--weights"),
 ])
 def test_project_usage_errors_exit_2_naming_the_input(tmp_path, capsys, monkeypatch, images, extra, message):
