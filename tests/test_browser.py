@@ -205,6 +205,47 @@ def test_explore_instant_slider_redraws_without_a_server_round_trip(page, server
     _assert_no_exception(page)
 
 
+# The 28x28 grey levels of a digit drawn 10x (an <img> from the server, or the instant component's canvas).
+GREY_28_JS = """el => { const c = document.createElement('canvas'); c.width = c.height = 280;
+    const g = c.getContext('2d'); g.imageSmoothingEnabled = false; g.drawImage(el, 0, 0, 280, 280);
+    const d = g.getImageData(0, 0, 280, 280).data; const out = [];
+    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) out.push(d[4 * ((10 * y + 5) * 280 + 10 * x + 5)]);
+    return out; }"""
+
+
+def test_explore_instant_dcgan_draws_the_servers_digit_in_the_browser(page, server):
+    """The DCGAN's transposed convolutions and batchnorm, run by Chromium, give the server's digit at the same z."""
+    if not (ROOT / "pretrained" / "dcgan").is_dir():
+        _no_browser("pretrained/dcgan is missing: the in-browser DCGAN was not tested")
+    page_errors = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    _open_explore(page, server)
+    by_key(page, "explore_model").click()
+    page.get_by_role("option", name="DCGAN", exact=True).click()
+    page.get_by_text("DCGAN (", exact=False).first.wait_for(timeout=PAGE_TIMEOUT_MS)  # its description is shown
+    wait_for_app_idle(page)
+
+    by_key(page, "explore_mode").get_by_text("Instant").click()
+    page.locator('[data-testid="instant-generator"][data-state="ready"]').wait_for(timeout=60_000)
+    wait_for_app_idle(page)
+    assert wait_until(lambda: int(page.get_by_test_id("instant-fps").get_attribute("data-draws")) > 0, timeout=10)
+    drawn = page.get_by_test_id("instant-canvas").evaluate(GREY_28_JS)
+    screenshot(page, "explore_instant_dcgan")
+
+    # Back to the server's rendering of the same z (the server's sliders may snap z to their grid when they are
+    # first drawn, so the server's digit is taken after the browser's, not before).
+    by_key(page, "explore_mode").get_by_text("Server").click()
+    page.wait_for_function(f"({DIGIT_SRC_JS})() !== null", timeout=PAGE_TIMEOUT_MS)
+    wait_for_app_idle(page)
+    _digit_image(page).evaluate("img => img.decode()")
+    served = _digit_image(page).evaluate(GREY_28_JS)
+    difference = max(abs(a - b) for a, b in zip(served, drawn, strict=True))
+    assert max(served) > 128, "the server's DCGAN digit is blank"
+    assert difference <= 1, f"the browser's DCGAN digit differs from the server's by {difference} grey levels"
+    assert not page_errors, page_errors
+    _assert_no_exception(page)
+
+
 # ---- every page draws --------------------------------------------------------------------------
 def test_every_page_in_the_navigation_draws_without_an_exception(page, server):
     page.goto(server.url)
