@@ -185,7 +185,8 @@ def test_server_folders_are_offered_only_from_the_data_root_never_typed(lab, mon
 
     monkeypatch.setattr(state, "new_run", new_run)
     at.button(key="train_start").click().run()
-    assert [config.dataset for config in asked] == [f"idx:{(root / 'digits').resolve()}"]
+    assert [config.dataset for config in asked] == ["data:digits"]  # the worker finds the folder by name
+    assert str(root) not in _texts(at)
 
 
 # ---- results out, a bundle in, the timeline ------------------------------------------------------
