@@ -66,7 +66,11 @@ FIXED_TIME = (2024, 1, 1, 0, 0, 0)  # every entry's timestamp, so the same model
 
 
 class BundleError(ValueError):
-    """A bundle that cannot be loaded; the message names the bundle, the entry and what is wrong."""
+    """A bundle that cannot be loaded; the message names the bundle, the entry and what is wrong.
+
+    `report` says what parsing it cost, when a parsing child ran."""
+
+    report: "sandbox.ParseReport | None" = None
 
 
 @dataclass(frozen=True)
@@ -111,10 +115,14 @@ def read_bundle(source: str | Path | bytes, name: str | None = None,
     try:
         job = sandbox.run_job("bundle", {"label": label}, [data], what=label, limits=parser)
     except sandbox.SandboxRefusal as refusal:
-        raise BundleError(str(refusal)) from None
+        error = BundleError(str(refusal))
+        error.report = refusal.report
+        raise error from None
     meta, arrays = job.meta, job.arrays
     if "error" in meta:
-        raise BundleError(str(meta["error"]))
+        error = BundleError(str(meta["error"]))
+        error.report = job.report
+        raise error
     try:
         config = _parse_config(label, json.dumps(meta["config"]).encode())  # checked again on this side
         weights = {stem: [arrays[f"weights/{stem}/{i}"] for i in range(int(count))]

@@ -15,7 +15,8 @@ Decisions, and why:
 - No process-wide lock: each parse has its own child. At most MAX_PARALLEL_PARSERS run at once per process (a
   room of uploads must not start fifty 1.5 GB children); a caller waits for a slot at most PARSER_QUEUE_WAIT_S,
   and a slot is never held past a child's wall-clock limit.
-- Jobs are named, not passed as code: the child imports one function listed in JOBS and nothing else of ours.
+- Jobs are named, not passed as code: the parent sends the child the 'module:function' JOBS lists for the
+  job, and the child imports that one function.
 """
 
 from __future__ import annotations
@@ -64,7 +65,11 @@ _SLOTS = threading.BoundedSemaphore(MAX_PARALLEL_PARSERS)
 
 
 class SandboxRefusal(Exception):
-    """The file could not be parsed inside its limits; the message names the file and says why."""
+    """The file could not be parsed inside its limits; the message names the file and says why.
+
+    `report` says what the child cost before it stopped (None when no child ran)."""
+
+    report: "ParseReport | None" = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ def run_job(job: str, request: dict, blobs: list[bytes] | tuple = (), *, what: s
 
 
 def _run(job: str, request: dict, blobs: list[bytes], what: str, limits: ParserLimits) -> JobResult:
-    header = json.dumps({"job": job, "request": request, "blob_sizes": [len(blob) for blob in blobs]}).encode()
+    header = json.dumps({"job": JOBS[job], "request": request, "blob_sizes": [len(blob) for blob in blobs]}).encode()
     started = time.monotonic()
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD_CODE, PACKAGE_ROOT, str(limits.memory_bytes), str(limits.cpu_seconds)],
@@ -180,19 +185,23 @@ def _run(job: str, request: dict, blobs: list[bytes], what: str, limits: ParserL
         thread.join(timeout=5)
     for stream in (child.stdout, child.stderr):
         stream.close()
-    report = ParseReport(time.monotonic() - started, usage.ru_maxrss / 1024 if usage is not None else 0.0)
+    seconds = time.monotonic() - started
     cpu_used = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
     reason = _failure(status, timed_out, overflow.is_set(), limits, bytes(error_tail), cpu_used)
+    answer, arrays = {}, {}
     if reason is None:
         try:
             answer, arrays = unpack(bytes(output))
         except (ValueError, OSError, EOFError) as exc:  # json, numpy and struct errors are all ValueErrors
             reason = f"the reader's answer could not be read ({exc})"
-        else:
-            if not answer.get("ok"):
-                raise SandboxRefusal(f"{what}: {answer.get('refusal', 'refused')}")
-            return JobResult(answer.get("meta", {}), arrays, report)
-    raise SandboxRefusal(f"{what}: not read: {reason}.")
+    # The child's own figure when it answered; else wait4's, which may include pages shared at the fork.
+    peak_kb = answer.get("peak_rss_kb") if isinstance(answer.get("peak_rss_kb"), int) else None
+    report = ParseReport(seconds, (peak_kb if peak_kb is not None else usage.ru_maxrss) / 1024)
+    if reason is None and answer.get("ok"):
+        return JobResult(answer.get("meta", {}), arrays, report)
+    refusal = SandboxRefusal(f"{what}: not read: {reason}." if reason else f"{what}: {answer.get('refusal')}")
+    refusal.report = report
+    raise refusal
 
 
 def _wait(child: subprocess.Popen, deadline: float):
@@ -245,21 +254,35 @@ def child_main() -> None:
     """Read one request from stdin, run its job, write one frame to stdout. Runs inside the limits."""
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a library that prints must not corrupt the frame
+    arrays: dict[str, np.ndarray] = {}
     try:
         request, blobs = _read_request(sys.stdin.buffer)
-        module_name, function_name = JOBS[request["job"]].split(":")
+        module_name, function_name = request["job"].split(":")  # the parent named it from JOBS
         job = getattr(importlib.import_module(module_name), function_name)
         meta, arrays = job(request["request"], blobs)
-        frame = pack({"ok": True, "meta": meta}, arrays)
+        header = {"ok": True, "meta": meta}
     except MemoryError:
-        frame = pack({"ok": False, "refusal": "not read: it needs more memory than a file may take here"})
+        header = {"ok": False, "refusal": "not read: it needs more memory than a file may take here"}
     except SandboxRefusal as refusal:
-        frame = pack({"ok": False, "refusal": str(refusal)})
+        header = {"ok": False, "refusal": str(refusal)}
     except Exception as exc:  # a parser bug is still a refusal, with its kind for the operator
         text = str(exc).splitlines()[0][:200] if str(exc) else ""
-        frame = pack({"ok": False, "refusal": f"could not be read ({type(exc).__name__}: {text})"})
-    out.write(frame)
+        header = {"ok": False, "refusal": f"could not be read ({type(exc).__name__}: {text})"}
+    header["peak_rss_kb"] = _own_peak_kb()
+    out.write(pack(header, arrays))
     out.flush()
+
+
+def _own_peak_kb() -> int | None:
+    """This process's peak resident memory since exec (VmHWM); wait4's figure also counts the parent's pages
+    a fork shared before the exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _read_request(stream) -> tuple[dict, list[bytes]]:

@@ -57,6 +57,7 @@ IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC = 0x0803, 0x0801  # 2051 and 2049
 DIGIT_BOX, SIDE = 20, 28
 INK_LEVEL = 0.1  # after contrast stretching, what counts as ink for the bounding box
 MIN_CONTRAST = 0.1  # a picture whose ink is fainter than this over its background is blank
+CUT_WORDS = "only the first"  # how a note says a file was cut to the room left
 FIT_BLOCK_PIXELS = 8 * 1024 * 1024  # pixels fitted at once (32 MB of float32)
 FIT_BLOCK_IMAGES = 4096  # images fitted at once (their 28x28 float32 results: 13 MB)
 WORKING_SIDE = 560  # pictures are shrunk to at most this side before conversion: 28x the digit's 20 px box
@@ -127,8 +128,8 @@ class UploadResult:
         return sha.hexdigest()
 
     def dataset_notes(self, max_notes: int = UPLOAD_LIMITS.max_notes, prefix: str = "") -> list[str]:
-        """The refusals (at most `max_notes`, the rest counted) and the summary, as a Dataset's notes."""
-        refused = [f"{prefix}{note}" for note in self.refused]
+        """The refusals and cuts (at most `max_notes`, the rest counted) and the summary, as a Dataset's notes."""
+        refused = [f"{prefix}{note}" for note in self.notes if note.refused or CUT_WORDS in note.reason]
         more = [f"{prefix}... and {len(refused) - max_notes} more files refused"] if len(refused) > max_notes else []
         return refused[:max_notes] + more + [prefix + self.summary]
 
@@ -702,7 +703,7 @@ class _Collector:
         if take < total:
             why = (f"limit {self.limits.max_images:,} images" if take == self.room
                    else f"the upload's budget of {self.limits.max_decoded_pixels / 1e6:,.0f} million pixels")
-            note += f"; only the first {take:,} of {total:,} used ({why})"
+            note += f"; {CUT_WORDS} {take:,} of {total:,} used ({why})"
         self.add(name, pixels, labels, note)
 
     def _read_npz(self, name: str, data: bytes) -> None:
