@@ -233,3 +233,41 @@ def _npy(array) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array)
     return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- the defaults of a public server
+
+ROOT = TESTS.parent
+ERROR_SCRIPT = """
+from streamlit.testing.v1 import AppTest
+
+def script():
+    raise RuntimeError("secret /srv/gan-lab/data/mnist")
+
+at = AppTest.from_function(script)
+at.run()
+print("\\n".join(e.proto.message + "|" + e.proto.type + "|" + "".join(e.proto.stack_trace) for e in at.exception))
+"""
+
+
+def test_streamlit_config_is_that_of_a_public_server():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["browser"]["gatherUsageStats"] is False  # share links must not leave the building
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["client"]["toolbarMode"] in ("viewer", "minimal")
+    assert "address" not in config.get("server", {})  # the operator's choice; `make run` says localhost
+    assert "--server.address localhost" in (ROOT / "Makefile").read_text()
+
+
+def test_a_visitor_never_sees_a_traceback_or_the_exceptions_text():
+    """The app's own config, read as `streamlit run` reads it (from the project folder), in a fresh process."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", ERROR_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    shown = result.stdout.strip()
+    assert result.returncode == 0 and "has encountered an error" in shown, result.stdout + result.stderr
+    assert "/srv/gan-lab" not in shown and "RuntimeError" not in shown and "Traceback" not in shown
