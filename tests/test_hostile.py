@@ -241,10 +241,7 @@ ROOT = TESTS.parent
 ERROR_SCRIPT = """
 from streamlit.testing.v1 import AppTest
 
-def script():
-    raise RuntimeError("secret /srv/gan-lab/data/mnist")
-
-at = AppTest.from_function(script)
+at = AppTest.from_string('raise RuntimeError("secret /srv/gan-lab/data/mnist")')
 at.run()
 print("\\n".join(e.proto.message + "|" + e.proto.type + "|" + "".join(e.proto.stack_trace) for e in at.exception))
 """
