@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_core import limits, sandbox
+from gan_core.data import display_name
 from gan_core.uploads import zip_directory_entries
 from gan_core.config import GANConfig
 
@@ -543,7 +544,8 @@ def _bundle_from_model(model, config: GANConfig, stems: list[str], state: dict,
             layout[stem] = _array_paths(path, networks[stem].get_weights())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    files[CONFIG] = config.to_json().encode()
+    # The recipe names its dataset without the folders it was read from (no server path in a bundle).
+    files[CONFIG] = config.replace(dataset=display_name(config.dataset)).to_json().encode()
     files[STATE] = json.dumps(state or {}, indent=2, sort_keys=True).encode()
     if history:
         files[HISTORY] = _history_csv(history).encode()

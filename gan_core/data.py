@@ -320,6 +320,13 @@ def data_folder_kind(folder: Path) -> str | None:
 
 def load_data_root_folder(name: str) -> Dataset:
     """`data:NAME`: IDX files or pictures in a folder under GAN_LAB_DATA_ROOT; every message says NAME only."""
+    try:
+        return _load_data_root_folder(name)
+    except OSError as exc:  # its text would carry the server's path
+        raise DatasetError(f"{name}: cannot be read ({exc.strerror or type(exc).__name__}).") from None
+
+
+def _load_data_root_folder(name: str) -> Dataset:
     folder = data_root_folder(name)
     kind = data_folder_kind(folder)
     if kind == "idx":

@@ -269,3 +269,20 @@ def test_a_visitor_never_sees_a_traceback_or_the_exceptions_text():
     shown = "\n".join(line for line in result.stdout.splitlines() if line.startswith("SHOWN:"))
     assert result.returncode == 0 and "has encountered an error" in shown, result.stdout + result.stderr
     assert "/srv/gan-lab" not in shown and "RuntimeError" not in shown and "Traceback" not in shown
+
+
+def test_a_viewers_explore_page_drops_the_live_view_token_from_its_address(monkeypatch):
+    """Explore's "link to this point" copies the address's parameters: the token must not be one of them."""
+    import types
+
+    from ui import state
+
+    monkeypatch.setattr(state, "engine", lambda: types.SimpleNamespace(watch=lambda token: None))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["watch"] = "t" * 43
+    at.run()
+    assert at.query_params.get("watch")  # the live view keeps the link the presenter shared
+    at.switch_page("ui/watch_explore_page.py").run()
+    assert not at.exception, at.exception
+    assert "watch" not in at.query_params
+    assert at.session_state["presenter_watch_token"] == "t" * 43  # still a viewer's session
