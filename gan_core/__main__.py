@@ -36,7 +36,7 @@ FLAG_HELP = {
     "ema_decay": "generator weight averaging for sampling (0 = off)",
     "steps_per_call": "training steps fused into one traced call", "seed": "random seed",
     "dataset": "mnist-sample (offline), mnist, fashion_mnist, idx:FOLDER, folder:FOLDER (images; sub-folders "
-               "0-9 label them), zip:FILE; join with '+'",
+               "0-9 label them), zip:FILE, data:NAME (a folder under GAN_LAB_DATA_ROOT); join with '+'",
 }
 
 
