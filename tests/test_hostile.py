@@ -286,3 +286,14 @@ def test_a_viewers_explore_page_drops_the_live_view_token_from_its_address(monke
     assert not at.exception, at.exception
     assert "watch" not in at.query_params
     assert at.session_state["presenter_watch_token"] == "t" * 43  # still a viewer's session
+
+
+def test_the_command_line_refuses_the_alias_bundle_with_exit_2_and_one_line(tmp_path, capsys):
+    from gan_core.__main__ import main
+
+    path = tmp_path / "alias.zip"
+    path.write_bytes(hostile.hdf5_alias_bundle())
+    assert main(["sample", "--weights", str(path), "--n", "5", "--out", str(tmp_path / "s.npy")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --weights: {path}: generator.weights.h5: ")
+    assert "HDF5 hard link" in lines[0] and not (tmp_path / "s.npy").exists()
