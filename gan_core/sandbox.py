@@ -148,60 +148,69 @@ def _run(job: str, request: dict, blobs: list[bytes], what: str, limits: ParserL
         [sys.executable, "-c", CHILD_CODE, PACKAGE_ROOT, str(limits.memory_bytes), str(limits.cpu_seconds)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **CHILD_ENV},
         start_new_session=True, close_fds=True)
-    output, error_tail, overflow = bytearray(), bytearray(), threading.Event()
-
-    def feed() -> None:
-        try:
-            child.stdin.write(MAGIC + struct.pack("<Q", len(header)) + header)
-            for blob in blobs:
-                child.stdin.write(blob)
-        except (BrokenPipeError, OSError, ValueError):  # the child died or stopped reading: its exit says why
-            pass
-        finally:
-            try:
-                child.stdin.close()
-            except OSError:
-                pass
-
-    def drain_stdout() -> None:
-        while chunk := child.stdout.read(MIB):
-            output.extend(chunk)
-            if len(output) > limits.max_output_bytes:
-                overflow.set()
-                _kill(child)
-                return
-
-    def drain_stderr() -> None:
-        while chunk := child.stderr.read(65536):
-            error_tail.extend(chunk)
-            del error_tail[:-STDERR_TAIL]
-
-    threads = [threading.Thread(target=target, daemon=True, name=f"sandbox-{target.__name__}")
-               for target in (feed, drain_stdout, drain_stderr)]
-    for thread in threads:
-        thread.start()
+    pipes = _Pipes(child, [MAGIC + struct.pack("<Q", len(header)) + header, *blobs], limits.max_output_bytes)
     status, usage, timed_out = _wait(child, started + limits.wall_seconds)
-    for thread in threads:
-        thread.join(timeout=5)
-    for stream in (child.stdout, child.stderr):
-        stream.close()
-    seconds = time.monotonic() - started
-    cpu_used = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
-    reason = _failure(status, timed_out, overflow.is_set(), limits, bytes(error_tail), cpu_used)
+    pipes.close()
+    cpu_used = usage.ru_utime + usage.ru_stime
+    reason = _failure(status, timed_out, pipes.overflow, limits, bytes(pipes.error_tail), cpu_used)
     answer, arrays = {}, {}
     if reason is None:
         try:
-            answer, arrays = unpack(bytes(output))
+            answer, arrays = unpack(bytes(pipes.output))
         except (ValueError, OSError, EOFError) as exc:  # json, numpy and struct errors are all ValueErrors
             reason = f"the reader's answer could not be read ({exc})"
     # The child's own figure when it answered; else wait4's, which may include pages shared at the fork.
-    peak_kb = answer.get("peak_rss_kb") if isinstance(answer.get("peak_rss_kb"), int) else None
-    report = ParseReport(seconds, (peak_kb if peak_kb is not None else usage.ru_maxrss) / 1024)
+    peak_kb = answer.get("peak_rss_kb") if isinstance(answer.get("peak_rss_kb"), int) else usage.ru_maxrss
+    report = ParseReport(time.monotonic() - started, peak_kb / 1024)
     if reason is None and answer.get("ok"):
         return JobResult(answer.get("meta", {}), arrays, report)
     refusal = SandboxRefusal(f"{what}: not read: {reason}." if reason else f"{what}: {answer.get('refusal')}")
     refusal.report = report
     raise refusal
+
+
+class _Pipes:
+    """The child's three pipes, each served by a thread: the request written in, the answer read out (killing
+    the child past `max_output` bytes), the last few KB of stderr kept for the reason of a failure."""
+
+    def __init__(self, child: subprocess.Popen, request: list[bytes], max_output: int):
+        self.child, self.request, self.max_output = child, request, max_output
+        self.output, self.error_tail, self.overflow = bytearray(), bytearray(), False
+        self.threads = [threading.Thread(target=target, daemon=True, name=f"sandbox-{target.__name__}")
+                        for target in (self.feed, self.drain_stdout, self.drain_stderr)]
+        for thread in self.threads:
+            thread.start()
+
+    def feed(self) -> None:
+        try:
+            for part in self.request:
+                self.child.stdin.write(part)
+        except (BrokenPipeError, OSError, ValueError):  # the child died or stopped reading: its exit says why
+            pass
+        finally:
+            try:
+                self.child.stdin.close()
+            except OSError:
+                pass
+
+    def drain_stdout(self) -> None:
+        while chunk := self.child.stdout.read(MIB):
+            self.output.extend(chunk)
+            if len(self.output) > self.max_output:
+                self.overflow = True
+                _kill(self.child)
+                return
+
+    def drain_stderr(self) -> None:
+        while chunk := self.child.stderr.read(65536):
+            self.error_tail.extend(chunk)
+            del self.error_tail[:-STDERR_TAIL]
+
+    def close(self) -> None:
+        for thread in self.threads:
+            thread.join(timeout=5)
+        for stream in (self.child.stdout, self.child.stderr):
+            stream.close()
 
 
 def _wait(child: subprocess.Popen, deadline: float):
