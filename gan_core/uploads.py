@@ -896,6 +896,18 @@ def convert_uploads(files: Iterable[tuple[str, bytes]], invert: bool | None = No
     return _in_sandbox(request, [bytes(files[i][1]) for i in admitted], names, parser)
 
 
+ONE_PICTURE_LIMITS = UploadLimits(max_files=1, min_images=1, max_images=1)
+
+
+def convert_one_picture(name: str, data: bytes, parser: ParserLimits = PAGE_PARSER_LIMITS
+                        ) -> tuple[np.ndarray | None, FileNote]:
+    """One picture (a digit to project, say) -> its float32 28x28 digit or None, and the note naming it; parsed
+    in the limited child like any upload. A blank picture's note starts with 'blank'."""
+    result = convert_uploads([(name, data)], limits=ONE_PICTURE_LIMITS, parser=parser)
+    note = next((n for n in result.notes if n.file == name), None) or FileNote(name, result.summary, refused=True)
+    return (result.images[0] if result.count else None), note
+
+
 # ---------------------------------------------------------------- the command line's folder: and zip: datasets
 
 def _walk_folder(root: Path, limits: UploadLimits, skipped: list[FileNote]) -> Iterator[tuple[str, bytes]]:
