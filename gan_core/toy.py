@@ -52,18 +52,18 @@ class ToyConfig:
     (benchmarks/README.md, "2-D playground", measures it against the textbook recipe `ToyConfig.textbook()`)."""
 
     latent_dim: int = 2  # 2-D so that the manifold view (a grid of z through G) is exact
-    hidden_units: int = 64
+    hidden_units: int = 32
     depth: int = 2  # hidden layers in each network
     activation: str = "relu"
     loss: str = "non_saturating"
-    r1_gamma: float = 0.1
+    r1_gamma: float = 0.01
     gp_weight: float = 1.0  # WGAN-GP only
     label_smoothing: float = 0.0
     ema_decay: float = 0.99  # samples come from a moving average of G's weights; 0 turns it off
     d_steps: int = 1
-    batch_size: int = 256
-    g_learning_rate: float = 2e-3
-    d_learning_rate: float = 2e-3
+    batch_size: int = 64
+    g_learning_rate: float = 3e-3
+    d_learning_rate: float = 3e-3
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0
@@ -103,8 +103,8 @@ class ToyConfig:
             out.append(f"loss must be one of {', '.join(GAN_LOSSES)} (got {self.loss!r})")
         if self.activation not in ACTIVATIONS:
             out.append(f"activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
-        if self.dataset not in TOY_DATASETS:
-            out.append(f"dataset must be one of {', '.join(TOY_DATASETS)} for the 2-D model (got {self.dataset!r})")
+        if self.dataset not in TOY_DATASETS + ("drawn",):
+            out.append(f"dataset must be one of {', '.join(TOY_DATASETS)} or drawn (got {self.dataset!r})")
         return out
 
     @property

@@ -509,7 +509,9 @@ function getWeights(net) {
   return out;
 }
 
-const ToyGan = { makeRng, makeNetwork, cloneNetwork, forward, predict, backward, inputGradient, makeModel,
+const generatorTermFor = (loss, logits) => generatorTerm(loss, logits).grad;
+
+const ToyGan = { generatorTermFor, makeRng, makeNetwork, cloneNetwork, forward, predict, backward, inputGradient, makeModel,
   discriminatorLoss, generatorLoss, updateDiscriminator, updateGenerator, update, samplePoints, normals,
   modeCentres, modeStd, modeScores, jsDivergence, setWeights, getWeights, meanScore, sigmoid, LOGISTIC };
 
