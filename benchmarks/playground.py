@@ -87,7 +87,7 @@ def browser_timing(preset: str = "ring8", limit_s: float = 120.0) -> dict:
             goal = 0.9 if preset == "ring8" else 0.8
             page.locator('[data-testid="pg-start"]').click()
             started = time.monotonic()
-            fps, rates = [], []
+            fps, rates, draw_ms = [], [], []
             while time.monotonic() - started < limit_s:
                 time.sleep(0.25)
                 score = page.locator('[data-testid="pg-score-0"]')
@@ -95,6 +95,7 @@ def browser_timing(preset: str = "ring8", limit_s: float = 120.0) -> dict:
                 root = page.locator('[data-testid="pg-root"]')
                 fps.append(int(root.get_attribute("data-fps")))
                 rates.append(int(root.get_attribute("data-steps-per-second") or 0))
+                draw_ms.append(float(root.get_attribute("data-draw-ms") or 0))
                 elapsed = round(time.monotonic() - started, 1)
                 if covered == total and "all_modes_s" not in result:
                     result["all_modes_s"] = elapsed
@@ -103,7 +104,8 @@ def browser_timing(preset: str = "ring8", limit_s: float = 120.0) -> dict:
                     break
             result.update(final_covered=covered, final_hq=hq, steps=int(page.locator(
                 '[data-testid="pg-panel-0"]').get_attribute("data-step")), median_fps=float(np.median(fps[4:] or fps)),
-                median_steps_per_second=float(np.median(rates[4:] or rates)))
+                median_steps_per_second=float(np.median(rates[4:] or rates)),
+                median_draw_ms=float(np.median(draw_ms[4:] or draw_ms)))
             page.screenshot(path=str(ROOT / "artifacts" / f"playground_benchmark_{preset}.png"), full_page=True)
     finally:
         server.stop()

@@ -8,7 +8,8 @@
 // the running model; a change of network, dataset or seed starts a new model.
 //
 // DOM (inside the component's shadow root; Playwright's CSS selectors pierce it):
-//   [data-testid="pg-root"] data-running, data-fps (frames drawn in the last second), data-frames
+//   [data-testid="pg-root"] data-running, data-fps (frames drawn in the last second), data-frames,
+//     data-steps-per-second, data-draw-ms (drawing time per frame, smoothed)
 //   [data-testid="pg-start"] Start / Pause; [data-testid="pg-step"] slow motion: one D update, then one G update
 //   [data-testid="pg-reset"], [data-testid="pg-train-d"], [data-testid="pg-train-g"], [data-testid="pg-clear"]
 //   [data-testid="pg-layer-<name>"] checkboxes: real, fake, heatmap, manifold, arrows
@@ -507,7 +508,10 @@ class PlaygroundView {
       }
       for (const run of this.runs) run.updateScore(false);
     }
+    const drawStarted = performance.now();
     for (const run of this.runs) run.draw();
+    this.drawMs = 0.9 * (this.drawMs || 0) + 0.1 * (performance.now() - drawStarted);
+    this.root.dataset.drawMs = this.drawMs.toFixed(1);
     this.frames += 1;
     const steps = this.runs.reduce((sum, run) => sum + run.step, 0);
     this.frameTimes.push([started, steps]);
