@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from gan_core.toy import ToyConfig, mode_scores  # noqa: E402
+from gan_core.toy import mode_scores, recipe_for  # noqa: E402
 
-RECIPES = {"textbook": ToyConfig.textbook, "default": ToyConfig}
+RECIPES = ("textbook", "default")
 
 
 def keras_table(steps: int, seeds: list[int], presets: list[str]) -> list[dict]:
@@ -36,9 +36,9 @@ def keras_table(steps: int, seeds: list[int], presets: list[str]) -> list[dict]:
 
     rows = []
     for preset in presets:
-        for recipe, make in RECIPES.items():
+        for recipe in RECIPES:
             for seed in seeds:
-                config = make(dataset=preset, seed=seed)
+                config = recipe_for(preset, textbook=recipe == "textbook", seed=seed)
                 gan = build_toy_gan(config)
                 started = time.perf_counter()
                 train_toy(gan, steps, steps_per_call=100)

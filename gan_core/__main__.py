@@ -106,7 +106,7 @@ def _is_toy(args: argparse.Namespace) -> bool:
 
 def cmd_train_toy(args: argparse.Namespace) -> int:
     """The 2-D GAN: `train --model toy --dataset ring8` (gan_core.toy's recipe; --plain: the textbook one)."""
-    from gan_core.toy import MODE_DATASETS, TOY_DATASETS, ToyConfig, mode_scores
+    from gan_core.toy import MODE_DATASETS, TOY_DATASETS, mode_scores, recipe_for
 
     if args.steps is None or args.steps < 1:
         raise UsageError(f"--steps must be a positive number of steps (got {args.steps}).")
@@ -124,8 +124,7 @@ def cmd_train_toy(args: argparse.Namespace) -> int:
     if unused:
         raise UsageError(f"{', '.join(unused)}: not used by the 2-D model (--model toy); drop them.")
     try:
-        base = ToyConfig.textbook() if args.plain else ToyConfig()
-        config = base.replace(dataset=dataset, **changes)
+        config = recipe_for(dataset, textbook=args.plain, **changes)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     out = Path(args.out)

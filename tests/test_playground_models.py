@@ -92,6 +92,14 @@ def test_toy_config_names_bad_fields():
     assert ToyConfig.textbook().r1_gamma == 0 and ToyConfig().r1_gamma > 0
 
 
+def test_the_grid_gets_larger_networks_in_both_recipes():
+    from gan_core.toy import recipe_for
+
+    ring, grid = recipe_for("ring8"), recipe_for("grid25", textbook=True, seed=3)
+    assert (ring.hidden_units, ring.depth) == (32, 2)
+    assert (grid.hidden_units, grid.depth, grid.r1_gamma, grid.seed) == (64, 3, 0.0, 3)
+
+
 # ---- Keras and the browser agree ----
 def _job(config: ToyConfig, seed: int = 0):
     from gan_core.toy_models import build_toy_gan

@@ -40,11 +40,14 @@ def test_the_ring_is_the_default_with_the_default_recipe(at):
 
 
 def test_each_preset_reaches_the_component(at):
+    from gan_core.toy import recipe_for
+
     for preset, extent in (("grid25", 5.5), ("moons", 2.5), ("spiral", 2.5), ("line", 2.5)):
         at.selectbox(key="playground_dataset").set_value(preset).run()
         assert not at.exception, at.exception
         sent = _sent(at)
         assert sent["runs"][0]["config"]["dataset"] == preset and sent["extent"] == extent
+        assert sent["runs"][0]["config"]["hidden_units"] == recipe_for(preset).hidden_units
 
 
 def test_options_reach_the_running_model(at):

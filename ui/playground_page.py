@@ -14,7 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gan_core.config import GAN_LOSSES
-from gan_core.toy import ACTIVATIONS, TOY_DATASETS, VIEW_EXTENT, ToyConfig
+from gan_core.toy import ACTIVATIONS, TOY_DATASETS, VIEW_EXTENT, ToyConfig, recipe_for
 from ui import playground_text as text
 from ui.components.playground import drawn_points, playground
 
@@ -67,7 +67,7 @@ def _textbook_like(config: ToyConfig) -> ToyConfig:
 
 def network_ui(recipe: str, dataset: str, compare: bool) -> ToyConfig:
     """The recipe's widgets; returns the config they describe (dataset "drawn" trains on the drawn points)."""
-    base = ToyConfig() if recipe == "default" else ToyConfig.textbook()
+    base = recipe_for("ring8" if dataset == "drawn" else dataset, textbook=recipe == "textbook")
     with st.expander("Recipe and networks", expanded=False):
         if not compare:
             st.radio("Start from", list(RECIPES), format_func=RECIPES.get, horizontal=True, key="playground_recipe")
@@ -75,6 +75,7 @@ def network_ui(recipe: str, dataset: str, compare: bool) -> ToyConfig:
             st.caption("Comparing: the left run always uses the textbook recipe; these values set the right run.")
         left, middle, right = st.columns(3)
         k = f"pg_{recipe}_"
+        net = f"pg_{recipe}_{dataset}_"  # the network widgets start from each preset's own sizes
         loss = left.selectbox("Loss", GAN_LOSSES, index=GAN_LOSSES.index(base.loss), key=k + "loss")
         r1 = left.number_input("R1 weight (γ)", 0.0, 100.0, base.r1_gamma, step=0.01, format="%.3f", key=k + "r1",
                                help="Zero-centred penalty on D's gradient at real points; 0 turns it off.")
@@ -86,8 +87,8 @@ def network_ui(recipe: str, dataset: str, compare: bool) -> ToyConfig:
                                    key=k + "dlr")
         batch = middle.select_slider("Batch size", [16, 32, 64, 128, 256, 512], value=base.batch_size, key=k + "batch")
         d_steps = middle.number_input("D steps per G step", 1, 10, base.d_steps, key=k + "dsteps")
-        hidden = right.select_slider("Hidden units", [8, 16, 32, 64, 128], value=base.hidden_units, key=k + "hidden")
-        depth = right.number_input("Hidden layers", 1, 4, base.depth, key=k + "depth")
+        hidden = right.select_slider("Hidden units", [8, 16, 32, 64, 128], value=base.hidden_units, key=net + "hidden")
+        depth = right.number_input("Hidden layers", 1, 4, base.depth, key=net + "depth")
         activation = right.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index(base.activation),
                                      key=k + "activation")
         latent = right.number_input("Latent size", 1, 8, base.latent_dim, key=k + "latent",

@@ -197,10 +197,11 @@ class PlaygroundRun {
 
   draw() {
     const ctx = this.canvas.getContext("2d"), size = this.canvas.width, layers = this.view.layers;
-    ctx.fillStyle = "#fafafa";
-    ctx.fillRect(0, 0, size, size);
-    if (layers.heatmap) this.drawHeatmap(ctx, size);
-    if (layers.real) this.drawPoints(ctx, this.realShown, SHOWN_POINTS, "rgba(20, 140, 60, 0.75)", 2);
+    // The background (heatmap and real points) changes only when the heatmap is recomputed: drawn once into
+    // an offscreen canvas then, and copied unscaled every frame (software rendering makes scaling costly).
+    const stale = !this.heatFresh || this.view.frames % 6 === this.index || this.backgroundKey !== this.layerKey();
+    if (stale) this.drawBackground(size);
+    ctx.drawImage(this.background, 0, 0);
     const G = this.viewNetwork();
     const fake = ToyGan.predict(G, this.shownZ, SHOWN_POINTS);
     if (layers.manifold) this.drawManifold(ctx, G);
@@ -212,11 +213,29 @@ class PlaygroundRun {
     const last = this.history[this.history.length - 1];
     this.stats.textContent = `step ${this.step.toLocaleString("en")}` + (last
       ? ` · d_loss ${fmt(last.d_loss)} · g_loss ${fmt(last.g_loss)} · D(x) ${fmt(last.d_real)} · D(G(z)) ${fmt(last.d_fake)}` : "");
-    this.drawCurves();
+    if (this.view.frames % 10 === this.index || !this.view.running) this.drawCurves();
+  }
+
+  layerKey() {
+    const layers = this.view.layers;
+    return `${layers.heatmap}${layers.real}${this.realShown.length}${this.view.drawn.length}`;
+  }
+
+  drawBackground(size) {
+    if (!this.background) {
+      this.background = document.createElement("canvas");
+      this.background.width = this.background.height = size;
+    }
+    const ctx = this.background.getContext("2d"), layers = this.view.layers;
+    ctx.fillStyle = "#fafafa";
+    ctx.fillRect(0, 0, size, size);
+    if (layers.heatmap) this.drawHeatmap(ctx, size);
+    if (layers.real) this.drawPoints(ctx, this.realShown, SHOWN_POINTS, "rgba(20, 140, 60, 0.75)", 2);
+    this.backgroundKey = this.layerKey();
   }
 
   drawHeatmap(ctx, size) {
-    if (!this.heatFresh || this.view.frames % 6 === this.index) {
+    {
       const e = this.view.extent, cells = HEAT_CELLS, grid = new Float64Array(cells * cells * 2);
       for (let r = 0; r < cells; r++) for (let c = 0; c < cells; c++) {
         grid[2 * (r * cells + c)] = -e + ((c + 0.5) / cells) * 2 * e;
