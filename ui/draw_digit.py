@@ -31,6 +31,7 @@ from gan_core.images import grid_png, to_png
 CANVAS_KEY = "explore_draw_canvas"
 SOURCE_KEY = "explore_draw_source"
 UPLOAD_KEY = "explore_draw_upload"
+UPLOAD_DIGIT_KEY = "_draw_digit_upload"  # (file id, digit or None, reason or None) of the last upload read
 RESULT_KEY = "_explore_projection"  # {"model_key", "digit", "report"} of the last projection
 SOURCES = ("Draw", "Upload an image")
 SEND_SIDE = 112  # what ui/draw_digit.js sends: SEND_SIDE x SEND_SIDE grey levels 0-255
@@ -81,13 +82,12 @@ def digit_from_drawing(drawing) -> np.ndarray | None:
 
 
 def digit_from_upload(data: bytes) -> tuple[np.ndarray | None, str | None]:
-    """(digit, None) for an image file, or (None, the reason it cannot be used)."""
-    try:
-        grey = uploads.decode_image(data)
-    except Exception as exc:  # noqa: BLE001  decode_image refuses with a reason meant for the user
-        return None, str(exc)
-    digit = uploads.mnist_form(grey)
-    return (digit, None) if digit is not None else (None, "the picture is blank (no ink to find)")
+    """(digit, None) for an image file, or (None, the reason it cannot be used). The file is decoded in the
+    limited parsing child (gan_core/sandbox.py), never in the page's process."""
+    digit, note = uploads.convert_one_picture("your digit", data)
+    if digit is not None:
+        return digit, None
+    return None, "the picture is blank (no ink to find)" if note.reason.startswith("blank") else note.reason
 
 
 def _on_drawing() -> None:
@@ -108,7 +108,11 @@ def _input_ui() -> np.ndarray | None:
     upload = st.file_uploader("One image of a digit (PNG, JPEG, BMP or GIF)", type=UPLOAD_TYPES, key=UPLOAD_KEY)
     if upload is None:
         return None
-    digit, reason = digit_from_upload(upload.getvalue())
+    cached = st.session_state.get(UPLOAD_DIGIT_KEY)
+    if cached is None or cached[0] != upload.file_id:  # once per upload: each reading starts a parsing child
+        cached = (upload.file_id, *digit_from_upload(upload.getvalue()))
+        st.session_state[UPLOAD_DIGIT_KEY] = cached
+    _, digit, reason = cached
     if digit is None:
         st.warning(f"{upload.name}: {reason}. Try another picture of one digit.")
     return digit
