@@ -250,12 +250,20 @@ def test_downloads_are_the_digit_on_screen_and_its_z(patched, media):
     assert gif.format == "GIF" and gif.n_frames >= 8
 
 
+def _browser_entry(at):
+    """The browser's entry in the server's registry (ui/state.py): its run and "Your runs"."""
+    from ui import state
+
+    secret = at.session_state[state.BROWSER_SECRET_KEY]
+    return state.browsers(float(state.BROWSER_GRACE_S)).join(secret, at.session_state[state.SESSION_ID_KEY])
+
+
 def test_compare_overlays_two_archived_runs_with_their_recipes(patched):
     at = _open(patched, COMPARE_PAGE)
     assert any("train a model, press **Reset**" in info.value for info in at.info)  # fewer than 2: how to get them
     runs = [run_archive.archive_view(_view(200, 1.3, fid=40.0), TINY, "Run 1"),
             run_archive.archive_view(_view(300, 0.9, fid=25.0), TINY.replace(r1_gamma=0.0), "Run 2")]
-    at.session_state["lab_archived_runs"] = runs
+    _browser_entry(at).archive = runs
     at.run()
     assert not at.exception
     specs = [str(chart.proto) for chart in at.get("vega_lite_chart")]
@@ -265,7 +273,7 @@ def test_compare_overlays_two_archived_runs_with_their_recipes(patched):
     assert any("Run 2: gan, step 300" in str(image.proto) for image in at.get("image"))
     assert any("`r1_gamma`" in markdown.value for markdown in at.markdown)
     at.button(key="compare_forget_runs").click().run()
-    assert "lab_archived_runs" not in at.session_state and not at.exception
+    assert _browser_entry(at).archive == [] and not at.exception
 
 
 def test_train_reset_train_reset_lands_two_runs_on_compare(patched):
@@ -277,10 +285,10 @@ def test_train_reset_train_reset_lands_two_runs_on_compare(patched):
         assert _wait_idle(run)
         at.button(key="train_reset").click().run()
         assert not at.exception and "lab_run" not in at.session_state
-        assert [r.name for r in at.session_state["lab_archived_runs"]][-1] == f"Run {number}"
+        assert [r.name for r in _browser_entry(at).archive][-1] == f"Run {number}"
     at.switch_page(COMPARE_PAGE).run()
     assert not at.exception
-    archived = at.session_state["lab_archived_runs"]
+    archived = _browser_entry(at).archive
     assert [r.step for r in archived] == [10, 10] and all(r.samples is not None for r in archived)
     assert [spec for spec in (str(c.proto) for c in at.get("vega_lite_chart")) if "Run 1" in spec and "Run 2" in spec]
 

@@ -161,10 +161,10 @@ def your_runs_ui() -> None:
         kept = f" Kept so far: {runs[0].name} ({runs[0].step:,} steps)." if runs else ""
         st.info(f"Compare your own trainings here. On the **Train** page: train a model, press **Reset**, change "
                 f"the recipe (say, R1 off), train again and press **Reset** again. The last "
-                f"{run_archive.KEEP_RUNS} runs you Reset in this session are kept here, with their curves, final "
+                f"{run_archive.KEEP_RUNS} runs you Reset in this browser are kept here, with their curves, final "
                 f"samples and recipes.{kept}")
         return
-    st.write(f"The last {len(runs)} runs you Reset in this session (at most {run_archive.KEEP_RUNS}; the oldest "
+    st.write(f"The last {len(runs)} runs you Reset in this browser (at most {run_archive.KEEP_RUNS}; the oldest "
              f"goes first). Each colour is one run.")
     recipes_ui(runs)
     run_curves_ui(runs)
@@ -173,7 +173,7 @@ def your_runs_ui() -> None:
 
 
 def _forget_runs() -> None:
-    st.session_state.pop(state.ARCHIVE_KEY, None)
+    state.clear_archive()
 
 
 def _cell(value) -> str:
