@@ -28,7 +28,9 @@ SETUP_FAILED = ("Live quality is off for this run: the digit classifier could no
 EVALUATION_FAILED = ("Live quality could not score the samples of step {step:,} (details are in the server log). "
                      "Training goes on; the next check is at step {next_step:,}.")
 
-LIVE_SERIES = ("fid", "fid_floor", "classes_covered", "kl_to_uniform", "precision", "recall", "seconds")
+# digit_share: the share of samples that count as digits (metrics.digit_like); precision and the class count
+# count only those, so noise the classifier happens to be sure about is never praised.
+LIVE_SERIES = ("fid", "fid_floor", "classes_covered", "kl_to_uniform", "precision", "recall", "digit_share", "seconds")
 
 
 class LiveQuality:
@@ -124,13 +126,15 @@ class LiveQuality:
                 images = np.asarray(sampler(inputs, training=False))
                 features, probabilities = self.judge.features_and_probabilities(images)
                 fake_mean, fake_cov = metrics.feature_statistics(features)
-                shares = metrics.class_histogram(probabilities.argmax(axis=1))
-                precision, recall = metrics.precision_recall(pr_real, features[:len(pr_real)])
+                counted = metrics.digit_like(images, probabilities)
+                shares = metrics.digit_class_shares(probabilities, counted)
+                precision, recall = metrics.precision_recall(pr_real, features[:len(pr_real)],
+                                                             fake_counted=counted[:len(pr_real)])
                 row = {"step": step,
                        "fid": metrics.frechet_distance_from_statistics(fake_mean, fake_cov, real_mean, real_cov),
                        "fid_floor": floor, "classes_covered": metrics.classes_covered(shares),
                        "kl_to_uniform": metrics.kl_to_uniform(shares), "precision": precision, "recall": recall,
-                       "seconds": time.perf_counter() - started}
+                       "digit_share": float(counted.mean()), "seconds": time.perf_counter() - started}
             except Exception:
                 LOG.exception("live quality: evaluating the samples of step %d failed", step)
                 self._error = EVALUATION_FAILED.format(step=step, next_step=self._next_step)
