@@ -34,6 +34,11 @@ MODELS = ["gan", "cgan", "wgan_gp", "dcgan", "vae", "vae2d", "ae", "session"]
 VIEWS = ["sliders", "classes", "map", "encode", "interpolate", "arithmetic"]
 
 
+def _dims_picker(at):
+    """The Explore page's "Dimensions of z" picker (its key gets a new generation after a view or model change)."""
+    return next(widget for widget in at.multiselect if widget.key.startswith("explore_dims_picker"))
+
+
 # ---- links, without Streamlit -------------------------------------------------------------------------------
 def test_z_moves_round_trip_and_canonical_z_is_what_the_link_brings_back():
     base = np.random.default_rng(0).standard_normal(100).astype(np.float32)
@@ -188,7 +193,7 @@ def test_a_link_reopens_the_same_digit_in_a_fresh_session(patched):
 
     fresh = _open(patched, EXPLORE_PAGE, link)
     assert np.array_equal(fresh.session_state["explore_z"], z) and _digit_url(fresh) == digit
-    assert fresh.number_input(key="explore_seed").value == 5 and 2 in fresh.multiselect(key="explore_dims").value
+    assert fresh.number_input(key="explore_seed").value == 5 and 2 in _dims_picker(fresh).value
     assert fresh.slider(key="explore_z_2").value == pytest.approx(float(z[2]), abs=0.025 + 1e-6)  # sliders mirror z
     assert dict(fresh.query_params) == link and "Ignored" not in _captions(fresh)
     fresh.slider(key="explore_z_2").set_value(0.0).run()  # the session goes on from the link, and the URL with it

@@ -47,6 +47,11 @@ VIEW_WORDS = {"Latent sliders": "sliders", "Between classes": "classes", "Latent
               "Encode and decode": "encode", "Interpolate": "interpolate", "Arithmetic": "arithmetic"}
 LINK_WRITTEN_KEY = "_explore_link_written"  # the link parameters this page last wrote to the URL
 LINK_PENDING_KEY = "_explore_link_pending"  # (seed, moved z values) from a link, applied once the model is known
+# The dimensions picker: "explore_dims" holds the choice; the widget itself gets a fresh key (a generation)
+# whenever it comes back after a view or model change. The browser keeps a widget's last value by its key and,
+# for a multiselect that was off the page, showed it empty over the server's value (then sent that empty choice
+# back on the next click); a new key has no stale value in the browser to show.
+DIMS_GENERATION_KEY = "_explore_dims_generation"
 
 
 def main() -> None:
@@ -71,6 +76,7 @@ def main() -> None:
     if st.session_state.get("explore_view") not in views:
         st.session_state["explore_view"] = "Latent sliders"
     choice = st.segmented_control("View", list(views), key="explore_view", required=True,
+                                  on_change=_renew_dims_widget,
                                   help="Only the view you pick is computed; each model adds its own.")
     views[choice or "Latent sliders"](loaded)
     write_link(loaded)
@@ -135,6 +141,7 @@ def apply_link_z(loaded: state.LoadedModel) -> list[str]:
     if moved:
         kept = [dim for dim in st.session_state["explore_dims"] if dim not in moved]
         st.session_state["explore_dims"] = sorted((moved + kept)[:MAX_SLIDERS])
+        _renew_dims_widget()
     if outside:
         return [f"`z` values for {len(outside)} dimension(s) this model does not have (its z has {latent_dim})"]
     return []
@@ -216,13 +223,27 @@ def downloads_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
 # ---- which model ------------------------------------------------------------------------------
 def _on_source() -> None:
     """The radio and the picker say the same thing: picking a source moves the picker along."""
+    _renew_dims_widget()
     if st.session_state["explore_source"] == SOURCES[1]:
         st.session_state["explore_model"] = catalog.SESSION
     elif st.session_state["explore_model"] == catalog.SESSION:
         st.session_state["explore_model"] = st.session_state.get("explore_last_shipped", "gan")
 
 
+def _renew_dims_widget() -> None:
+    st.session_state[DIMS_GENERATION_KEY] = st.session_state.get(DIMS_GENERATION_KEY, 0) + 1
+
+
+def _dims_widget_key() -> str:
+    return f"explore_dims_picker_{st.session_state.get(DIMS_GENERATION_KEY, 0)}"
+
+
+def _on_dims() -> None:
+    st.session_state["explore_dims"] = list(st.session_state[_dims_widget_key()])
+
+
 def _on_model() -> None:
+    _renew_dims_widget()
     choice = st.session_state["explore_model"]
     st.session_state["explore_source"] = SOURCES[1] if choice == catalog.SESSION else SOURCES[0]
     if choice != catalog.SESSION:
@@ -284,6 +305,7 @@ def prepare_latent_state(loaded: state.LoadedModel) -> None:
     dims = st.session_state.get("explore_dims")
     if dims is None or any(d >= latent_dim for d in dims):
         st.session_state["explore_dims"] = list(range(min(DEFAULT_DIMS, latent_dim)))
+        _renew_dims_widget()
     st.session_state["explore_latent_dim"] = latent_dim
     st.session_state["explore_directions"] = loaded.directions
 
@@ -378,8 +400,11 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
         new_col.button("New random z", key="explore_new_z", icon=":material/casino:", on_click=_on_new_z)
         reset_col.button("Reset", key="explore_reset", icon=":material/undo:", on_click=_on_reset,
                          help="Back to this seed's z, undoing the slider moves.")
+        picker = _dims_widget_key()
+        if picker not in st.session_state or list(st.session_state[picker]) != st.session_state["explore_dims"]:
+            st.session_state[picker] = list(st.session_state["explore_dims"])
         dims = st.multiselect("Dimensions of z to show as sliders", list(range(loaded.config.latent_dim)),
-                              key="explore_dims", max_selections=MAX_SLIDERS,
+                              key=picker, max_selections=MAX_SLIDERS, on_change=_on_dims,
                               help=f"z has {loaded.config.latent_dim} numbers; pick the ones you want to hold.")
     if instant_generator is not None and _instant_ui(instant_generator, loaded, dims, picture):
         with picture:
