@@ -85,13 +85,15 @@ def test_z_downloads_are_valid_json_and_npy():
 
 
 # ---- the run archive, without Streamlit ----------------------------------------------------------------------
-def _view(step: int, d_loss: float, fid: float | None = None, points: int = 20, samples: int = 16) -> RunView:
+def _view(step: int, d_loss: float, fid: float | None = None, points: int = 20, samples: int = 16,
+          evaluations: int = 2) -> RunView:
     view = RunView()
     view.step, view.samples_step = step, step
     steps = np.linspace(0, step, points)
     view.history = {"step": steps, "d_loss": np.full(points, d_loss), "g_loss": np.full(points, 1.0 / d_loss)}
     if fid is not None:
-        view.quality = {"step": np.array([step / 2, step]), "fid": np.array([2 * fid, fid])}
+        view.quality = {"step": np.linspace(step / evaluations, step, evaluations),
+                        "fid": np.linspace(2 * fid, fid, evaluations)}
     view.samples = np.random.default_rng(step).random((samples, 28, 28)).astype(np.float32)
     return view
 
@@ -279,6 +281,19 @@ def test_compare_overlays_two_archived_runs_with_their_recipes(patched):
     assert any("`r1_gamma`" in markdown.value for markdown in at.markdown)
     at.button(key="compare_forget_runs").click().run()
     assert _browser_entry(at).archive == [] and not at.exception
+
+
+def test_a_single_live_evaluation_per_run_is_drawn_as_a_point(patched):
+    at = _open(patched, COMPARE_PAGE)
+    _browser_entry(at).archive = [
+        run_archive.archive_view(_view(3000, 1.3, fid=40.0, evaluations=1), TINY, "Run 1"),
+        run_archive.archive_view(_view(3100, 0.9, fid=25.0, evaluations=1), TINY, "Run 2")]
+    at.run()
+    assert not at.exception
+    fid = [spec for spec in (str(chart.proto) for chart in at.get("vega_lite_chart"))
+           if "Run 1" in spec and "FID" in spec]
+    assert fid and all('\\"point\\": true' in spec or '"point": true' in spec or 'point\\":true' in spec
+                       for spec in fid), fid[0][:600]
 
 
 def test_train_reset_train_reset_lands_two_runs_on_compare(patched):

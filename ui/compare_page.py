@@ -206,13 +206,14 @@ def run_curves_ui(runs: list[run_archive.ArchivedRun]) -> None:
     losses = run_archive.series_present(runs, run_archive.LOSS_SERIES)
     qualities = run_archive.series_present(runs, run_archive.QUALITY_SERIES, quality=True)
     st.markdown("**Curves**, one chart per metric:")
-    charts_to_draw = [(SERIES_LABELS.get(name, name), charts.runs_frame(histories, name)) for name in losses]
+    charts_to_draw = [(SERIES_LABELS.get(name, name), charts.runs_frame(histories, name), False) for name in losses]
+    # Live quality is measured every few thousand steps: a short run has one evaluation, a point with no line.
     charts_to_draw += [(f"{SERIES_LABELS.get(name, name)} (live quality)",
-                        charts.runs_frame({run.name: run.quality for run in runs}, name)) for name in qualities]
+                        charts.runs_frame({run.name: run.quality for run in runs}, name), True) for name in qualities]
     cells = [cell for start in range(0, len(charts_to_draw), 2) for cell in st.columns(2)]
-    for cell, (title, frame) in zip(cells, charts_to_draw):
+    for cell, (title, frame, points) in zip(cells, charts_to_draw):
         cell.markdown(f"*{title}*")
-        charts.run_overlay_chart(cell, frame, title)
+        charts.run_overlay_chart(cell, frame, title, points=points)
     if not qualities:
         st.caption("No live quality (FID) in these runs yet: it is measured every few thousand steps while a run "
                    "trains (the interval is in the Train page's sidebar).")
