@@ -21,6 +21,7 @@ STARTING_REFRESH_S = 0.25  # while the worker starts, so the first points show t
 SLOW_REFRESH_S = 4.0  # the discriminator view and live quality
 FIRST_POINT_WAIT_S = 1.0
 ERROR_KEY = "train_error"
+SIDEBAR_AT_START_KEY = "_train_sidebar_at_start"  # (run id, the sidebar's recipe when that run was first drawn)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 MODEL_CHOICES = {  # widget value -> (label, GANConfig.model, GANConfig.architecture)
     "gan": ("GAN (documented)", "gan", "dense"), "cgan": ("Conditional GAN", "cgan", "dense"),
@@ -267,7 +268,14 @@ def pending_changes_ui(run, config: GANConfig | None) -> None:
     """Say which sidebar changes wait for a Reset (learning rates never do)."""
     if config is None:
         return
-    changed = [name for name in GANConfig.REBUILD_FIELDS if getattr(config, name) != getattr(run.config, name)]
+    # Against the sidebar as it was when this run was first drawn, not the run's recipe: a run continued from a
+    # bundle has the bundle's recipe (a cGAN, say) while the sidebar still shows its own, and after a reload the
+    # sidebar is back at its defaults; neither is a change the user made.
+    recorded = st.session_state.get(SIDEBAR_AT_START_KEY)
+    if recorded is None or recorded[0] != run.run_id:
+        recorded = st.session_state[SIDEBAR_AT_START_KEY] = (run.run_id, config)
+    baseline = recorded[1]
+    changed = [name for name in GANConfig.REBUILD_FIELDS if getattr(config, name) != getattr(baseline, name)]
     quality_every = st.session_state.get("train_quality_every")
     if not run.quality_note and quality_every is not None and run.quality_every != quality_every:
         changed.append("live quality interval")
