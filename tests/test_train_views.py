@@ -58,3 +58,20 @@ def test_score_histogram_spans_raw_critic_scores():
     assert histogram["real"].sum() == 2 and histogram["fake"].tolist() == [1] + [0] * 6
     flat = score_histogram(np.array([1.0]), np.array([1.0]), probabilities=False, bins=2)
     assert flat["lower"][0] < 1 < flat["upper"][-1]
+
+
+def test_the_gradient_norm_text_does_not_call_a_normal_fall_unhealthy():
+    """Default runs that drew good digits took G's norm from 1.23 to 0.08: a healthy run, read by this text."""
+    from ui.train_text import GRAD_NORM_TEXT
+
+    assert "order of magnitude" not in GRAD_NORM_TEXT
+    assert "under 0.1" in GRAD_NORM_TEXT and "spikes" in GRAD_NORM_TEXT
+
+
+def test_the_explore_copy_caption_never_shows_a_copy_ahead_of_training():
+    from ui.train_text import copy_caption
+
+    ahead = copy_caption("session:shared-abc:15200", 15125)  # the viewer's view lags the worker's weights
+    assert "15,200" in ahead and "15,125" not in ahead and "15200" not in ahead
+    behind = copy_caption("session:abc:9000", 12500)
+    assert "9,000" in behind and "since reached step 12,500" in behind

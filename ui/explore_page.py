@@ -21,7 +21,7 @@ import streamlit as st
 
 from gan_core import latent, maps, share
 from gan_core.images import grid_png, to_gif, to_png
-from ui import catalog, state
+from ui import catalog, state, train_text
 
 SOURCES = ("Pretrained", "This session's model")
 MODES = ("Server", "Instant (in-browser)")
@@ -289,8 +289,7 @@ def source_ui() -> state.LoadedModel | None:
     except (ValueError, RuntimeError) as exc:
         st.error(f"Could not copy the trained model ({exc}). Press Refresh from training to try again.")
         return None
-    st.caption(f"Using a private copy taken at step {loaded.key.rsplit(':', 1)[-1]}; training is at step "
-               f"{state.training_step(run):,}. Press **Refresh from training** for newer weights.")
+    st.caption(train_text.copy_caption(loaded.key, state.training_step(run)))
     return loaded
 
 
