@@ -36,6 +36,9 @@ def metrics_available(dataset_name: str, judge=None, check_images: int = 2000) -
         if part in NON_DIGIT_DATASETS:
             return False, (f"{part} is not handwritten digits: the judge is a digit classifier, so its features "
                            f"and labels say nothing about these images; no FID/KID/IS/coverage is reported.")
+        if part.startswith("upload:"):  # named by its content hash inside the app: never shown
+            return False, ("they are measured on the MNIST digit sets only, and this run trains on your uploaded "
+                           "images. The curves and the sample grid still show how training goes.")
         if not part.startswith("idx:"):
             return False, f"{part}: unknown dataset; the metrics are defined for MNIST digits only."
         if judge is None:

@@ -76,3 +76,10 @@ def test_noise_raises_no_digits_not_a_collapse_that_names_classes():
     alerts = check_alerts({}, quality)
     assert [a.kind for a in alerts] == ["no_digits"]
     assert "of 10 digit classes" not in alerts[0].message and "6,000" in alerts[0].message
+
+
+def test_an_upload_is_named_for_what_it_is_not_by_its_internal_id():
+    from gan_core.evaluation import metrics_available
+
+    available, reason = metrics_available("upload:d23d0a92397a")
+    assert not available and "upload:" not in reason and "d23d0a92397a" not in reason and "uploaded" in reason

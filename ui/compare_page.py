@@ -97,7 +97,7 @@ def quality_table(reports: dict[str, tuple[dict, str]]) -> pd.DataFrame:
     """One row per model: its report's numbers and where they come from."""
     rows = []
     for name, (report, source) in reports.items():
-        row = {"model": catalog.BY_NAME[name].label if name in catalog.BY_NAME else name, "measured": source}
+        row = {"model": catalog.BY_NAME[name].label if name in catalog.BY_NAME else name, "numbers from": source}
         generated = report.get("generated")
         if not report.get("available", True) or not isinstance(generated, dict):
             row["FID"] = None
@@ -111,7 +111,8 @@ def quality_ui(loaded: dict[str, state.LoadedModel]) -> None:
     st.subheader("How good, in numbers")
     committed, why_none = catalog.quality_reports()
     live = st.session_state.setdefault(LIVE_KEY, {})
-    reports = {name: (committed[name], "committed") for name in committed}
+    # Only the models this page shows: the quality file also keeps benchmark runs under internal names.
+    reports = {name: (committed[name], "shipped with the app") for name in committed if name in catalog.BY_NAME}
     reports.update({name: (report, "live, this session") for name, report in live.items()})
     if reports:
         st.dataframe(quality_table(reports), hide_index=True, width="stretch",
