@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,16 @@ def test_the_explore_copy_caption_never_shows_a_copy_ahead_of_training():
     assert "15,200" in ahead and "15,125" not in ahead and "15200" not in ahead
     behind = copy_caption("session:abc:9000", 12500)
     assert "9,000" in behind and "since reached step 12,500" in behind
+
+
+def test_the_model_page_names_a_dcgans_layers_in_words():
+    from gan_core.config import GANConfig
+    from gan_core.networks import build_conv_discriminator, build_conv_generator, describe
+    from ui.train_text import layer_words
+
+    config = GANConfig(architecture="conv", hidden_units=8, latent_dim=4)
+    rows = describe(build_conv_generator(config)) + describe(build_conv_discriminator(config))
+    words = [layer_words(row["name"]) for row in rows]
+    assert not any(re.search(r"_\d|_", word) for word in words), words
+    assert "fully connected" in words and "batch normalisation" in words
+    assert layer_words("dense_2") == "fully connected" and layer_words("re_lu_4") == "ReLU"

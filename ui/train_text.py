@@ -4,6 +4,8 @@ Kept apart from ui/train_page.py so the page's code reads as code; nothing here 
 page's caption about its copy of the trained weights is here too (it names training steps).
 """
 
+import re
+
 SERIES_LABELS = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "mean D(x), real", "d_fake": "mean D(G(z)), fake",
                  "gradient_penalty": "gradient penalty", "d_grad_norm": "D gradient norm",
                  "g_grad_norm": "G gradient norm", "loss": "total (negative ELBO)", "recon_loss": "reconstruction",
@@ -124,3 +126,16 @@ def copy_caption(key: str, training_step: int) -> str:
         return (f"Using a private copy of the weights at step {copy_step:,}; training has since reached step "
                 f"{training_step:,}. Press **Refresh from training** for newer weights.")
     return f"Using a private copy of the weights at step {copy_step:,}, the newest there is."
+
+
+# Keras names unnamed layers after their class (`dense_2`, `re_lu_4`, `batch_normalization_1`): shown as words.
+LAYER_WORDS = {"dense": "fully connected", "re_lu": "ReLU", "leaky_re_lu": "leaky ReLU", "conv2d": "convolution",
+               "conv2d_transpose": "transposed convolution", "batch_normalization": "batch normalisation",
+               "reshape": "reshape", "flatten": "flatten", "dropout": "dropout", "concatenate": "join inputs",
+               "activation": "activation", "layer_normalization": "layer normalisation", "embedding": "embedding"}
+
+
+def layer_words(name: str) -> str:
+    """A readable description of a layer from its Keras name: `dense_2` -> "fully connected"."""
+    stem = re.sub(r"_\d+$", "", name)
+    return LAYER_WORDS.get(stem, stem.replace("_", " "))
