@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from gan_core import run_archive, share
+from gan_core import explore_link, run_archive
 from gan_core.checkpoints import save_weights_folder
 from gan_core.config import GANConfig
 from gan_core.messages import RunView
@@ -44,14 +44,14 @@ def test_z_moves_round_trip_and_canonical_z_is_what_the_link_brings_back():
     base = np.random.default_rng(0).standard_normal(100).astype(np.float32)
     z = base.copy()
     z[3], z[17], z[42] = 2.5, -0.4, base[42] + 0.123456
-    text = share.encode_z(z, base)
+    text = explore_link.encode_z(z, base)
     assert text.startswith("3_2.5~17_-0.4~42_") and text.count("~") == 2
-    moves = share.parse_z_moves(text)
-    again, outside = share.apply_z_moves(base, moves)
-    assert outside == [] and np.array_equal(again, share.canonical_z(z, base))
-    assert np.array_equal(share.canonical_z(again, base), again)  # idempotent: a link of a link is the link
+    moves = explore_link.parse_z_moves(text)
+    again, outside = explore_link.apply_z_moves(base, moves)
+    assert outside == [] and np.array_equal(again, explore_link.canonical_z(z, base))
+    assert np.array_equal(explore_link.canonical_z(again, base), again)  # idempotent: a link of a link is the link
     assert np.max(np.abs(again - z)) <= 0.0005 + 1e-6
-    assert share.encode_z(base, base) == "" and share.parse_z_moves("") == {}
+    assert explore_link.encode_z(base, base) == "" and explore_link.parse_z_moves("") == {}
 
 
 @pytest.mark.parametrize("params, ignored", [
@@ -63,14 +63,14 @@ def test_z_moves_round_trip_and_canonical_z_is_what_the_link_brings_back():
     ({"label": "10"}, "`label`"), ({"label": "1.5"}, "`label`"),
 ])
 def test_hostile_values_are_dropped_and_named_never_echoed(params, ignored):
-    request = share.parse_params(params, MODELS, VIEWS)
+    request = explore_link.parse_params(params, MODELS, VIEWS)
     assert request.empty and len(request.ignored) == 1 and request.ignored[0].startswith(ignored)
     value = next(iter(params.values()))
     assert value not in request.ignored[0] or len(value) < 3
 
 
 def test_a_good_link_parses_and_unknown_parameters_are_left_alone():
-    request = share.parse_params({"model": "cgan", "seed": "42", "z": "0_1.5~7_-2", "view": "interpolate",
+    request = explore_link.parse_params({"model": "cgan", "seed": "42", "z": "0_1.5~7_-2", "view": "interpolate",
                                   "mode": "instant", "label": "7", "utm_source": "x"}, MODELS, VIEWS)
     assert (request.model, request.seed, request.z_moves, request.view, request.mode, request.label) == (
         "cgan", 42, {0: 1.5, 7: -2.0}, "interpolate", "Instant (in-browser)", 7)
@@ -79,9 +79,9 @@ def test_a_good_link_parses_and_unknown_parameters_are_left_alone():
 
 def test_z_downloads_are_valid_json_and_npy():
     z = np.linspace(-1, 1, 12).astype(np.float32)
-    record = json.loads(share.z_json_bytes(z, "gan", 5, label=None))
+    record = json.loads(explore_link.z_json_bytes(z, "gan", 5, label=None))
     assert record["model"] == "gan" and record["seed"] == 5 and np.array_equal(np.float32(record["z"]), z)
-    assert np.array_equal(np.load(io.BytesIO(share.z_npy_bytes(z)), allow_pickle=False), z)
+    assert np.array_equal(np.load(io.BytesIO(explore_link.z_npy_bytes(z)), allow_pickle=False), z)
 
 
 # ---- the run archive, without Streamlit ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ a 2-D VAE adds the manifold grid beside a scatter of encoded real digits; autoen
 samples from the prior beside samples from where the encoder really puts digits.
 
 One view is drawn at a time (a choice, not st.tabs, which would compute every tab on every rerun). The page's
-state lives in the URL (gan_core.share: model, seed, the moved values of z, view, rendering, the cGAN's
+state lives in the URL (gan_core.explore_link: model, seed, the moved values of z, view, rendering, the cGAN's
 digit): the page reads a link it has not written itself once, then writes its state back after every change,
 so the address bar always reopens the digit on screen.
 """
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gan_core import latent, maps, share
+from gan_core import explore_link, latent, maps
 from gan_core.images import grid_png, to_gif, to_png
 from ui import catalog, state, train_text
 
@@ -94,9 +94,9 @@ def views_for(loaded: state.LoadedModel) -> dict:
     return views
 
 
-# ---- the page's state in the URL (gan_core.share) ------------------------------------------------------
+# ---- the page's state in the URL (gan_core.explore_link) ------------------------------------------------------
 def _link_in_url() -> dict[str, str]:
-    return {name: st.query_params.get(name) for name in share.PARAMS if name in st.query_params}
+    return {name: st.query_params.get(name) for name in explore_link.PARAMS if name in st.query_params}
 
 
 def read_link() -> list[str]:
@@ -109,7 +109,7 @@ def read_link() -> list[str]:
         return []
     st.session_state[LINK_WRITTEN_KEY] = found  # read once: a link that fails to apply is not retried each run
     models = [shipped.name for shipped in catalog.SHIPPED] + [catalog.SESSION]
-    request = share.parse_params(found, models, list(VIEW_WORDS.values()))
+    request = explore_link.parse_params(found, models, list(VIEW_WORDS.values()))
     if request.model is not None:
         st.session_state["explore_model"] = request.model
         _on_model()
@@ -134,7 +134,7 @@ def apply_link_z(loaded: state.LoadedModel) -> list[str]:
     seed, moves = pending
     latent_dim = loaded.config.latent_dim
     base = latent.sample_z(1, latent_dim, seed)[0]
-    z, outside = share.apply_z_moves(base, moves)
+    z, outside = explore_link.apply_z_moves(base, moves)
     _set_z(base, base=True)
     _set_z(z)
     moved = sorted(dim for dim in moves if dim < latent_dim)
@@ -150,7 +150,7 @@ def apply_link_z(loaded: state.LoadedModel) -> list[str]:
 def link_params(loaded: state.LoadedModel) -> dict[str, str]:
     """The page's state as link parameters; defaults (no moves, the sliders view, server rendering) left out."""
     params = {"model": str(st.session_state["explore_model"]), "seed": str(int(st.session_state["explore_seed"]))}
-    moves = share.encode_z(_z(), st.session_state["explore_base_z"])
+    moves = explore_link.encode_z(_z(), st.session_state["explore_base_z"])
     if moves:
         params["z"] = moves
     view = VIEW_WORDS.get(st.session_state.get("explore_view"), "sliders")
@@ -166,7 +166,7 @@ def link_params(loaded: state.LoadedModel) -> dict[str, str]:
 def write_link(loaded: state.LoadedModel) -> dict[str, str]:
     """Put the page's state in the URL (only what changed), and remember it as written by us."""
     params = link_params(loaded)
-    for name in share.PARAMS:
+    for name in explore_link.PARAMS:
         if name in params and st.query_params.get(name) != params[name]:
             st.query_params[name] = params[name]
         elif name not in params and name in st.query_params:
@@ -177,7 +177,7 @@ def write_link(loaded: state.LoadedModel) -> dict[str, str]:
 
 def link_url(params: dict[str, str]) -> str:
     """The whole link when the browser told us the page's address (st.context.url), else its query part."""
-    others = {name: st.query_params.get(name) for name in st.query_params if name not in share.PARAMS}
+    others = {name: st.query_params.get(name) for name in st.query_params if name not in explore_link.PARAMS}
     query = urlencode({**others, **params}, safe="_~")  # others: e.g. a live-view token the page was opened with
     try:
         page = st.context.url
@@ -209,12 +209,12 @@ def downloads_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
     png_col.download_button("PNG", to_png(image, scale=DIGIT_SCALE), file_name=f"{stem}.png",
                             mime="image/png", key="explore_download_png", icon=":material/download:",
                             on_click="ignore", width="stretch", help="The digit as shown (280 x 280 pixels).")
-    json_col.download_button("z", share.z_json_bytes(z, stem.rsplit("-seed", 1)[0],
+    json_col.download_button("z", explore_link.z_json_bytes(z, stem.rsplit("-seed", 1)[0],
                                                             int(st.session_state["explore_seed"]), _label(loaded)),
                              file_name=f"{stem}-z.json", mime="application/json", key="explore_download_json",
                              icon=":material/data_object:", on_click="ignore", width="stretch",
                              help="z as JSON, with the model and seed it came from.")
-    npy_col.download_button(".npy", share.z_npy_bytes(z), file_name=f"{stem}-z.npy",
+    npy_col.download_button(".npy", explore_link.z_npy_bytes(z), file_name=f"{stem}-z.npy",
                             mime="application/octet-stream", key="explore_download_npy",
                             icon=":material/download:", on_click="ignore", width="stretch",
                             help="z as a NumPy file: np.load(path) gives it back (float32; no pickle).")
@@ -318,7 +318,7 @@ def _set_z(z: np.ndarray, *, base: bool = False) -> None:
     z = np.asarray(z, np.float32)
     base_z = st.session_state.get("explore_base_z")
     if not base and base_z is not None and base_z.shape == z.shape:
-        z = share.canonical_z(z, base_z)
+        z = explore_link.canonical_z(z, base_z)
     st.session_state["explore_z"] = z
     if base:
         st.session_state["explore_base_z"] = st.session_state["explore_z"].copy()
