@@ -680,3 +680,24 @@ def test_no_page_loads_tensorflow_into_the_page_process(tmp_path):
             "Encode and decode"} <= views, report["views"]
     assert ["session", "Latent sliders"] in report["views"]  # this session's model, copied from the run
     assert report["tensorflow"] == [], report["tensorflow"]
+
+
+def test_reset_of_a_long_run_asks_first_and_restore_defaults_restores(lab, monkeypatch):
+    from ui import state
+
+    monkeypatch.setattr(state, "CONFIRM_RESET_STEPS", 10)  # "long" for a test: one chunk
+    at = lab
+    at.number_input(key="train_seed").set_value(41).run()
+    at.button(key="train_restore_defaults").click().run()
+    assert at.number_input(key="train_seed").value == TINY.seed
+    at.button(key="train_step").click().run()
+    run = _run(at)
+    assert run.wait_for_step(10, timeout=START_S) and _idle(run)
+    at.run()
+    at.button(key="train_reset").click().run()
+    assert _run(at) is run and any("Reset this model at step" in w.value for w in at.warning)  # asked, not done
+    at.button(key="train_reset_cancel").click().run()
+    assert _run(at) is run and not any("Reset this model" in w.value for w in at.warning)
+    at.button(key="train_reset").click().run()
+    at.button(key="train_reset_confirm").click().run()
+    assert _run(at) is None and not at.exception

@@ -93,6 +93,18 @@ QUALITY_COLUMNS = (
 )
 
 
+QUALITY_HELP = {  # the jargon, in one sentence each (shown when the pointer rests on a column's name)
+    "FID": "Fréchet distance between generated and real digits in the classifier's features: lower is better.",
+    "FID floor (real vs real)": "The FID between two halves of the real digits: as low as any model can go here.",
+    "FID / floor": "FID divided by the floor at the same sample sizes: 1.0 would be as close to real digits as "
+                   "real digits are to each other; 2 is twice as far.",
+    "KID": "Kernel distance (Kernel Inception Distance): like FID, lower is better, but unbiased for small sets.",
+    "Inception score": "How sure the classifier is of each sample and how varied the classes are: 1 to 10.",
+    "precision": "Share of samples that read as a digit and sit among real digits (looks real). Noise scores 0.",
+    "recall": "Share of real digits the samples come near (covers the variety of real digits).",
+}
+
+
 def quality_table(reports: dict[str, tuple[dict, str]]) -> pd.DataFrame:
     """One row per model: its report's numbers and where they come from."""
     rows = []
@@ -116,7 +128,7 @@ def quality_ui(loaded: dict[str, state.LoadedModel]) -> None:
     reports.update({name: (report, "live, this session") for name, report in live.items()})
     if reports:
         st.dataframe(quality_table(reports), hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f")
+                     column_config={c: st.column_config.NumberColumn(format="%.3f", help=QUALITY_HELP.get(c))
                                     for c in ("FID", "FID floor (real vs real)", "FID / floor", "KID",
                                               "Inception score", "precision", "recall")})
         st.caption("FID and its floor are measured on the digit classifier's features; FID / floor compares at the "

@@ -470,7 +470,10 @@ def digit_ui(loaded: state.LoadedModel) -> np.ndarray:
     z = _z()
     image = _generate(loaded, z[None])[0]
     st.image(to_png(image, scale=DIGIT_SCALE), width=28 * DIGIT_SCALE, output_format="PNG")
-    st.caption(f"{_judgement(loaded, image)}  |z| = {np.linalg.norm(z):.1f}")
+    st.caption(f"{_judgement(loaded, image)}  |z| = {np.linalg.norm(z):.1f}",
+               help=f"|z| is the length of z. Random z of {loaded.config.latent_dim} numbers has a length near "
+                    f"√{loaded.config.latent_dim} ≈ {np.sqrt(loaded.config.latent_dim):.1f}, the size the generator "
+                    f"saw in training; far longer or shorter z tends to give odd digits.")
     nearby = _generate(loaded, latent.neighbours(z, NEIGHBOURS, NEIGHBOUR_SCALE, seed=1))
     st.image(grid_png(nearby, columns=NEIGHBOURS // 2, scale=2), output_format="PNG",
              caption=f"Neighbours: z plus small noise (scale {NEIGHBOUR_SCALE}). Similar digits here mean a smooth space.")

@@ -45,6 +45,7 @@ DIRECTION_SAMPLES = 4000  # generated digits behind the principal directions
 JUDGE_DIR = ROOT / "pretrained" / "classifier"
 QUALITY_EVERY_STEPS = 2000  # live quality: steps between evaluations
 QUALITY_SAMPLES = 1000  # generated digits per evaluation
+CONFIRM_RESET_STEPS = 5_000  # from here on the Train page's Reset asks first (minutes of a lesson's training)
 
 RUN_KEY = "lab_run"
 # Set (per script thread) only while a viewer's Explore page draws: a read-only stand-in for the presenter's run.
