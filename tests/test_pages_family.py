@@ -143,7 +143,7 @@ def test_autoencoder_shows_reconstructions_and_why_sampling_fails(lab):
 def test_compare_draws_every_model_on_the_same_seed(lab):
     at = _page(lab, COMPARE)
     assert len(at.get("image")) == len(SHIPPED)
-    assert any("No `quality.json`" in i.value for i in at.info)
+    assert any("No saved quality numbers (`quality.json`)" in i.value for i in at.info)
     before = _images(at)
     at.number_input(key="compare_seed").set_value(5).run()
     assert not at.exception and _images(at) != before

@@ -5,6 +5,7 @@ one look: curves coloured by run, final samples side by side, recipes with the d
 
 from __future__ import annotations
 
+import logging
 import pandas as pd
 import streamlit as st
 
@@ -12,6 +13,8 @@ from gan_core import latent, run_archive
 from gan_core.images import grid_png
 from ui import catalog, charts, state
 from ui.train_text import SERIES_LABELS
+
+LOG = logging.getLogger(__name__)
 
 LIVE_KEY = "compare_live_reports"  # this session's live measurements: model name -> report
 BUTTONS_PER_ROW = 4
@@ -156,7 +159,9 @@ def measure(name: str, model: state.LoadedModel) -> str:
     try:
         report = state.engine().evaluate(model.model, catalog.LIVE_SAMPLES)
     except state.EngineError as exc:
-        return f"The measurement failed: {exc}. The digit classifier ships in `pretrained/classifier`."
+        LOG.warning("measuring %s failed: %s", name, exc)
+        return ("The measurement failed (details are in the server log). Try again in a minute; if it keeps "
+                "failing, the digit classifier may be missing from the app's pretrained models.")
     st.session_state[LIVE_KEY][name] = report
     return ""
 

@@ -12,6 +12,7 @@ so the address bar always reopens the digit on screen.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 import altair as alt
@@ -22,6 +23,8 @@ import streamlit as st
 from gan_core import explore_link, latent, maps
 from gan_core.images import grid_png, to_gif, to_png
 from ui import catalog, state, train_text
+
+LOG = logging.getLogger(__name__)
 
 SOURCES = ("Pretrained", "This session's model")
 MODES = ("Server", "Instant (in-browser)")
@@ -287,7 +290,9 @@ def source_ui() -> state.LoadedModel | None:
     try:
         loaded = state.session_model(refresh=refresh)
     except (ValueError, RuntimeError) as exc:
-        st.error(f"Could not copy the trained model ({exc}). Press Refresh from training to try again.")
+        LOG.warning("copying the session's model failed: %s", exc)
+        st.error("Could not copy the trained model. Press Refresh from training to try again; if training has "
+                 "stopped, press Resume on the Train page first.")
         return None
     st.caption(train_text.copy_caption(loaded.key, state.training_step(run)))
     return loaded
@@ -452,8 +457,9 @@ def _instant_ui(instant_generator, loaded: state.LoadedModel, dims: list[int], p
     try:
         z = instant_generator(loaded.model, _z(), dims, key="explore_instant",
                               slider_range=SLIDER_RANGE, size_px=28 * DIGIT_SCALE)
-    except Exception as exc:  # a component failure must not take the page down
-        st.error(f"Instant mode failed ({type(exc).__name__}: {exc}). Switch Rendering to Server.")
+    except Exception:  # a component failure must not take the page down
+        LOG.exception("instant mode failed")
+        st.error("Instant mode could not start in this browser. Switch Rendering to Server.")
         return False
     # Take the browser's z only when it changed there: an unchanged (stale) answer must not undo a new seed.
     previous = st.session_state.get("explore_instant_last")

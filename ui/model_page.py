@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pandas as pd
 import streamlit as st
 
 from gan_core.config import GANConfig
 from ui import catalog, state, train_text
+
+LOG = logging.getLogger(__name__)
 
 TITLES = {"generator": "Generator G", "discriminator": "Discriminator D", "encoder": "Encoder E",
           "decoder": "Decoder"}
@@ -24,7 +27,9 @@ def main() -> None:
     try:
         described = _describe(config.to_json())
     except state.EngineError as exc:
-        st.error(f"The networks cannot be described right now ({exc}). Reload the page to try again.")
+        LOG.warning("describing the networks failed: %s", exc)
+        st.error("The networks cannot be described right now (the server is busy or restarting). Reload the page "
+                 "to try again.")
         return
     rows = {stem: network_rows for stem, network_rows in described.items() if stem in TITLES}
     st.graphviz_chart(diagram(config, rows), width="stretch")

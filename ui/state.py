@@ -20,6 +20,7 @@ Lifecycle of a session's training (the decisions the pages rely on; the engine's
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ import gan_core.data
 from gan_core import checkpoints, latent, reattach, run_archive
 from gan_core.config import GANConfig
 from gan_core.engine import CapacityError, EngineError, EngineOptions, LabEngine, ModelHandle, RunClient
+
+LOG = logging.getLogger(__name__)
 
 __all__ = ["CapacityError", "EngineError", "ModelHandle", "RunClient"]
 
@@ -284,7 +287,8 @@ def load_folder(folder: Path, label: str) -> tuple[LoadedModel | None, str]:
     try:
         handle = shipped_handle(str(weights), stamp, label)
     except (checkpoints.CheckpointError, EngineError, ValueError, OSError) as exc:
-        return None, f"The weights in `{weights}` cannot be loaded: {exc}"
+        LOG.warning("loading the weights in %s failed: %s", weights, exc)
+        return None, f"The {label} model's weights cannot be loaded (details are in the server log)."
     step = handle.state.get("step")
     if isinstance(step, int) and "steps)" not in handle.label:
         handle.label = f"{label} ({step:,} steps)"
