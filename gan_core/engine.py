@@ -178,6 +178,18 @@ class ModelHandle:
             self._directions_done = True
         return self._directions
 
+    def project(self, images: np.ndarray, state: dict | None = None, steps: int | None = None) -> dict:
+        """One chunk of finding the z of digits (gan_core.projection.project_chunk), in the inference worker."""
+        judge_dir = self.engine.options.judge_dir
+        if judge_dir is None:
+            raise EngineError("no digit classifier is configured, and projections need its features")
+        images = np.asarray(images, np.float32)
+        if self.numpy_model is not None:  # dense weights travel along; the worker builds the Keras model once
+            weights = {stem: net.arrays for stem, net in self.numpy_model.networks.items()}
+            return self.engine._inference_call(None, "project", self.key, judge_dir, images, state, steps, weights,
+                                               self.config.to_dict())
+        return self._remote("project", judge_dir, images, state, steps)
+
     def sampler_arrays(self) -> list[np.ndarray]:
         """[W1, b1, W2, b2] of the generator pictures come from (dense models only: instant mode)."""
         if self.numpy_model is None:

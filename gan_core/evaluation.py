@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 
 from gan_core import metrics
-from gan_core.data import DatasetError, load_idx_folder
+from gan_core.data import DatasetError, load_dataset, load_idx_folder
 
 REFERENCE_DATASET = "mnist-sample"  # 5,000 real digits the classifier never trained on
 DIGIT_DATASETS = ("mnist-sample", "mnist")
@@ -39,12 +39,12 @@ def metrics_available(dataset_name: str, judge=None, check_images: int = 2000) -
         if part.startswith("upload:"):  # named by its content hash inside the app: never shown
             return False, ("they are measured on the MNIST digit sets only, and this run trains on your uploaded "
                            "images. The curves and the sample grid still show how training goes.")
-        if not part.startswith("idx:"):
+        if not part.startswith(("idx:", "data:")):  # data:NAME: a folder the operator offers (IDX or pictures)
             return False, f"{part}: unknown dataset; the metrics are defined for MNIST digits only."
         if judge is None:
             return False, f"{part}: a user folder; without the classifier there is no way to check it holds digits."
         try:
-            folder = load_idx_folder(part[4:])
+            folder = load_idx_folder(part[4:]) if part.startswith("idx:") else load_dataset(part)
         except DatasetError as exc:
             return False, f"cannot check {part}: {exc}"
         if folder.labels is None:
