@@ -32,7 +32,7 @@ def test_the_live_view_draws_the_same_slots_before_and_after_sharing_stops(monke
     at.run()
     assert not at.exception, at.exception
     live = _top_level(at)
-    assert any("first chunk" in str(info.value) for info in at.info)
+    assert any("first few training steps" in str(info.value) for info in at.info)
 
     shared.ended = "The presenter stopped sharing this live view."
     at.run()

@@ -347,7 +347,7 @@ def live_views(run, drawn: RunView) -> None:
         status_ui(view)
         if len(view.history.get("step", ())) == 0:
             if view.status not in ("error", "worker_gone", "stopped"):
-                st.info("The curves and samples appear after the first chunk of training.")
+                st.info(f"The curves and samples appear after the first {state.CHUNK_STEPS} training steps.")
             return
         if run.config.is_adversarial:
             adversarial_charts_ui(view, run.config, probabilities)

@@ -45,7 +45,7 @@ def main() -> None:
         views.alerts_ui(worded, view.quality if config.is_adversarial else None, probabilities)
         views.status_ui(worded)
         if len(view.history.get("step", ())) == 0:
-            st.info("The curves and samples appear after the presenter's first chunk of training.")
+            st.info("The curves and samples appear after the presenter's first few training steps.")
             return
         if config.is_adversarial:
             views.adversarial_charts_ui(view, config, probabilities)
