@@ -23,7 +23,8 @@ MAX_SEED = 2**32 - 1  # what numpy's generators accept
 MAX_EPOCHS = 1000
 MAX_PROJECT = 10_000  # digits one project command takes: ~0.5 s each on a busy 2-core machine
 MAX_PROJECT_STEPS = 5000  # Adam steps: the loss has long flattened by then
-CHOICES = {"loss": GAN_LOSSES, "model": MODELS, "architecture": ARCHITECTURES}
+TOY_MODEL = "toy"  # the 2-D playground's GAN (gan_core.toy); its datasets are gan_core.toy.TOY_DATASETS
+CHOICES = {"loss": GAN_LOSSES, "model": MODELS + (TOY_MODEL,), "architecture": ARCHITECTURES}
 
 # CLI flag -> config field, for every field that is not spelled the same.
 FLAG_HELP = {
@@ -99,7 +100,82 @@ def _progress_line(snapshot, target: int, started: float) -> str:
             f"| {snapshot.steps_per_second:6.1f} steps/s | {losses} | {time.perf_counter() - started:5.0f}s")
 
 
+def _is_toy(args: argparse.Namespace) -> bool:
+    from gan_core.toy import TOY_DATASETS
+
+    return args.model == TOY_MODEL or (args.dataset in TOY_DATASETS)
+
+
+def cmd_train_toy(args: argparse.Namespace) -> int:
+    """The 2-D GAN: `train --model toy --dataset ring8` (gan_core.toy's recipe; --plain: the textbook one)."""
+    from gan_core.toy import MODE_DATASETS, TOY_DATASETS, mode_scores, recipe_for
+
+    if args.steps is None or args.steps < 1:
+        raise UsageError(f"--steps must be a positive number of steps (got {args.steps}).")
+    if args.resume:
+        raise UsageError("--resume is not available for the 2-D model (--model toy); its runs take seconds.")
+    dataset = args.dataset or "ring8"
+    if dataset not in TOY_DATASETS:
+        raise UsageError(f"--dataset {dataset}: the 2-D model trains on {', '.join(TOY_DATASETS)}.")
+    toy_fields = [name for name in ("hidden_units", "latent_dim", "batch_size", "d_steps", "loss", "r1_gamma", "gp_weight",
+                                 "label_smoothing", "ema_decay", "g_learning_rate", "d_learning_rate", "beta1",
+                                 "beta2", "seed")]
+    changes = {name: getattr(args, name) for name in toy_fields if getattr(args, name) is not None}
+    unused = [_flag(f.name) for f in fields(GANConfig) if getattr(args, f.name) is not None
+              and f.name not in changes and f.name not in ("model", "dataset")]
+    if unused:
+        raise UsageError(f"{', '.join(unused)}: not used by the 2-D model (--model toy); drop them.")
+    try:
+        config = recipe_for(dataset, textbook=args.plain, **changes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"--out {out} already holds files; choose another --out.")
+    _check_writable_folder(out, "--out")
+
+    from gan_core.toy_models import build_toy_gan, save_toy, train_toy
+
+    gan = build_toy_gan(config)
+    print(f"training the 2-D GAN ({config.loss}, R1 {config.r1_gamma:g}) on {dataset}: {args.steps} steps",
+          flush=True)
+    started = time.perf_counter()
+
+    def on_chunk(step, values):
+        if step % 1000 == 0 or step == args.steps:
+            print(f"step {step}/{args.steps} | d_loss {values['d_loss']:.3f} g_loss {values['g_loss']:.3f} | "
+                  f"{time.perf_counter() - started:5.0f}s", flush=True)
+
+    train_toy(gan, args.steps, on_chunk=on_chunk)
+    state = {"step": args.steps, "wall_time_s": round(time.perf_counter() - started, 1), "command": args.command_line}
+    if dataset in MODE_DATASETS:
+        scores = mode_scores(gan.sample(2500, seed=0), dataset)
+        state.update(modes_covered=scores["modes_covered"], high_quality=round(scores["high_quality"], 4))
+        print(f"modes covered {scores['modes_covered']}/{scores['modes_total']}, "
+              f"high-quality samples {100 * scores['high_quality']:.1f}% (2,500 samples)")
+    save_toy(gan, out, state)
+    print(f"done: {args.steps} steps in {state['wall_time_s']:.1f} s; weights in {out}")
+    return 0
+
+
+def cmd_sample_toy(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gan_core.toy_models import load_toy
+
+    try:
+        gan = load_toy(args.weights)
+    except ValueError as exc:
+        raise UsageError(f"--weights: {exc}") from exc
+    points = gan.sample(args.n, seed=args.seed).astype(np.float32)
+    _atomic_save(Path(args.out), lambda p: np.save(p, points))
+    print(f"wrote {points.shape[0]} points {points.shape[1:]} (float32 x, y) to {args.out}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if _is_toy(args):
+        return cmd_train_toy(args)
     from gan_core import checkpoints
     from gan_core.data import DatasetError, load_dataset
     from gan_core.lab import create_run
@@ -218,6 +294,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     for path, flag in ((out, "--out"), (png, "--png")):
         if path is not None:
             _check_writable_folder(path.parent if str(path.parent) else Path("."), flag)
+    from gan_core.toy import is_toy_run
+
+    if is_toy_run(args.weights):
+        if png is not None or args.label is not None:
+            raise UsageError("--png and --label are for digit models; a 2-D run samples (N, 2) points only.")
+        return cmd_sample_toy(args)
     model, config, _ = _load_weights(args.weights)
     if args.label is not None and config.model != "cgan":
         raise UsageError(f"--label works with a conditional GAN only; {args.weights} holds a {config.display_name}.")
