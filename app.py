@@ -12,6 +12,11 @@ if viewer is not None:
     viewer.run()
     st.stop()
 
+# Everyone else: this browser's run (a reload or a second tab finds it again; see ui/state.py).
+from ui import state  # noqa: E402
+
+state.attach_browser()
+
 pages = st.navigation([
     st.Page("ui/train_page.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("ui/explore_page.py", title="Explore", icon=":material/explore:", url_path="explore"),

@@ -34,10 +34,16 @@ def check_alerts(history: dict, quality: dict | None = None, status: str = "", m
                             f"{message} A loss became NaN or infinite: the learning rates are too high for this "
                             f"recipe. Lower them (e.g. halve both) and resume."))
     if quality is not None and len(quality.get("step", [])) and quality["step"][-1] >= COLLAPSE_AFTER_STEPS:
-        covered = quality["classes_covered"]
-        kl = quality["kl_to_uniform"]
-        dropped = len(covered) > 1 and covered[-1] < covered[:-1].max()
-        if covered[-1] < COLLAPSE_CLASSES or kl[-1] > COLLAPSE_KL or (dropped and covered[-1] < 10):
+        covered = np.asarray(quality["classes_covered"], dtype=np.float64)
+        kl = np.asarray(quality["kl_to_uniform"], dtype=np.float64)
+        dropped = len(covered) > 1 and covered[-1] < np.nanmax(covered[:-1])
+        if not covered[-1] >= 1:  # 0 (or NaN): nothing the classifier reads as a digit, so nothing to collapse
+            alerts.append(Alert("no_digits", "warning", "No digits yet",
+                                f"At step {int(quality['step'][-1]):,} the digit classifier reads none of the "
+                                f"samples as a digit: they are noise, blank or smudges. If the sample grid does "
+                                f"not improve within a few thousand steps, lower both learning rates (2e-4 is a "
+                                f"safe start) and press Reset."))
+        elif covered[-1] < COLLAPSE_CLASSES or kl[-1] > COLLAPSE_KL or (dropped and covered[-1] < 10):
             alerts.append(Alert("mode_collapse", "warning", "Mode collapse",
                                 f"The generator now draws {int(covered[-1])} of 10 digit classes (KL from uniform "
                                 f"{kl[-1]:.2f}): it has found a few digits that fool D and stopped drawing the "

@@ -36,6 +36,9 @@ def metrics_available(dataset_name: str, judge=None, check_images: int = 2000) -
         if part in NON_DIGIT_DATASETS:
             return False, (f"{part} is not handwritten digits: the judge is a digit classifier, so its features "
                            f"and labels say nothing about these images; no FID/KID/IS/coverage is reported.")
+        if part.startswith("upload:"):  # named by its content hash inside the app: never shown
+            return False, ("they are measured on the MNIST digit sets only, and this run trains on your uploaded "
+                           "images. The curves and the sample grid still show how training goes.")
         if not part.startswith(("idx:", "data:")):  # data:NAME: a folder the operator offers (IDX or pictures)
             return False, f"{part}: unknown dataset; the metrics are defined for MNIST digits only."
         if judge is None:
@@ -60,18 +63,23 @@ def unavailable_report(reason: str) -> dict:
 
 
 def compare(fake_features: np.ndarray, fake_probabilities: np.ndarray, real_features: np.ndarray,
-            seed: int = 0) -> dict:
-    """Every metric of one set of samples against one real set: a row of the report."""
+            seed: int = 0, fake_counted: np.ndarray | None = None) -> dict:
+    """Every metric of one set of samples against one real set: a row of the report.
+
+    `fake_counted` (metrics.digit_like): which samples count as digits for precision and the class count.
+    """
     rng = np.random.default_rng(seed)
     kid_size = min(KID_SUBSET_SIZE, min(len(fake_features), len(real_features)) // 2)
     kid, kid_error = metrics.kernel_inception_distance(fake_features, real_features, KID_SUBSETS, kid_size, seed)
     score, score_std = metrics.inception_score(fake_probabilities, seed=seed)
-    shares = metrics.class_histogram(fake_probabilities.argmax(axis=1))
+    counted = np.ones(len(fake_features), bool) if fake_counted is None else np.asarray(fake_counted, bool)
+    shares = metrics.digit_class_shares(fake_probabilities, counted)
     # Manifold radii shrink as a set grows: precision/recall on equal-size random subsets.
     pr_size = min(len(fake_features), len(real_features))
-    precision, recall = metrics.precision_recall(
-        real_features[rng.choice(len(real_features), pr_size, replace=False)],
-        fake_features[rng.choice(len(fake_features), pr_size, replace=False)], k=NEIGHBOURS)
+    real_pick = rng.choice(len(real_features), pr_size, replace=False)
+    fake_pick = rng.choice(len(fake_features), pr_size, replace=False)
+    precision, recall = metrics.precision_recall(real_features[real_pick], fake_features[fake_pick], k=NEIGHBOURS,
+                                                 fake_counted=counted[fake_pick])
     return {"n_fake": len(fake_features), "n_real": len(real_features),
             "fid": metrics.frechet_distance(fake_features, real_features),
             "kid": kid, "kid_std_error": kid_error, "kid_subset_size": kid_size,
@@ -79,7 +87,7 @@ def compare(fake_features: np.ndarray, fake_probabilities: np.ndarray, real_feat
             "class_shares": [round(float(s), 4) for s in shares],
             "classes_covered": metrics.classes_covered(shares, COVERAGE_THRESHOLD),
             "kl_to_uniform": metrics.kl_to_uniform(shares),
-            "precision": precision, "recall": recall, "pr_samples": pr_size}
+            "precision": precision, "recall": recall, "pr_samples": pr_size, "digit_share": float(counted.mean())}
 
 
 def evaluate_images(fake_images: np.ndarray, real_images: np.ndarray, judge, seed: int = 0) -> dict:
@@ -103,8 +111,10 @@ def evaluate_images(fake_images: np.ndarray, real_images: np.ndarray, judge, see
 
     order = np.random.default_rng(REAL_SPLIT_SEED).permutation(len(real_images))
     half_a, half_b = order[: len(order) // 2], order[len(order) // 2:]
-    generated = compare(fake_features, fake_probabilities, real_features, seed)
-    floor = compare(real_features[half_a], real_probabilities[half_a], real_features[half_b], seed)
+    generated = compare(fake_features, fake_probabilities, real_features, seed,
+                        metrics.digit_like(fake_images, fake_probabilities))
+    floor = compare(real_features[half_a], real_probabilities[half_a], real_features[half_b], seed,
+                    metrics.digit_like(real_images[half_a], real_probabilities[half_a]))
     fid_matched = metrics.frechet_distance(fake_features[: len(half_a)], real_features[half_b])
     return {"available": True, "reason": "judged by the digit classifier's features and labels",
             "generated": generated, "real_vs_real": floor, "fid_floor": floor["fid"],

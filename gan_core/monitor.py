@@ -9,6 +9,7 @@ running, the next hand-over simply replaces the pending weights.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable
@@ -19,7 +20,17 @@ import numpy as np
 from gan_core import metrics
 from gan_core.latent import sample_z
 
-LIVE_SERIES = ("fid", "fid_floor", "classes_covered", "kl_to_uniform", "precision", "recall", "seconds")
+LOG = logging.getLogger(__name__)
+
+# What a page shows when an evaluation fails: one sentence, what failed and what to do. The details go to the log.
+SETUP_FAILED = ("Live quality is off for this run: the digit classifier could not be prepared "
+                "(details are in the server log). Training goes on; restart the app to try again.")
+EVALUATION_FAILED = ("Live quality could not score the samples of step {step:,} (details are in the server log). "
+                     "Training goes on; the next check is at step {next_step:,}.")
+
+# digit_share: the share of samples that count as digits (metrics.digit_like); precision and the class count
+# count only those, so noise the classifier happens to be sure about is never praised.
+LIVE_SERIES = ("fid", "fid_floor", "classes_covered", "kl_to_uniform", "precision", "recall", "digit_share", "seconds")
 
 
 class LiveQuality:
@@ -36,6 +47,8 @@ class LiveQuality:
         self.conditional = conditional
         self.z = sample_z(self.n, latent_dim, seed + 424242)
         self.labels = np.arange(self.n) % 10
+        # Plain arrays for both inputs: Keras refuses a nested call() argument mixing tensors and arrays.
+        self.one_hot_labels = np.eye(10, dtype=np.float32)[self.labels]
         self._lock = threading.Condition()
         self._pending: tuple[int, list[np.ndarray]] | None = None
         self._history: dict[str, list[float]] = {"step": [], **{name: [] for name in LIVE_SERIES}}
@@ -95,8 +108,9 @@ class LiveQuality:
             held, rest = real_features[order[:self.n]], real_features[order[self.n:]]
             floor = metrics.frechet_distance(held, rest)
             pr_real = real_features[order[self.n:2 * self.n]] if len(order) >= 2 * self.n else rest[:self.n]
-        except Exception as exc:  # reported through .error, never raised into the trainer
-            self._error = f"live quality is off: {type(exc).__name__}: {exc}"
+        except Exception:  # reported through .error, never raised into the trainer
+            LOG.exception("live quality: preparing the sampler or the reference statistics failed")
+            self._error = SETUP_FAILED
             return
         while True:
             with self._lock:
@@ -108,22 +122,26 @@ class LiveQuality:
             started = time.perf_counter()
             try:
                 sampler.set_weights(weights)
-                inputs = [self.z, keras.ops.one_hot(self.labels, 10)] if self.conditional else self.z
+                inputs = [self.z, self.one_hot_labels] if self.conditional else self.z
                 images = np.asarray(sampler(inputs, training=False))
                 features, probabilities = self.judge.features_and_probabilities(images)
                 fake_mean, fake_cov = metrics.feature_statistics(features)
-                shares = metrics.class_histogram(probabilities.argmax(axis=1))
-                precision, recall = metrics.precision_recall(pr_real, features[:len(pr_real)])
+                counted = metrics.digit_like(images, probabilities)
+                shares = metrics.digit_class_shares(probabilities, counted)
+                precision, recall = metrics.precision_recall(pr_real, features[:len(pr_real)],
+                                                             fake_counted=counted[:len(pr_real)])
                 row = {"step": step,
                        "fid": metrics.frechet_distance_from_statistics(fake_mean, fake_cov, real_mean, real_cov),
                        "fid_floor": floor, "classes_covered": metrics.classes_covered(shares),
                        "kl_to_uniform": metrics.kl_to_uniform(shares), "precision": precision, "recall": recall,
-                       "seconds": time.perf_counter() - started}
-            except Exception as exc:
-                self._error = f"live quality failed at step {step}: {type(exc).__name__}: {exc}"
+                       "digit_share": float(counted.mean()), "seconds": time.perf_counter() - started}
+            except Exception:
+                LOG.exception("live quality: evaluating the samples of step %d failed", step)
+                self._error = EVALUATION_FAILED.format(step=step, next_step=self._next_step)
                 row = None
             with self._lock:
                 if row is not None:
+                    self._error = ""  # a later success clears an earlier failure
                     for name, value in row.items():
                         self._history[name].append(float(value))
                     self._latest_shares = shares

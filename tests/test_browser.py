@@ -246,6 +246,34 @@ def test_explore_instant_dcgan_draws_the_servers_digit_in_the_browser(page, serv
     _assert_no_exception(page)
 
 
+def _dims_chips(page) -> list[str]:
+    tags = page.locator('[class*="st-key-explore_dims"] [data-tag] span[title]')
+    return [tags.nth(i).get_attribute("title") for i in range(tags.count())]
+
+
+def _pick_view(page, label: str) -> None:
+    by_key(page, "explore_view").locator("button").filter(has_text=label).click()
+    wait_for_app_idle(page)
+
+
+def test_explore_raw_z_picker_survives_arithmetic_and_a_model_switch(page, server):
+    """GAN -> Arithmetic -> Conditional GAN -> Latent sliders: the picker shows its dimensions, and they stay."""
+    _open_explore(page, server)
+    assert _dims_chips(page) == [str(d) for d in range(6)]
+    _pick_view(page, "Arithmetic")
+    by_key(page, "explore_model").click()
+    page.get_by_role("option", name="Conditional GAN").click()
+    wait_for_app_idle(page)
+    _pick_view(page, "Latent sliders")
+    page.wait_for_function(f"({DIGIT_SRC_JS})() !== null", timeout=PAGE_TIMEOUT_MS)
+    assert _dims_chips(page) == [str(d) for d in range(6)]  # the browser showed an empty picker here
+    by_key(page, "explore_new_z").locator("button").click()  # one more click: its choice reaches the server
+    wait_for_app_idle(page)
+    assert _dims_chips(page) == [str(d) for d in range(6)]
+    assert page.locator('[class*="st-key-explore_z_"]').count() == 6
+    _assert_no_exception(page)
+
+
 # ---- every page draws --------------------------------------------------------------------------
 def test_every_page_in_the_navigation_draws_without_an_exception(page, server):
     page.goto(server.url)

@@ -36,7 +36,8 @@ def test_live_quality_scores_in_its_own_thread(real, judge):
     assert len(history["step"]) >= 1 and all(step % 20 == 0 for step in history["step"])  # on the K-step grid
     assert np.all(history["fid"] > history["fid_floor"])  # an untrained generator is far from real digits
     assert np.all((history["precision"] >= 0) & (history["precision"] <= 1))
-    assert 1 <= history["classes_covered"][-1] <= 10
+    # an untrained generator draws noise: no sample counts as a digit, so it covers no class (metrics.digit_like)
+    assert history["classes_covered"][-1] == 0 and history["digit_share"][-1] < 0.05
 
 
 def test_discriminator_view_probe_lands_in_snapshot(real):

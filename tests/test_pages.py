@@ -39,6 +39,11 @@ MODEL_PAGE = "ui/model_page.py"
 INSTANT_COMPONENT = "gan_lab_instant_generator"
 
 
+def _dims_picker(at):
+    """The Explore page's "Dimensions of z" picker (its key gets a new generation after a view or model change)."""
+    return next(widget for widget in at.multiselect if widget.key.startswith("explore_dims_picker"))
+
+
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pretrained") / "gan"
@@ -439,7 +444,7 @@ def test_explore_page_has_every_control(lab):
     assert at.radio(key="explore_source").value == "Pretrained"
     assert at.radio(key="explore_mode").value == "Server"
     assert at.number_input(key="explore_seed") and at.button(key="explore_new_z") and at.button(key="explore_reset")
-    assert at.multiselect(key="explore_dims").value == list(range(6))
+    assert _dims_picker(at).value == list(range(6))
     for i in range(6):
         assert at.slider(key=f"explore_z_{i}") and at.slider(key=f"explore_pc_{i}")
     assert at.session_state["explore_z"].shape == (12,)
@@ -469,7 +474,7 @@ def test_explore_sliders_move_z_and_the_digit(lab):
 
 def test_explore_dims_choose_the_sliders(lab):
     at = _explore(lab)
-    at.multiselect(key="explore_dims").set_value([7, 11]).run()
+    _dims_picker(at).set_value([7, 11]).run()
     assert at.slider(key="explore_z_11") and not at.exception
     with pytest.raises(KeyError):
         at.slider(key="explore_z_0")
@@ -683,3 +688,24 @@ def test_no_page_loads_tensorflow_into_the_page_process(tmp_path):
             "Encode and decode"} <= views, report["views"]
     assert ["session", "Latent sliders"] in report["views"]  # this session's model, copied from the run
     assert report["tensorflow"] == [], report["tensorflow"]
+
+
+def test_reset_of_a_long_run_asks_first_and_restore_defaults_restores(lab, monkeypatch):
+    from ui import state
+
+    monkeypatch.setattr(state, "CONFIRM_RESET_STEPS", 10)  # "long" for a test: one chunk
+    at = lab
+    at.number_input(key="train_seed").set_value(41).run()
+    at.button(key="train_restore_defaults").click().run()
+    assert at.number_input(key="train_seed").value == TINY.seed
+    at.button(key="train_step").click().run()
+    run = _run(at)
+    assert run.wait_for_step(10, timeout=START_S) and _idle(run)
+    at.run()
+    at.button(key="train_reset").click().run()
+    assert _run(at) is run and any("Reset this model at step" in w.value for w in at.warning)  # asked, not done
+    at.button(key="train_reset_cancel").click().run()
+    assert _run(at) is run and not any("Reset this model" in w.value for w in at.warning)
+    at.button(key="train_reset").click().run()
+    at.button(key="train_reset_confirm").click().run()
+    assert _run(at) is None and not at.exception

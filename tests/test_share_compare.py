@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from gan_core import run_archive, share
+from gan_core import explore_link, run_archive
 from gan_core.checkpoints import save_weights_folder
 from gan_core.config import GANConfig
 from gan_core.messages import RunView
@@ -34,19 +34,24 @@ MODELS = ["gan", "cgan", "wgan_gp", "dcgan", "vae", "vae2d", "ae", "session"]
 VIEWS = ["sliders", "classes", "map", "encode", "interpolate", "arithmetic"]
 
 
+def _dims_picker(at):
+    """The Explore page's "Dimensions of z" picker (its key gets a new generation after a view or model change)."""
+    return next(widget for widget in at.multiselect if widget.key.startswith("explore_dims_picker"))
+
+
 # ---- links, without Streamlit -------------------------------------------------------------------------------
 def test_z_moves_round_trip_and_canonical_z_is_what_the_link_brings_back():
     base = np.random.default_rng(0).standard_normal(100).astype(np.float32)
     z = base.copy()
     z[3], z[17], z[42] = 2.5, -0.4, base[42] + 0.123456
-    text = share.encode_z(z, base)
+    text = explore_link.encode_z(z, base)
     assert text.startswith("3_2.5~17_-0.4~42_") and text.count("~") == 2
-    moves = share.parse_z_moves(text)
-    again, outside = share.apply_z_moves(base, moves)
-    assert outside == [] and np.array_equal(again, share.canonical_z(z, base))
-    assert np.array_equal(share.canonical_z(again, base), again)  # idempotent: a link of a link is the link
+    moves = explore_link.parse_z_moves(text)
+    again, outside = explore_link.apply_z_moves(base, moves)
+    assert outside == [] and np.array_equal(again, explore_link.canonical_z(z, base))
+    assert np.array_equal(explore_link.canonical_z(again, base), again)  # idempotent: a link of a link is the link
     assert np.max(np.abs(again - z)) <= 0.0005 + 1e-6
-    assert share.encode_z(base, base) == "" and share.parse_z_moves("") == {}
+    assert explore_link.encode_z(base, base) == "" and explore_link.parse_z_moves("") == {}
 
 
 @pytest.mark.parametrize("params, ignored", [
@@ -58,14 +63,14 @@ def test_z_moves_round_trip_and_canonical_z_is_what_the_link_brings_back():
     ({"label": "10"}, "`label`"), ({"label": "1.5"}, "`label`"),
 ])
 def test_hostile_values_are_dropped_and_named_never_echoed(params, ignored):
-    request = share.parse_params(params, MODELS, VIEWS)
+    request = explore_link.parse_params(params, MODELS, VIEWS)
     assert request.empty and len(request.ignored) == 1 and request.ignored[0].startswith(ignored)
     value = next(iter(params.values()))
     assert value not in request.ignored[0] or len(value) < 3
 
 
 def test_a_good_link_parses_and_unknown_parameters_are_left_alone():
-    request = share.parse_params({"model": "cgan", "seed": "42", "z": "0_1.5~7_-2", "view": "interpolate",
+    request = explore_link.parse_params({"model": "cgan", "seed": "42", "z": "0_1.5~7_-2", "view": "interpolate",
                                   "mode": "instant", "label": "7", "utm_source": "x"}, MODELS, VIEWS)
     assert (request.model, request.seed, request.z_moves, request.view, request.mode, request.label) == (
         "cgan", 42, {0: 1.5, 7: -2.0}, "interpolate", "Instant (in-browser)", 7)
@@ -74,19 +79,21 @@ def test_a_good_link_parses_and_unknown_parameters_are_left_alone():
 
 def test_z_downloads_are_valid_json_and_npy():
     z = np.linspace(-1, 1, 12).astype(np.float32)
-    record = json.loads(share.z_json_bytes(z, "gan", 5, label=None))
+    record = json.loads(explore_link.z_json_bytes(z, "gan", 5, label=None))
     assert record["model"] == "gan" and record["seed"] == 5 and np.array_equal(np.float32(record["z"]), z)
-    assert np.array_equal(np.load(io.BytesIO(share.z_npy_bytes(z)), allow_pickle=False), z)
+    assert np.array_equal(np.load(io.BytesIO(explore_link.z_npy_bytes(z)), allow_pickle=False), z)
 
 
 # ---- the run archive, without Streamlit ----------------------------------------------------------------------
-def _view(step: int, d_loss: float, fid: float | None = None, points: int = 20, samples: int = 16) -> RunView:
+def _view(step: int, d_loss: float, fid: float | None = None, points: int = 20, samples: int = 16,
+          evaluations: int = 2) -> RunView:
     view = RunView()
     view.step, view.samples_step = step, step
     steps = np.linspace(0, step, points)
     view.history = {"step": steps, "d_loss": np.full(points, d_loss), "g_loss": np.full(points, 1.0 / d_loss)}
     if fid is not None:
-        view.quality = {"step": np.array([step / 2, step]), "fid": np.array([2 * fid, fid])}
+        view.quality = {"step": np.linspace(step / evaluations, step, evaluations),
+                        "fid": np.linspace(2 * fid, fid, evaluations)}
     view.samples = np.random.default_rng(step).random((samples, 28, 28)).astype(np.float32)
     return view
 
@@ -188,7 +195,7 @@ def test_a_link_reopens_the_same_digit_in_a_fresh_session(patched):
 
     fresh = _open(patched, EXPLORE_PAGE, link)
     assert np.array_equal(fresh.session_state["explore_z"], z) and _digit_url(fresh) == digit
-    assert fresh.number_input(key="explore_seed").value == 5 and 2 in fresh.multiselect(key="explore_dims").value
+    assert fresh.number_input(key="explore_seed").value == 5 and 2 in _dims_picker(fresh).value
     assert fresh.slider(key="explore_z_2").value == pytest.approx(float(z[2]), abs=0.025 + 1e-6)  # sliders mirror z
     assert dict(fresh.query_params) == link and "Ignored" not in _captions(fresh)
     fresh.slider(key="explore_z_2").set_value(0.0).run()  # the session goes on from the link, and the URL with it
@@ -250,12 +257,20 @@ def test_downloads_are_the_digit_on_screen_and_its_z(patched, media):
     assert gif.format == "GIF" and gif.n_frames >= 8
 
 
+def _browser_entry(at):
+    """The browser's entry in the server's registry (ui/state.py): its run and "Your runs"."""
+    from ui import state
+
+    secret = at.session_state[state.BROWSER_SECRET_KEY]
+    return state.browsers(float(state.BROWSER_GRACE_S)).join(secret, at.session_state[state.SESSION_ID_KEY])
+
+
 def test_compare_overlays_two_archived_runs_with_their_recipes(patched):
     at = _open(patched, COMPARE_PAGE)
     assert any("train a model, press **Reset**" in info.value for info in at.info)  # fewer than 2: how to get them
     runs = [run_archive.archive_view(_view(200, 1.3, fid=40.0), TINY, "Run 1"),
             run_archive.archive_view(_view(300, 0.9, fid=25.0), TINY.replace(r1_gamma=0.0), "Run 2")]
-    at.session_state["lab_archived_runs"] = runs
+    _browser_entry(at).archive = runs
     at.run()
     assert not at.exception
     specs = [str(chart.proto) for chart in at.get("vega_lite_chart")]
@@ -265,7 +280,20 @@ def test_compare_overlays_two_archived_runs_with_their_recipes(patched):
     assert any("Run 2: gan, step 300" in str(image.proto) for image in at.get("image"))
     assert any("`r1_gamma`" in markdown.value for markdown in at.markdown)
     at.button(key="compare_forget_runs").click().run()
-    assert "lab_archived_runs" not in at.session_state and not at.exception
+    assert _browser_entry(at).archive == [] and not at.exception
+
+
+def test_a_single_live_evaluation_per_run_is_drawn_as_a_point(patched):
+    at = _open(patched, COMPARE_PAGE)
+    _browser_entry(at).archive = [
+        run_archive.archive_view(_view(3000, 1.3, fid=40.0, evaluations=1), TINY, "Run 1"),
+        run_archive.archive_view(_view(3100, 0.9, fid=25.0, evaluations=1), TINY, "Run 2")]
+    at.run()
+    assert not at.exception
+    fid = [spec for spec in (str(chart.proto) for chart in at.get("vega_lite_chart"))
+           if "Run 1" in spec and "FID" in spec]
+    assert fid and all('\\"point\\": true' in spec or '"point": true' in spec or 'point\\":true' in spec
+                       for spec in fid), fid[0][:600]
 
 
 def test_train_reset_train_reset_lands_two_runs_on_compare(patched):
@@ -277,10 +305,10 @@ def test_train_reset_train_reset_lands_two_runs_on_compare(patched):
         assert _wait_idle(run)
         at.button(key="train_reset").click().run()
         assert not at.exception and "lab_run" not in at.session_state
-        assert [r.name for r in at.session_state["lab_archived_runs"]][-1] == f"Run {number}"
+        assert [r.name for r in _browser_entry(at).archive][-1] == f"Run {number}"
     at.switch_page(COMPARE_PAGE).run()
     assert not at.exception
-    archived = at.session_state["lab_archived_runs"]
+    archived = _browser_entry(at).archive
     assert [r.step for r in archived] == [10, 10] and all(r.samples is not None for r in archived)
     assert [spec for spec in (str(c.proto) for c in at.get("vega_lite_chart")) if "Run 1" in spec and "Run 2" in spec]
 

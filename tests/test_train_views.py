@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,33 @@ def test_score_histogram_spans_raw_critic_scores():
     assert histogram["real"].sum() == 2 and histogram["fake"].tolist() == [1] + [0] * 6
     flat = score_histogram(np.array([1.0]), np.array([1.0]), probabilities=False, bins=2)
     assert flat["lower"][0] < 1 < flat["upper"][-1]
+
+
+def test_the_gradient_norm_text_does_not_call_a_normal_fall_unhealthy():
+    """Default runs that drew good digits took G's norm from 1.23 to 0.08: a healthy run, read by this text."""
+    from ui.train_text import GRAD_NORM_TEXT
+
+    assert "order of magnitude" not in GRAD_NORM_TEXT
+    assert "under 0.1" in GRAD_NORM_TEXT and "spikes" in GRAD_NORM_TEXT
+
+
+def test_the_explore_copy_caption_never_shows_a_copy_ahead_of_training():
+    from ui.train_text import copy_caption
+
+    ahead = copy_caption("session:shared-abc:15200", 15125)  # the viewer's view lags the worker's weights
+    assert "15,200" in ahead and "15,125" not in ahead and "15200" not in ahead
+    behind = copy_caption("session:abc:9000", 12500)
+    assert "9,000" in behind and "since reached step 12,500" in behind
+
+
+def test_the_model_page_names_a_dcgans_layers_in_words():
+    from gan_core.config import GANConfig
+    from gan_core.networks import build_conv_discriminator, build_conv_generator, describe
+    from ui.train_text import layer_words
+
+    config = GANConfig(architecture="conv", hidden_units=8, latent_dim=4)
+    rows = describe(build_conv_generator(config)) + describe(build_conv_discriminator(config))
+    words = [layer_words(row["name"]) for row in rows]
+    assert not any(re.search(r"_\d|_", word) for word in words), words
+    assert "fully connected" in words and "batch normalisation" in words
+    assert layer_words("dense_2") == "fully connected" and layer_words("re_lu_4") == "ReLU"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from gan_core import checkpoints
 from ui import state
+
+LOG = logging.getLogger(__name__)
 
 PRETRAINED_ROOT = state.ROOT / "pretrained"
 QUALITY_FILE = state.ROOT / "benchmarks" / "quality.json"  # written by the evaluate command; optional
@@ -88,11 +91,12 @@ def _documented_gan() -> tuple[state.LoadedModel | None, str]:
 def quality_reports() -> tuple[dict, str]:
     """The committed quality numbers (model folder name -> evaluation report), or {} and why there are none."""
     if not QUALITY_FILE.is_file():
-        return {}, f"No `{QUALITY_FILE.name}` in `{QUALITY_FILE.parent}` yet."
+        return {}, f"No saved quality numbers (`{QUALITY_FILE.name}`) yet."
     try:
         reports = json.loads(QUALITY_FILE.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        return {}, f"`{QUALITY_FILE}` cannot be read ({exc})."
+        LOG.warning("reading %s failed: %s", QUALITY_FILE, exc)
+        return {}, f"The saved quality numbers (`{QUALITY_FILE.name}`) cannot be read."
     if not isinstance(reports, dict):
         return {}, f"`{QUALITY_FILE}` should hold a JSON object of model name -> report."
     return {name: report for name, report in reports.items() if isinstance(report, dict)}, ""

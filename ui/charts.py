@@ -110,9 +110,12 @@ def runs_frame(series_by_run: dict[str, dict | None], name: str, max_points: int
 
 
 def run_overlay_chart(where, frame: pd.DataFrame, y_title: str,
-                      references: list[tuple[float, str]] | None = None) -> None:
-    """One metric of several runs in one chart, a colour per run (the runs' order is the legend's)."""
+                      references: list[tuple[float, str]] | None = None, points: bool = False) -> None:
+    """One metric of several runs in one chart, a colour per run (the runs' order is the legend's).
+
+    `points` marks every value: a run with a single evaluation has no line to draw, only its point.
+    """
     runs = list(frame["run"].unique()) if len(frame) else []
-    spec = line_spec(runs, y_title, references or [], colour_field="run")
+    spec = line_spec(runs, y_title, references or [], colour_field="run", points=points)
     spec["layer"][0]["encoding"]["color"]["scale"] = {"domain": runs, "range": RUN_COLOURS[:max(len(runs), 1)]}
     where.vega_lite_chart(frame, spec, width="stretch")

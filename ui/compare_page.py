@@ -5,6 +5,7 @@ one look: curves coloured by run, final samples side by side, recipes with the d
 
 from __future__ import annotations
 
+import logging
 import pandas as pd
 import streamlit as st
 
@@ -12,6 +13,8 @@ from gan_core import data, latent, run_archive
 from gan_core.images import grid_png
 from ui import catalog, charts, state
 from ui.train_text import SERIES_LABELS
+
+LOG = logging.getLogger(__name__)
 
 LIVE_KEY = "compare_live_reports"  # this session's live measurements: model name -> report
 BUTTONS_PER_ROW = 4
@@ -93,11 +96,23 @@ QUALITY_COLUMNS = (
 )
 
 
+QUALITY_HELP = {  # the jargon, in one sentence each (shown when the pointer rests on a column's name)
+    "FID": "Fréchet distance between generated and real digits in the classifier's features: lower is better.",
+    "FID floor (real vs real)": "The FID between two halves of the real digits: as low as any model can go here.",
+    "FID / floor": "FID divided by the floor at the same sample sizes: 1.0 would be as close to real digits as "
+                   "real digits are to each other; 2 is twice as far.",
+    "KID": "Kernel distance (Kernel Inception Distance): like FID, lower is better, but unbiased for small sets.",
+    "Inception score": "How sure the classifier is of each sample and how varied the classes are: 1 to 10.",
+    "precision": "Share of samples that read as a digit and sit among real digits (looks real). Noise scores 0.",
+    "recall": "Share of real digits the samples come near (covers the variety of real digits).",
+}
+
+
 def quality_table(reports: dict[str, tuple[dict, str]]) -> pd.DataFrame:
     """One row per model: its report's numbers and where they come from."""
     rows = []
     for name, (report, source) in reports.items():
-        row = {"model": catalog.BY_NAME[name].label if name in catalog.BY_NAME else name, "measured": source}
+        row = {"model": catalog.BY_NAME[name].label if name in catalog.BY_NAME else name, "numbers from": source}
         generated = report.get("generated")
         if not report.get("available", True) or not isinstance(generated, dict):
             row["FID"] = None
@@ -111,11 +126,12 @@ def quality_ui(loaded: dict[str, state.LoadedModel]) -> None:
     st.subheader("How good, in numbers")
     committed, why_none = catalog.quality_reports()
     live = st.session_state.setdefault(LIVE_KEY, {})
-    reports = {name: (committed[name], "committed") for name in committed}
+    # Only the models this page shows: the quality file also keeps benchmark runs under internal names.
+    reports = {name: (committed[name], "shipped with the app") for name in committed if name in catalog.BY_NAME}
     reports.update({name: (report, "live, this session") for name, report in live.items()})
     if reports:
         st.dataframe(quality_table(reports), hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f")
+                     column_config={c: st.column_config.NumberColumn(format="%.3f", help=QUALITY_HELP.get(c))
                                     for c in ("FID", "FID floor (real vs real)", "FID / floor", "KID",
                                               "Inception score", "precision", "recall")})
         st.caption("FID and its floor are measured on the digit classifier's features; FID / floor compares at the "
@@ -143,7 +159,9 @@ def measure(name: str, model: state.LoadedModel) -> str:
     try:
         report = state.engine().evaluate(model.model, catalog.LIVE_SAMPLES)
     except state.EngineError as exc:
-        return f"The measurement failed: {exc}. The digit classifier ships in `pretrained/classifier`."
+        LOG.warning("measuring %s failed: %s", name, exc)
+        return ("The measurement failed (details are in the server log). Try again in a minute; if it keeps "
+                "failing, the digit classifier may be missing from the app's pretrained models.")
     st.session_state[LIVE_KEY][name] = report
     return ""
 
@@ -161,10 +179,10 @@ def your_runs_ui() -> None:
         kept = f" Kept so far: {runs[0].name} ({runs[0].step:,} steps)." if runs else ""
         st.info(f"Compare your own trainings here. On the **Train** page: train a model, press **Reset**, change "
                 f"the recipe (say, R1 off), train again and press **Reset** again. The last "
-                f"{run_archive.KEEP_RUNS} runs you Reset in this session are kept here, with their curves, final "
+                f"{run_archive.KEEP_RUNS} runs you Reset in this browser are kept here, with their curves, final "
                 f"samples and recipes.{kept}")
         return
-    st.write(f"The last {len(runs)} runs you Reset in this session (at most {run_archive.KEEP_RUNS}; the oldest "
+    st.write(f"The last {len(runs)} runs you Reset in this browser (at most {run_archive.KEEP_RUNS}; the oldest "
              f"goes first). Each colour is one run.")
     recipes_ui(runs)
     run_curves_ui(runs)
@@ -173,7 +191,7 @@ def your_runs_ui() -> None:
 
 
 def _forget_runs() -> None:
-    st.session_state.pop(state.ARCHIVE_KEY, None)
+    state.clear_archive()
 
 
 def _cell(value) -> str:
@@ -212,13 +230,14 @@ def run_curves_ui(runs: list[run_archive.ArchivedRun]) -> None:
     losses = run_archive.series_present(runs, run_archive.LOSS_SERIES)
     qualities = run_archive.series_present(runs, run_archive.QUALITY_SERIES, quality=True)
     st.markdown("**Curves**, one chart per metric:")
-    charts_to_draw = [(SERIES_LABELS.get(name, name), charts.runs_frame(histories, name)) for name in losses]
+    charts_to_draw = [(SERIES_LABELS.get(name, name), charts.runs_frame(histories, name), False) for name in losses]
+    # Live quality is measured every few thousand steps: a short run has one evaluation, a point with no line.
     charts_to_draw += [(f"{SERIES_LABELS.get(name, name)} (live quality)",
-                        charts.runs_frame({run.name: run.quality for run in runs}, name)) for name in qualities]
+                        charts.runs_frame({run.name: run.quality for run in runs}, name), True) for name in qualities]
     cells = [cell for start in range(0, len(charts_to_draw), 2) for cell in st.columns(2)]
-    for cell, (title, frame) in zip(cells, charts_to_draw):
+    for cell, (title, frame, points) in zip(cells, charts_to_draw):
         cell.markdown(f"*{title}*")
-        charts.run_overlay_chart(cell, frame, title)
+        charts.run_overlay_chart(cell, frame, title, points=points)
     if not qualities:
         st.caption("No live quality (FID) in these runs yet: it is measured every few thousand steps while a run "
                    "trains (the interval is in the Train page's sidebar).")

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from gan_core import latent, share, uploads
+from gan_core import explore_link, latent, uploads
 from gan_core.images import grid_png, to_png
 
 CANVAS_KEY = "explore_draw_canvas"
@@ -146,7 +146,7 @@ def apply_projection(report: dict) -> None:
     """Make the projected z the page's z (and the cGAN's label its digit), as a link would bring it back."""
     z = np.asarray(report["z"][0], np.float32)
     base = st.session_state.get("explore_base_z")
-    st.session_state["explore_z"] = share.canonical_z(z, base) if base is not None and base.shape == z.shape else z
+    st.session_state["explore_z"] = explore_link.canonical_z(z, base) if base is not None and base.shape == z.shape else z
     if report.get("labels") is not None:
         st.session_state["explore_label"] = int(report["labels"][0])
 

@@ -5,13 +5,14 @@ a 2-D VAE adds the manifold grid beside a scatter of encoded real digits; autoen
 samples from the prior beside samples from where the encoder really puts digits.
 
 One view is drawn at a time (a choice, not st.tabs, which would compute every tab on every rerun). The page's
-state lives in the URL (gan_core.share: model, seed, the moved values of z, view, rendering, the cGAN's
+state lives in the URL (gan_core.explore_link: model, seed, the moved values of z, view, rendering, the cGAN's
 digit): the page reads a link it has not written itself once, then writes its state back after every change,
 so the address bar always reopens the digit on screen.
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 import altair as alt
@@ -19,9 +20,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gan_core import latent, maps, share
+from gan_core import explore_link, latent, maps
 from gan_core.images import grid_png, to_gif, to_png
-from ui import catalog, draw_digit, state
+from ui import catalog, draw_digit, state, train_text
+
+LOG = logging.getLogger(__name__)
 
 SOURCES = ("Pretrained", "This session's model")
 MODES = ("Server", "Instant (in-browser)")
@@ -47,6 +50,11 @@ VIEW_WORDS = {"Latent sliders": "sliders", "Between classes": "classes", "Latent
               "Encode and decode": "encode", "Interpolate": "interpolate", "Arithmetic": "arithmetic"}
 LINK_WRITTEN_KEY = "_explore_link_written"  # the link parameters this page last wrote to the URL
 LINK_PENDING_KEY = "_explore_link_pending"  # (seed, moved z values) from a link, applied once the model is known
+# The dimensions picker: "explore_dims" holds the choice; the widget itself gets a fresh key (a generation)
+# whenever it comes back after a view or model change. The browser keeps a widget's last value by its key and,
+# for a multiselect that was off the page, showed it empty over the server's value (then sent that empty choice
+# back on the next click); a new key has no stale value in the browser to show.
+DIMS_GENERATION_KEY = "_explore_dims_generation"
 
 
 def main() -> None:
@@ -72,6 +80,7 @@ def main() -> None:
     if st.session_state.get("explore_view") not in views:
         st.session_state["explore_view"] = "Latent sliders"
     choice = st.segmented_control("View", list(views), key="explore_view", required=True,
+                                  on_change=_renew_dims_widget,
                                   help="Only the view you pick is computed; each model adds its own.")
     views[choice or "Latent sliders"](loaded)
     write_link(loaded)
@@ -89,9 +98,9 @@ def views_for(loaded: state.LoadedModel) -> dict:
     return views
 
 
-# ---- the page's state in the URL (gan_core.share) ------------------------------------------------------
+# ---- the page's state in the URL (gan_core.explore_link) ------------------------------------------------------
 def _link_in_url() -> dict[str, str]:
-    return {name: st.query_params.get(name) for name in share.PARAMS if name in st.query_params}
+    return {name: st.query_params.get(name) for name in explore_link.PARAMS if name in st.query_params}
 
 
 def read_link() -> list[str]:
@@ -104,7 +113,7 @@ def read_link() -> list[str]:
         return []
     st.session_state[LINK_WRITTEN_KEY] = found  # read once: a link that fails to apply is not retried each run
     models = [shipped.name for shipped in catalog.SHIPPED] + [catalog.SESSION]
-    request = share.parse_params(found, models, list(VIEW_WORDS.values()))
+    request = explore_link.parse_params(found, models, list(VIEW_WORDS.values()))
     if request.model is not None:
         st.session_state["explore_model"] = request.model
         _on_model()
@@ -129,13 +138,14 @@ def apply_link_z(loaded: state.LoadedModel) -> list[str]:
     seed, moves = pending
     latent_dim = loaded.config.latent_dim
     base = latent.sample_z(1, latent_dim, seed)[0]
-    z, outside = share.apply_z_moves(base, moves)
+    z, outside = explore_link.apply_z_moves(base, moves)
     _set_z(base, base=True)
     _set_z(z)
     moved = sorted(dim for dim in moves if dim < latent_dim)
     if moved:
         kept = [dim for dim in st.session_state["explore_dims"] if dim not in moved]
         st.session_state["explore_dims"] = sorted((moved + kept)[:MAX_SLIDERS])
+        _renew_dims_widget()
     if outside:
         return [f"`z` values for {len(outside)} dimension(s) this model does not have (its z has {latent_dim})"]
     return []
@@ -144,13 +154,13 @@ def apply_link_z(loaded: state.LoadedModel) -> list[str]:
 def link_params(loaded: state.LoadedModel) -> dict[str, str]:
     """The page's state as link parameters; defaults (no moves, the sliders view, server rendering) left out."""
     params = {"model": str(st.session_state["explore_model"]), "seed": str(int(st.session_state["explore_seed"]))}
-    moves = share.encode_z(_z(), st.session_state["explore_base_z"])
+    moves = explore_link.encode_z(_z(), st.session_state["explore_base_z"])
     if moves:
         params["z"] = moves
     view = VIEW_WORDS.get(st.session_state.get("explore_view"), "sliders")
     if view != "sliders":
         params["view"] = view
-    if _instant_fits(loaded) and st.session_state.get("explore_mode") == MODES[1]:
+    if st.session_state.get("explore_mode") == MODES[1]:
         params["mode"] = "instant"
     if loaded.config.model == "cgan":
         params["label"] = str(_label(loaded))
@@ -160,7 +170,7 @@ def link_params(loaded: state.LoadedModel) -> dict[str, str]:
 def write_link(loaded: state.LoadedModel) -> dict[str, str]:
     """Put the page's state in the URL (only what changed), and remember it as written by us."""
     params = link_params(loaded)
-    for name in share.PARAMS:
+    for name in explore_link.PARAMS:
         if name in params and st.query_params.get(name) != params[name]:
             st.query_params[name] = params[name]
         elif name not in params and name in st.query_params:
@@ -171,7 +181,7 @@ def write_link(loaded: state.LoadedModel) -> dict[str, str]:
 
 def link_url(params: dict[str, str]) -> str:
     """The whole link when the browser told us the page's address (st.context.url), else its query part."""
-    others = {name: st.query_params.get(name) for name in st.query_params if name not in share.PARAMS}
+    others = {name: st.query_params.get(name) for name in st.query_params if name not in explore_link.PARAMS}
     query = urlencode({**others, **params}, safe="_~")  # others: e.g. a live-view token the page was opened with
     try:
         page = st.context.url
@@ -203,12 +213,12 @@ def downloads_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
     png_col.download_button("PNG", to_png(image, scale=DIGIT_SCALE), file_name=f"{stem}.png",
                             mime="image/png", key="explore_download_png", icon=":material/download:",
                             on_click="ignore", width="stretch", help="The digit as shown (280 x 280 pixels).")
-    json_col.download_button("z", share.z_json_bytes(z, stem.rsplit("-seed", 1)[0],
+    json_col.download_button("z", explore_link.z_json_bytes(z, stem.rsplit("-seed", 1)[0],
                                                             int(st.session_state["explore_seed"]), _label(loaded)),
                              file_name=f"{stem}-z.json", mime="application/json", key="explore_download_json",
                              icon=":material/data_object:", on_click="ignore", width="stretch",
                              help="z as JSON, with the model and seed it came from.")
-    npy_col.download_button(".npy", share.z_npy_bytes(z), file_name=f"{stem}-z.npy",
+    npy_col.download_button(".npy", explore_link.z_npy_bytes(z), file_name=f"{stem}-z.npy",
                             mime="application/octet-stream", key="explore_download_npy",
                             icon=":material/download:", on_click="ignore", width="stretch",
                             help="z as a NumPy file: np.load(path) gives it back (float32; no pickle).")
@@ -217,13 +227,27 @@ def downloads_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
 # ---- which model ------------------------------------------------------------------------------
 def _on_source() -> None:
     """The radio and the picker say the same thing: picking a source moves the picker along."""
+    _renew_dims_widget()
     if st.session_state["explore_source"] == SOURCES[1]:
         st.session_state["explore_model"] = catalog.SESSION
     elif st.session_state["explore_model"] == catalog.SESSION:
         st.session_state["explore_model"] = st.session_state.get("explore_last_shipped", "gan")
 
 
+def _renew_dims_widget() -> None:
+    st.session_state[DIMS_GENERATION_KEY] = st.session_state.get(DIMS_GENERATION_KEY, 0) + 1
+
+
+def _dims_widget_key() -> str:
+    return f"explore_dims_picker_{st.session_state.get(DIMS_GENERATION_KEY, 0)}"
+
+
+def _on_dims() -> None:
+    st.session_state["explore_dims"] = list(st.session_state[_dims_widget_key()])
+
+
 def _on_model() -> None:
+    _renew_dims_widget()
     choice = st.session_state["explore_model"]
     st.session_state["explore_source"] = SOURCES[1] if choice == catalog.SESSION else SOURCES[0]
     if choice != catalog.SESSION:
@@ -267,10 +291,11 @@ def source_ui() -> state.LoadedModel | None:
     try:
         loaded = state.session_model(refresh=refresh)
     except (ValueError, RuntimeError) as exc:
-        st.error(f"Could not copy the trained model ({exc}). Press Refresh from training to try again.")
+        LOG.warning("copying the session's model failed: %s", exc)
+        st.error("Could not copy the trained model. Press Refresh from training to try again; if training has "
+                 "stopped, press Resume on the Train page first.")
         return None
-    st.caption(f"Using a private copy taken at step {loaded.key.rsplit(':', 1)[-1]}; training is at step "
-               f"{state.training_step(run):,}. Press **Refresh from training** for newer weights.")
+    st.caption(train_text.copy_caption(loaded.key, state.training_step(run)))
     return loaded
 
 
@@ -285,6 +310,7 @@ def prepare_latent_state(loaded: state.LoadedModel) -> None:
     dims = st.session_state.get("explore_dims")
     if dims is None or any(d >= latent_dim for d in dims):
         st.session_state["explore_dims"] = list(range(min(DEFAULT_DIMS, latent_dim)))
+        _renew_dims_widget()
     st.session_state["explore_latent_dim"] = latent_dim
     st.session_state["explore_directions"] = loaded.directions
 
@@ -298,7 +324,7 @@ def _set_z(z: np.ndarray, *, base: bool = False) -> None:
     z = np.asarray(z, np.float32)
     base_z = st.session_state.get("explore_base_z")
     if not base and base_z is not None and base_z.shape == z.shape:
-        z = share.canonical_z(z, base_z)
+        z = explore_link.canonical_z(z, base_z)
     st.session_state["explore_z"] = z
     if base:
         st.session_state["explore_base_z"] = st.session_state["explore_z"].copy()
@@ -353,23 +379,14 @@ def _generate(loaded: state.LoadedModel, z: np.ndarray) -> np.ndarray:
     return loaded.model.generate(z, labels=_label(loaded))
 
 
-def _instant_fits(loaded: state.LoadedModel) -> bool:
-    # Every sampler of the family runs in the browser (gan_core/browser_export.py names their layers).
-    return True
-
-
 # ---- tab 1: sliders ---------------------------------------------------------------------------
 @st.fragment
 def sliders_ui(loaded: state.LoadedModel) -> None:
     """A fragment: a slider move reruns only this tab (one digit, its neighbours), not the other tabs."""
-    if _instant_fits(loaded):
-        mode = st.radio("Rendering", MODES, key="explore_mode", horizontal=True,
-                        help="Server: each slider move asks the server for the digit (the reference). Instant: the "
-                             "generator runs in your browser, so the digit follows the slider as you drag.")
-    else:
-        mode = MODES[0]
-        st.caption("Rendering: server. Instant (in-browser) mode runs the dense unconditional GAN's generator "
-                   "only, so this model draws on the server.")
+    # Every sampler of the family runs in the browser (gan_core/browser_export.py names their layers).
+    mode = st.radio("Rendering", MODES, key="explore_mode", horizontal=True,
+                    help="Server: each slider move asks the server for the digit (the reference). Instant: the "
+                         "generator runs in your browser, so the digit follows the slider as you drag.")
     instant_generator = _instant_component() if mode == MODES[1] else None
     controls, picture = st.columns([3, 2], gap="large")
     with controls:
@@ -379,8 +396,11 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
         new_col.button("New random z", key="explore_new_z", icon=":material/casino:", on_click=_on_new_z)
         reset_col.button("Reset", key="explore_reset", icon=":material/undo:", on_click=_on_reset,
                          help="Back to this seed's z, undoing the slider moves.")
+        picker = _dims_widget_key()
+        if picker not in st.session_state or list(st.session_state[picker]) != st.session_state["explore_dims"]:
+            st.session_state[picker] = list(st.session_state["explore_dims"])
         dims = st.multiselect("Dimensions of z to show as sliders", list(range(loaded.config.latent_dim)),
-                              key="explore_dims", max_selections=MAX_SLIDERS,
+                              key=picker, max_selections=MAX_SLIDERS, on_change=_on_dims,
                               help=f"z has {loaded.config.latent_dim} numbers; pick the ones you want to hold.")
     if instant_generator is not None and _instant_ui(instant_generator, loaded, dims, picture):
         with picture:
@@ -429,8 +449,9 @@ def _instant_ui(instant_generator, loaded: state.LoadedModel, dims: list[int], p
     try:
         z = instant_generator(loaded.model, _z(), dims, key="explore_instant",
                               slider_range=SLIDER_RANGE, size_px=28 * DIGIT_SCALE, label=_label(loaded))
-    except Exception as exc:  # a component failure must not take the page down
-        st.error(f"Instant mode failed ({type(exc).__name__}: {exc}). Switch Rendering to Server.")
+    except Exception:  # a component failure must not take the page down
+        LOG.exception("instant mode failed")
+        st.error("Instant mode could not start in this browser. Switch Rendering to Server.")
         return False
     # Take the browser's z only when it changed there: an unchanged (stale) answer must not undo a new seed.
     previous = st.session_state.get("explore_instant_last")
@@ -447,7 +468,10 @@ def digit_ui(loaded: state.LoadedModel) -> np.ndarray:
     z = _z()
     image = _generate(loaded, z[None])[0]
     st.image(to_png(image, scale=DIGIT_SCALE), width=28 * DIGIT_SCALE, output_format="PNG")
-    st.caption(f"{_judgement(loaded, image)}  |z| = {np.linalg.norm(z):.1f}")
+    st.caption(f"{_judgement(loaded, image)}  |z| = {np.linalg.norm(z):.1f}",
+               help=f"|z| is the length of z. Random z of {loaded.config.latent_dim} numbers has a length near "
+                    f"√{loaded.config.latent_dim} ≈ {np.sqrt(loaded.config.latent_dim):.1f}, the size the generator "
+                    f"saw in training; far longer or shorter z tends to give odd digits.")
     nearby = _generate(loaded, latent.neighbours(z, NEIGHBOURS, NEIGHBOUR_SCALE, seed=1))
     st.image(grid_png(nearby, columns=NEIGHBOURS // 2, scale=2), output_format="PNG",
              caption=f"Neighbours: z plus small noise (scale {NEIGHBOUR_SCALE}). Similar digits here mean a smooth space.")

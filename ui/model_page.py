@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pandas as pd
 import streamlit as st
 
 from gan_core.config import GANConfig
-from ui import catalog, state
+from ui import catalog, state, train_text
+
+LOG = logging.getLogger(__name__)
 
 TITLES = {"generator": "Generator G", "discriminator": "Discriminator D", "encoder": "Encoder E",
           "decoder": "Decoder"}
@@ -24,7 +27,9 @@ def main() -> None:
     try:
         described = _describe(config.to_json())
     except state.EngineError as exc:
-        st.error(f"The networks cannot be described right now ({exc}). Reload the page to try again.")
+        LOG.warning("describing the networks failed: %s", exc)
+        st.error("The networks cannot be described right now (the server is busy or restarting). Reload the page "
+                 "to try again.")
         return
     rows = {stem: network_rows for stem, network_rows in described.items() if stem in TITLES}
     st.graphviz_chart(diagram(config, rows), width="stretch")
@@ -134,7 +139,7 @@ def objective(config: GANConfig) -> tuple[list[str], str]:
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame({"layer": [r["name"] for r in rows],
+    return pd.DataFrame({"layer": [train_text.layer_words(r["name"]) for r in rows],
                          "output": [" x ".join(str(d) for d in r["output"]) for r in rows],
                          "activation": [r["activation"] or "-" for r in rows],
                          "parameters": [r["params"] for r in rows]})
@@ -148,13 +153,19 @@ def _chain(prefix: str, first: str, rows: list[dict]) -> list[str]:
         shape = " x ".join(str(d) for d in row["output"])
         activation = f", {row['activation']}" if row["activation"] and row["activation"] != "linear" else ""
         params = f"\\n{row['params']:,} params" if row["params"] else ""
-        lines.append(f'{node} [label="{row["name"]}\\n{shape}{activation}{params}"];')
+        lines.append(f'{node} [label="{train_text.layer_words(row["name"])}\\n{shape}{activation}{params}"];')
         lines.append(f"{previous} -> {node};")
         previous = node
     return lines
 
 
 HEADER = ['node [shape=box, style="rounded,filled", fillcolor="#f4f6fb", fontname="Helvetica", fontsize=13];']
+
+
+def _direction(*networks: list[dict]) -> str:
+    """Left to right for short networks; top to bottom for deep ones (a DCGAN's 12 layers side by side shrink to
+    an unreadable strip at the page's width)."""
+    return "TB" if max(len(rows) for rows in networks) > 6 else "LR"
 
 
 def diagram(config: GANConfig, rows: dict[str, list[dict]]) -> str:
@@ -171,7 +182,7 @@ def _gan_diagram(config: GANConfig, generator_rows: list[dict], discriminator_ro
              else "D(x)\\nraw critic score")
     label = ['y [label="label y\\none-hot, 10", shape=ellipse, fillcolor="#e8e1f5"];', "y -> g0;", "y -> d0;"]
     return "\n".join([
-        "digraph gan {", "rankdir=LR;", *HEADER,
+        "digraph gan {", f"rankdir={_direction(generator_rows, discriminator_rows)};", *HEADER,
         f'z [label="noise z\\n{config.latent_dim} numbers", shape=ellipse, fillcolor="#fff4d6"];',
         'real [label="real digit\\n28 x 28", shape=ellipse, fillcolor="#e3f5e1"];',
         'subgraph cluster_g { label="Generator G"; color="#8aa4d6";', *_chain("g", "z", generator_rows), "}",
@@ -187,7 +198,7 @@ def _autoencoder_diagram(config: GANConfig, encoder_rows: list[dict], decoder_ro
     code = (f"z = mu + sigma * eps\\n{config.latent_dim} numbers" if config.model == "vae"
             else f"code z\\n{config.latent_dim} numbers")
     return "\n".join([
-        "digraph ae {", "rankdir=LR;", *HEADER,
+        "digraph ae {", f"rankdir={_direction(encoder_rows, decoder_rows)};", *HEADER,
         'x [label="real digit\\n28 x 28", shape=ellipse, fillcolor="#e3f5e1"];',
         'subgraph cluster_e { label="Encoder E"; color="#8aa4d6";', *_chain("e", "x", encoder_rows), "}",
         f'z [label="{code}", shape=ellipse, fillcolor="#fff4d6"];', f"e{len(encoder_rows) - 1} -> z;",

@@ -15,6 +15,7 @@ Decisions (the engine's are in gan_core.engine.SharedRun):
 
 from __future__ import annotations
 
+import os
 import types
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,13 +40,39 @@ VIEWER_STATUS = {  # what a viewer reads where the presenter reads a hint about 
 
 
 # ---- the presenter's side ---------------------------------------------------------------------
-def link_for(token: str) -> str:
-    """The app's own address (as the browser reached it) with `?watch=token`."""
+PUBLIC_URL_ENV = "GAN_LAB_PUBLIC_URL"  # the operator's address for the room, e.g. http://10.0.0.5:8501
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")
+
+
+def share_base(browser_url: str, server_address: str, server_port: int, configured: str = "") -> tuple[str, bool]:
+    """The address viewers should open, and whether it only works on this very computer.
+
+    In order: the operator's GAN_LAB_PUBLIC_URL; Streamlit's browser.serverAddress when it names a real host
+    (the address the server says it is reachable at); else the address the presenter's browser used.
+    """
+    if configured.strip():
+        base = configured.strip().rstrip("/")
+    elif server_address and server_address not in LOCAL_HOSTS:
+        base = f"http://{server_address}:{server_port}"
+    else:
+        parts = urlsplit(browser_url or "")
+        base = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+    host = urlsplit(base).hostname or ""
+    return base, host in LOCAL_HOSTS
+
+
+def _share_base() -> tuple[str, bool]:
     try:
-        parts = urlsplit(st.context.url or "")
+        browser_url = st.context.url or ""
     except Exception:
-        parts = None
-    base = f"{parts.scheme}://{parts.netloc}" if parts is not None and parts.netloc else ""
+        browser_url = ""
+    return share_base(browser_url, str(st.get_option("browser.serverAddress") or ""),
+                      int(st.get_option("browser.serverPort") or 8501), os.environ.get(PUBLIC_URL_ENV, ""))
+
+
+def link_for(token: str) -> str:
+    """The address the room can reach (see share_base) with `?watch=token`."""
+    base, _ = _share_base()
     return f"{base}/?{WATCH_PARAM}={token}"
 
 
@@ -70,7 +97,11 @@ def share_ui(run) -> None:
             return
         st.write("Anyone with this link watches this run live. It stops working when you press **Stop sharing** "
                  "or **Reset**, or close this tab.")
-        st.code(link_for(token), language=None)
+        st.code(link_for(token), language=None)  # the code block's own button copies it
+        if _share_base()[1]:
+            st.warning(f"This link names this computer (localhost), so other laptops cannot open it. Start the app "
+                       f"with `{PUBLIC_URL_ENV}=http://<this computer's address>:<port>` (or set Streamlit's "
+                       f"`browser.serverAddress`), then share again.", icon=":material/lan:")
         st.button("Stop sharing", key="presenter_revoke", icon=":material/link_off:", on_click=_revoke,
                   args=(token,))
 

@@ -4,10 +4,13 @@ Lifecycle of a session's training (the decisions the pages rely on; the engine's
 - The page process never imports TensorFlow. One LabEngine per server process (shared: it is a service, like
   a database pool) owns the worker processes; each session's run is a RunClient in st.session_state, made
   only when the user presses Start or Step, never at the top of a script.
-- A session-scoped cache entry watches the run. When Streamlit releases the session (the browser went
-  away), the release hook ends the run's worker after a last snapshot, so an abandoned tab holds no process
-  and no memory. The curves stay in session_state: a browser that reconnects to the same session sees
-  "Stopped" at the step it reached, and Resume starts a new worker from the snapshot.
+- A run belongs to the browser, not to the websocket (gan_core.reattach): the browser keeps a random
+  secret in a cookie (written by a tiny component, read through st.context.cookies), and the server keeps
+  {hashed secret -> the browser's run and its archived runs}. A reload, a dropped connection or a second tab
+  of the same browser finds its run there and carries on. A session-scoped cache entry tells the registry
+  when a session ends; when a browser's last session has been gone for BROWSER_GRACE_S, its run's worker
+  ends after a last snapshot (so an abandoned tab holds no process for long): a later visit sees "Stopped"
+  at the step it reached, and Resume starts a new worker from the snapshot.
 - Reset ends the worker and forgets the run; the next Start builds a new one from the widgets.
 - Models to draw from are ModelHandles: dense ones run as NumPy in this process, others in the engine's
   inference worker. Shipped ones are shared by every session (read-only); a session's own model is a
@@ -17,16 +20,20 @@ Lifecycle of a session's training (the decisions the pages rely on; the engine's
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 import gan_core.data
-from gan_core import checkpoints, latent, run_archive
+from gan_core import checkpoints, latent, reattach, run_archive
 from gan_core.config import GANConfig
 from gan_core.engine import CapacityError, EngineError, EngineOptions, LabEngine, ModelHandle, RunClient
+
+LOG = logging.getLogger(__name__)
 
 __all__ = ["CapacityError", "EngineError", "ModelHandle", "RunClient"]
 
@@ -41,13 +48,17 @@ DIRECTION_SAMPLES = 4000  # generated digits behind the principal directions
 JUDGE_DIR = ROOT / "pretrained" / "classifier"
 QUALITY_EVERY_STEPS = 2000  # live quality: steps between evaluations
 QUALITY_SAMPLES = 1000  # generated digits per evaluation
+CONFIRM_RESET_STEPS = 5_000  # from here on the Train page's Reset asks first (minutes of a lesson's training)
 
 RUN_KEY = "lab_run"
 # Set (per script thread) only while a viewer's Explore page draws: a read-only stand-in for the presenter's run.
 VIEWER = threading.local()
 SESSION_COPY_KEY = "explore_session_model"
-ARCHIVE_KEY = "lab_archived_runs"  # Reset runs kept for the Compare page (gan_core.run_archive)
-ARCHIVE_COUNT_KEY = "_lab_archived_count"
+BROWSER_COOKIE = "gan_lab_browser"  # the browser's secret (gan_core.reattach); never shown on a page
+BROWSER_SECRET_KEY = "_lab_browser_secret"
+SESSION_ID_KEY = "_lab_session_id"
+BROWSER_GRACE_S = reattach.GRACE_S  # a browser away longer than this has its run saved and ended
+COOKIE_MAX_AGE_S = 30 * 24 * 3600
 
 
 # ---- the engine --------------------------------------------------------------------------------
@@ -84,22 +95,99 @@ def keep_widgets(defaults: dict) -> None:
         st.session_state[f"_kept_{key}"] = st.session_state[key]
 
 
-# ---- this session's training -------------------------------------------------------------------
-def _end_worker(run: RunClient) -> None:
-    # On a server thread when the session goes away: a last snapshot, then the process ends.
-    run.close("the browser session ended")
+# ---- the browser this session belongs to ------------------------------------------------------
+def _close_registry(registry: reattach.BrowserRegistry) -> None:
+    registry.close_all()
 
 
-@st.cache_resource(scope="session", on_release=_end_worker, show_spinner=False)
-def _watch_run(run_id: str, _run: RunClient) -> RunClient:
-    return _run
+@st.cache_resource(show_spinner=False, on_release=_close_registry)
+def browsers(grace_s: float) -> reattach.BrowserRegistry:
+    """The server's one registry of browsers and their runs (a service, like the engine)."""
+    return reattach.BrowserRegistry(grace_s=grace_s)
 
 
+def _registry() -> reattach.BrowserRegistry:
+    return browsers(float(BROWSER_GRACE_S))
+
+
+def cookie_secret() -> str | None:
+    """The browser's secret from its cookie, when it sent a well-formed one."""
+    try:
+        value = st.context.cookies.get(BROWSER_COOKIE)
+    except Exception:  # no browser (a bare script run)
+        return None
+    return value if reattach.valid_secret(value) else None
+
+
+@dataclass(frozen=True)
+class _SessionHold:
+    secret: str
+    session_id: str
+
+
+def _leave(hold: _SessionHold) -> None:
+    # On a server thread when the session goes away: the registry starts the browser's grace timer.
+    _registry().leave(hold.secret, hold.session_id)
+
+
+@st.cache_resource(scope="session", on_release=_leave, show_spinner=False)
+def _hold_browser(_secret: str, session_id: str) -> _SessionHold:
+    return _SessionHold(_secret, session_id)
+
+
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def _browser_entry() -> reattach.BrowserEntry:
+    """This browser's entry in the registry; joins it (once per session) on first use."""
+    secret = st.session_state.get(BROWSER_SECRET_KEY)
+    if not reattach.valid_secret(secret):
+        secret = cookie_secret() or reattach.new_secret()
+        st.session_state[BROWSER_SECRET_KEY] = secret
+    session_id = _session_id()
+    st.session_state[SESSION_ID_KEY] = session_id
+    entry = _registry().join(secret, session_id)
+    _hold_browser(secret, session_id)
+    return entry
+
+
+_COOKIE_JS = """
+export default function(component) {
+  const { data } = component;
+  if (!data || !data.name || !data.secret) return;
+  const pair = data.name + "=" + data.secret;
+  if (!document.cookie.split("; ").includes(pair)) {
+    document.cookie = pair + "; path=/; max-age=" + data.max_age + "; SameSite=Strict";
+  }
+}
+"""
+_cookie_component = st.components.v2.component("gan_lab_browser_cookie", html="<span></span>", js=_COOKIE_JS)
+
+
+def attach_browser() -> None:
+    """Every script run (app.py): join this browser's entry, take its run, and keep its cookie written.
+
+    The secret goes only to this browser's own cookie (the component's data), never into the page's text.
+    """
+    entry = _browser_entry()
+    if entry.run is not None and st.session_state.get(RUN_KEY) is not entry.run:
+        st.session_state[RUN_KEY] = entry.run  # a reload or another tab of this browser: the same run
+    elif entry.run is None and RUN_KEY in st.session_state:
+        st.session_state.pop(RUN_KEY, None)  # another tab of this browser pressed Reset
+    if cookie_secret() != st.session_state[BROWSER_SECRET_KEY]:
+        _cookie_component(key="gan_lab_browser_cookie", height=0,
+                          data={"name": BROWSER_COOKIE, "secret": st.session_state[BROWSER_SECRET_KEY],
+                                "max_age": COOKIE_MAX_AGE_S})
+
+
+# ---- this browser's training -------------------------------------------------------------------
 def current_run() -> RunClient | None:
-    """This session's run, or None before the first Start; re-arms the disconnect watch on every rerun."""
+    """This browser's run, or None before the first Start."""
     run = st.session_state.get(RUN_KEY)
-    if run is not None:
-        _watch_run(run.run_id, run)
     if run is None:  # a viewer's Explore page (ui/presenter.py): the presenter's run, read-only
         return getattr(VIEWER, "run", None)
     return run
@@ -114,13 +202,16 @@ def new_run(config: GANConfig, quality_every: int = QUALITY_EVERY_STEPS, dataset
     discard_run()
     run = engine().create_run(config, quality_every=quality_every, dataset=dataset, initial=initial)
     st.session_state[RUN_KEY] = run
-    _watch_run(run.run_id, run)
+    _browser_entry().run = run
     return run
 
 
 def discard_run() -> None:
     run = st.session_state.pop(RUN_KEY, None)
     st.session_state.pop(SESSION_COPY_KEY, None)
+    entry = _browser_entry()
+    if entry.run is run:
+        entry.run = None
     if run is not None:
         archive_run(run)
         run.discard()
@@ -128,7 +219,8 @@ def discard_run() -> None:
 
 def archive_run(run: RunClient) -> None:
     """Keep a plain copy of a run's curves, samples and recipe for the Compare page (bounded; never raises)."""
-    number = st.session_state.get(ARCHIVE_COUNT_KEY, 0) + 1
+    entry = _browser_entry()
+    number = entry.archive_count + 1
     try:
         try:
             view = run.poll()  # the newest points, if the worker is still there
@@ -138,13 +230,17 @@ def archive_run(run: RunClient) -> None:
     except Exception:  # an archive must never stop a Reset
         archived = None
     if archived is not None:
-        st.session_state[ARCHIVE_COUNT_KEY] = number
-        st.session_state[ARCHIVE_KEY] = run_archive.keep(st.session_state.get(ARCHIVE_KEY, []), archived)
+        entry.archive_count = number
+        entry.archive = run_archive.keep(entry.archive, archived)
 
 
 def archived_runs() -> list[run_archive.ArchivedRun]:
-    """This session's last few Reset runs, oldest first."""
-    return list(st.session_state.get(ARCHIVE_KEY, []))
+    """This browser's last few Reset runs, oldest first (kept across reloads)."""
+    return list(_browser_entry().archive)
+
+
+def clear_archive() -> None:
+    _browser_entry().archive = []
 
 
 def training_step(run: RunClient | None) -> int:
@@ -191,7 +287,8 @@ def load_folder(folder: Path, label: str) -> tuple[LoadedModel | None, str]:
     try:
         handle = shipped_handle(str(weights), stamp, label)
     except (checkpoints.CheckpointError, EngineError, ValueError, OSError) as exc:
-        return None, f"The weights in `{weights}` cannot be loaded: {exc}"
+        LOG.warning("loading the weights in %s failed: %s", weights, exc)
+        return None, f"The {label} model's weights cannot be loaded (details are in the server log)."
     step = handle.state.get("step")
     if isinstance(step, int) and "steps)" not in handle.label:
         handle.label = f"{label} ({step:,} steps)"

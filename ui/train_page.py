@@ -21,6 +21,11 @@ STARTING_REFRESH_S = 0.25  # while the worker starts, so the first points show t
 SLOW_REFRESH_S = 4.0  # the discriminator view and live quality
 FIRST_POINT_WAIT_S = 1.0
 ERROR_KEY = "train_error"
+CONFIRM_RESET_KEY = "_train_confirm_reset"
+DCGAN_SPEED_TEXT = ("The DCGAN's convolutions are slow on a CPU: expect about 10 steps a second where the dense GAN "
+                    "runs about 170, so its first quality check (step 2,000) comes after 3-4 minutes and legible "
+                    "digits after 10-20. On a GPU the gap mostly closes.")
+SIDEBAR_AT_START_KEY = "_train_sidebar_at_start"  # (run id, the sidebar's recipe when that run was first drawn)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 MODEL_CHOICES = {  # widget value -> (label, GANConfig.model, GANConfig.architecture)
     "gan": ("GAN (documented)", "gan", "dense"), "cgan": ("Conditional GAN", "cgan", "dense"),
@@ -86,11 +91,11 @@ def _load_recipe() -> None:
         st.session_state[key] = type(st.session_state.get(key, getattr(recipe, name)))(getattr(recipe, name))
 
 
-def controls_ui() -> GANConfig | None:
-    """The recipe widgets in the sidebar; returns the config they describe, or None (with an error shown)."""
+def widget_defaults() -> dict:
+    """Every sidebar widget's first value: the base recipe with its model's recommendations."""
     base = state.BASE_CONFIG
     start = recommended_config(base.model, base.loss, base.architecture, base=base)
-    state.keep_widgets({
+    return {
         "train_model": _choice_of(base), "train_dataset": base.dataset if base.dataset in DATASET_CHOICES else DATASET_CHOICES[0],
         "train_g_lr": float(start.g_learning_rate), "train_d_lr": float(start.d_learning_rate),
         "train_beta1": float(start.beta1), "train_batch_size": base.batch_size if base.batch_size in BATCH_SIZES else 128,
@@ -98,7 +103,18 @@ def controls_ui() -> GANConfig | None:
         "train_seed": int(base.seed), "train_loss": start.loss, "train_r1_gamma": float(start.r1_gamma),
         "train_ema_decay": float(base.ema_decay), "train_latent_dim": int(start.latent_dim),
         "train_kl_weight": float(base.kl_weight), "train_gp_weight": float(base.gp_weight),
-        "train_quality_every": state.QUALITY_EVERY_STEPS})
+        "train_quality_every": state.QUALITY_EVERY_STEPS}
+
+
+def _restore_defaults() -> None:
+    for key, value in widget_defaults().items():
+        st.session_state[key] = value
+    _apply_learning_rates()  # learning rates apply live; the rest waits for Reset, as always
+
+
+def controls_ui() -> GANConfig | None:
+    """The recipe widgets in the sidebar; returns the config they describe, or None (with an error shown)."""
+    state.keep_widgets(widget_defaults())
     with st.sidebar:
         st.header("Recipe")
         choice = st.selectbox("Model", tuple(MODEL_CHOICES), key="train_model", on_change=_load_recipe,
@@ -114,7 +130,12 @@ def controls_ui() -> GANConfig | None:
                                      "generator gradient vanishes early; WGAN-GP trains a critic kept 1-Lipschitz by "
                                      "a gradient penalty.")
         dataset = train_extras.dataset_ui(model)  # "" when the data is not ready (it says why)
-        st.caption("Learning rates apply live, at the next chunk. Everything else takes effect after Reset.")
+        if choice == "dcgan":
+            st.caption(DCGAN_SPEED_TEXT)
+        st.caption(f"Learning rates apply live, within the next {state.CHUNK_STEPS} steps. Everything else takes "
+                   f"effect after Reset.")
+        st.button("Restore defaults", key="train_restore_defaults", icon=":material/settings_backup_restore:",
+                  on_click=_restore_defaults, help="Put every setting below back to the recommended recipe.")
         g_lr = st.number_input("G learning rate" if adversarial else "Learning rate", 1e-6, 0.1, step=1e-5,
                                format="%.5f", key="train_g_lr", on_change=_apply_learning_rates)
         d_lr = st.session_state.train_d_lr
@@ -157,7 +178,7 @@ def controls_ui() -> GANConfig | None:
     if not dataset:
         return None
     try:
-        recipe = recommended_config(model, loss, architecture, base=base)
+        recipe = recommended_config(model, loss, architecture, base=state.BASE_CONFIG)
         return recipe.replace(dataset=dataset, g_learning_rate=float(g_lr), d_learning_rate=float(d_lr),
                               beta1=float(beta1), batch_size=int(batch_size), d_steps=int(d_steps),
                               label_smoothing=float(smoothing), seed=int(seed), r1_gamma=float(r1_gamma),
@@ -196,12 +217,15 @@ def buttons_ui(run, view: RunView | None, config: GANConfig | None) -> None:
     resume.button("Resume", key="train_resume", icon=":material/resume:", width="stretch",
                   disabled=status not in RESUMABLE, on_click=_resume)
     step.button("Step", key="train_step", icon=":material/skip_next:", width="stretch",
-                help=f"Run one chunk of {state.CHUNK_STEPS} steps, then hold.",
+                help=f"Run {state.CHUNK_STEPS} training steps (one refresh of the curves and samples), then hold.",
                 disabled=(config is None and run is None) or status in ("running", "finished", "error", "starting"),
                 on_click=_step, args=(config,))
     reset.button("Reset", key="train_reset", icon=":material/restart_alt:", width="stretch",
-                 help="Forget this model and its curves; the next Start uses the recipe in the sidebar.",
-                 disabled=run is None, on_click=_reset)
+                 help="Forget this model and its curves (they stay on Compare); the next Start uses the recipe in "
+                      "the sidebar. A long run asks first.",
+                 disabled=run is None, on_click=_reset_pressed, args=(view.step if view is not None else 0,))
+    if st.session_state.get(CONFIRM_RESET_KEY) and run is not None:
+        confirm_reset_ui(view.step if view is not None else 0)
 
 
 def _ensure_run(config: GANConfig | None):
@@ -260,14 +284,42 @@ def _step(config: GANConfig | None) -> None:
 
 
 def _reset() -> None:
+    st.session_state.pop(CONFIRM_RESET_KEY, None)
     state.discard_run()
+
+
+def _reset_pressed(step: int) -> None:
+    """Reset at once while a run is short; a long one (an hour's lesson) asks first."""
+    if step >= state.CONFIRM_RESET_STEPS:
+        st.session_state[CONFIRM_RESET_KEY] = True
+    else:
+        _reset()
+
+
+def _keep_training() -> None:
+    st.session_state.pop(CONFIRM_RESET_KEY, None)
+
+
+def confirm_reset_ui(step: int) -> None:
+    text, yes, no = st.columns([4, 1, 1], vertical_alignment="center")
+    text.warning(f"Reset this model at step {step:,}? Its weights are gone for good (download a bundle first to "
+                 f"keep them); its curves and samples stay on the Compare page.", icon=":material/warning:")
+    yes.button("Reset", key="train_reset_confirm", type="primary", on_click=_reset, width="stretch")
+    no.button("Keep it", key="train_reset_cancel", on_click=_keep_training, width="stretch")
 
 
 def pending_changes_ui(run, config: GANConfig | None) -> None:
     """Say which sidebar changes wait for a Reset (learning rates never do)."""
     if config is None:
         return
-    changed = [name for name in GANConfig.REBUILD_FIELDS if getattr(config, name) != getattr(run.config, name)]
+    # Against the sidebar as it was when this run was first drawn, not the run's recipe: a run continued from a
+    # bundle has the bundle's recipe (a cGAN, say) while the sidebar still shows its own, and after a reload the
+    # sidebar is back at its defaults; neither is a change the user made.
+    recorded = st.session_state.get(SIDEBAR_AT_START_KEY)
+    if recorded is None or recorded[0] != run.run_id:
+        recorded = st.session_state[SIDEBAR_AT_START_KEY] = (run.run_id, config)
+    baseline = recorded[1]
+    changed = [name for name in GANConfig.REBUILD_FIELDS if getattr(config, name) != getattr(baseline, name)]
     quality_every = st.session_state.get("train_quality_every")
     if not run.quality_note and quality_every is not None and run.quality_every != quality_every:
         changed.append("live quality interval")
@@ -295,7 +347,7 @@ def live_views(run, drawn: RunView) -> None:
         status_ui(view)
         if len(view.history.get("step", ())) == 0:
             if view.status not in ("error", "worker_gone", "stopped"):
-                st.info("The curves and samples appear after the first chunk of training.")
+                st.info(f"The curves and samples appear after the first {state.CHUNK_STEPS} training steps.")
             return
         if run.config.is_adversarial:
             adversarial_charts_ui(view, run.config, probabilities)

@@ -1,7 +1,10 @@
 """The Train page's words: series labels and colours, and a paragraph beside each chart on what healthy looks like.
 
-Kept apart from ui/train_page.py so the page's code reads as code; nothing here computes anything.
+Kept apart from ui/train_page.py so the page's code reads as code; nothing here computes anything. The Explore
+page's caption about its copy of the trained weights is here too (it names training steps).
 """
+
+import re
 
 SERIES_LABELS = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "mean D(x), real", "d_fake": "mean D(G(z)), fake",
                  "gradient_penalty": "gradient penalty", "d_grad_norm": "D gradient norm",
@@ -43,9 +46,11 @@ PENALTY_TEXT = (
     "Healthy: it drops quickly and stays small. A penalty that grows means the critic is breaking its Lipschitz "
     "constraint; raise the penalty weight or lower the learning rates.")
 GRAD_NORM_TEXT = (
-    "**Gradient norms.** The size of each network's update signal. Healthy: both stay within an order of magnitude "
-    "of where they started. G's norm collapsing towards 0 means D gives it nothing to learn from (vanishing "
-    "gradients); spikes in either one come before divergence.")
+    "**Gradient norms.** The size of each network's update signal. Both usually fall a lot in the first few "
+    "thousand steps (G's from about 1 to under 0.1 in runs that draw good digits) and then settle: the level "
+    "matters less than its steadiness. Watch for G's norm dropping to near 0 for good while the samples stop "
+    "improving (D gives it nothing to learn from: vanishing gradients), and for sudden spikes in either one, "
+    "which come before divergence.")
 RECON_TEXT = (
     "**Reconstruction loss.** How badly the decoder rebuilds each digit from its code (cross-entropy over the "
     "pixels). Healthy: a steep drop, then a slow decline. A plateau early on means the learning rate is too low; "
@@ -108,3 +113,29 @@ STATUS_TEXT = {
     "diverged": ("Diverged", ""),
     "error": ("Error", "Press Reset to start again; if it happens again, lower the learning rates."),
 }
+
+
+def copy_caption(key: str, training_step: int) -> str:
+    """Which step the private copy holds, and whether training has gone further since (the copy is taken from the
+    worker itself, so it may be newer than the step the page last heard of: never "a copy ahead of training")."""
+    tail = key.rsplit(":", 1)[-1]
+    copy_step = int(tail) if tail.isdigit() else None
+    if copy_step is None:
+        return "Using a private copy of the trained weights. Press **Refresh from training** for newer weights."
+    if training_step > copy_step:
+        return (f"Using a private copy of the weights at step {copy_step:,}; training has since reached step "
+                f"{training_step:,}. Press **Refresh from training** for newer weights.")
+    return f"Using a private copy of the weights at step {copy_step:,}, the newest there is."
+
+
+# Keras names unnamed layers after their class (`dense_2`, `re_lu_4`, `batch_normalization_1`): shown as words.
+LAYER_WORDS = {"dense": "fully connected", "re_lu": "ReLU", "leaky_re_lu": "leaky ReLU", "conv2d": "convolution",
+               "conv2d_transpose": "transposed convolution", "batch_normalization": "batch normalisation",
+               "reshape": "reshape", "flatten": "flatten", "dropout": "dropout", "concatenate": "join inputs",
+               "activation": "activation", "layer_normalization": "layer normalisation", "embedding": "embedding"}
+
+
+def layer_words(name: str) -> str:
+    """A readable description of a layer from its Keras name: `dense_2` -> "fully connected"."""
+    stem = re.sub(r"_\d+$", "", name)
+    return LAYER_WORDS.get(stem, stem.replace("_", " "))

@@ -17,30 +17,35 @@ SLOW_REFRESH_S = 4.0  # the discriminator view, live quality and the timeline (t
 
 
 def main() -> None:
-    shared = presenter.watched()
-    st.title("Live view")
-    if shared is None:
-        presenter.unknown_link_ui()
-        return
-    if shared.ended:
-        st.warning(shared.ended, icon=":material/stop_circle:")
-        return
-    config = shared.config
-    kind = "GAN" if config.is_adversarial else config.model.upper()
-    st.caption(f"You are watching someone's {kind} train, live and read-only: what you see refreshes by itself. "
-               f"Open **Explore** (left) to play with its latest generator; nothing you do there touches theirs.")
+    """A fixed layout: title, notice, live part, timeline, slow part, whatever the shared run's state.
 
-    @st.fragment(run_every=WATCH_REFRESH_S)
+    The presenter may stop sharing (or Reset) at any moment, between one fragment tick and the next. A page
+    that drew fewer elements once the run ended (and rerun itself from inside a fragment to get there) left
+    a fragment tick already on its way addressing an element index the new page no longer had: the browser's
+    "Bad delta path index" and a white page. So every run draws the same five slots; an ended or unknown
+    link empties the live ones from inside and says so in the notice, and no fragment calls st.rerun().
+    """
+    st.title("Live view")
+    notice = st.empty()
+    shared = presenter.watched()
+    _notice(notice, shared)
+    live_slot, timeline_slot = st.container(), st.container()
+
+    @st.fragment(run_every=WATCH_REFRESH_S if _active(shared) else None)
     def live() -> None:
-        view = shared.view()
-        if shared.ended:
-            st.rerun()  # the whole page says it ended, with no timer
+        current = presenter.watched()
+        if not _active(current):
+            if _active(shared):  # it ended since the page was drawn: say so here, in this fragment's own slot
+                _notice(st.empty(), current)
+            return
+        config = current.config
+        view = current.view()
         probabilities = config.loss in LOGISTIC_LOSSES
         worded = presenter.viewer_view(view)
         views.alerts_ui(worded, view.quality if config.is_adversarial else None, probabilities)
         views.status_ui(worded)
         if len(view.history.get("step", ())) == 0:
-            st.info("The curves and samples appear after the presenter's first chunk of training.")
+            st.info("The curves and samples appear after the presenter's first few training steps.")
             return
         if config.is_adversarial:
             views.adversarial_charts_ui(view, config, probabilities)
@@ -48,19 +53,42 @@ def main() -> None:
             views.autoencoder_charts_ui(view, config)
         views.samples_ui(view, config)
 
-    @st.fragment(run_every=SLOW_REFRESH_S)
+    @st.fragment(run_every=SLOW_REFRESH_S if _active(shared) else None)
     def slow() -> None:
         # As on the presenter's page: the D view and quality change far less often than the curves.
-        view = shared.view()
-        if shared.ended or not len(view.history.get("step", ())):
+        current = presenter.watched()
+        if not _active(current):
             return
-        if config.is_adversarial:
-            views.discriminator_view_ui(view, config.loss in LOGISTIC_LOSSES)
-        views.quality_ui(shared, view)
+        view = current.view()
+        if not len(view.history.get("step", ())):
+            return
+        if current.config.is_adversarial:
+            views.discriminator_view_ui(view, current.config.loss in LOGISTIC_LOSSES)
+        views.quality_ui(current, view)
 
-    live()
-    train_extras.timeline_ui(presenter.WatchedRun(shared), refresh_s=SLOW_REFRESH_S)
+    with live_slot:
+        live()
+    with timeline_slot:
+        if _active(shared):
+            train_extras.timeline_ui(presenter.WatchedRun(shared), refresh_s=SLOW_REFRESH_S)
     slow()
+
+
+def _active(shared) -> bool:
+    return shared is not None and not shared.ended
+
+
+def _notice(slot, shared) -> None:
+    if shared is None:
+        with slot:
+            presenter.unknown_link_ui()
+    elif shared.ended:
+        slot.warning(shared.ended, icon=":material/stop_circle:")
+    else:
+        kind = "GAN" if shared.config.is_adversarial else shared.config.model.upper()
+        slot.caption(f"You are watching someone's {kind} train, live and read-only: what you see refreshes by "
+                     f"itself. Open **Explore** (left) to play with its latest generator; nothing you do there "
+                     f"touches theirs.")
 
 
 main()

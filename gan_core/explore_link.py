@@ -5,6 +5,10 @@ Decisions:
   of z that were moved away from that seed's z (`z=3_1.25~17_-0.4`: dimension, value; `_` and `~` need no
   escaping in a URL). Moved values keep 3 decimals, and the page keeps z itself at that precision
   (`canonical_z`), so the link reopens the very digit on screen, byte for byte, not a near neighbour.
+- When many values moved (a principal-direction slider moves every one of them), the list of pairs would be
+  ~1,000 characters; the same values then travel packed (`z=.` then base64url of one int16 per dimension,
+  value x 1000, UNMOVED for a value left at the seed's): about 2.7 characters a dimension, the same digit.
+  Pairs up to READABLE_CHARS stay as they are; longer ones are packed when that is shorter; both are read.
 - A link is text from anyone. Every value is checked against a fixed range or list; a wrong one is dropped
   and named (never echoed: a message repeats the parameter's name, not what it held), so a hostile link
   costs at most a caption. Oversized values are refused before they are parsed.
@@ -12,6 +16,8 @@ Decisions:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import json
 import math
@@ -26,6 +32,9 @@ MAX_SHORT_CHARS = 40  # every other parameter
 MAX_Z_VALUE = 10.0  # |z[d]|: sliders reach 3, directions a little further; N(0, 1) never gets near 10
 Z_DECIMALS = 3
 PAIR_SEP, ENTRY_SEP = "_", "~"
+PACKED_PREFIX = "."  # `z=.<base64url>`: the packed form (see the module docstring)
+UNMOVED = -32768  # a packed dimension left at the seed's value
+READABLE_CHARS = 200  # pairs up to this long stay readable (`3_1.25~7_-0.4`); longer ones are packed
 MODES = {"server": "Server", "instant": "Instant (in-browser)"}  # link word -> the page's radio option
 PARAMS = ("model", "seed", "z", "view", "mode", "label")
 
@@ -67,10 +76,32 @@ def _int_in(text: str, low: int, high: int) -> int | None:
     return number if low <= number <= high else None
 
 
+def _packed_moves(text: str) -> dict[int, float] | None:
+    body = text[len(PACKED_PREFIX):]
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", body):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) % 2:
+        return None
+    codes = np.frombuffer(raw, dtype="<i2")
+    limit = round(MAX_Z_VALUE * 10**Z_DECIMALS)
+    if np.any((codes != UNMOVED) & (np.abs(codes.astype(np.int32)) > limit)):
+        return None
+    return {int(dim): int(codes[dim]) / 10**Z_DECIMALS for dim in np.flatnonzero(codes != UNMOVED)}
+
+
 def parse_z_moves(text: str) -> dict[int, float] | None:
-    """`3_1.25~17_-0.4` -> {3: 1.25, 17: -0.4}; None when any entry is not a dimension and a finite value."""
+    """`3_1.25~17_-0.4` -> {3: 1.25, 17: -0.4}; None when any entry is not a dimension and a finite value.
+
+    The packed form (`.` then base64url) reads to the same dictionary.
+    """
     if text == "":
         return {}
+    if text.startswith(PACKED_PREFIX):
+        return _packed_moves(text)
     moves: dict[int, float] = {}
     for entry in text.split(ENTRY_SEP):
         dim_text, sep, value_text = entry.partition(PAIR_SEP)
@@ -136,7 +167,15 @@ def encode_z(z: np.ndarray, base: np.ndarray) -> str:
     """The values of z that differ from base (the seed's z), as link text; "" when none do."""
     z, base = np.asarray(z, np.float32), np.asarray(base, np.float32)
     moved = np.flatnonzero(z != base)
-    return ENTRY_SEP.join(f"{int(dim)}{PAIR_SEP}{_z_text(z[dim])}" for dim in moved)
+    pairs = ENTRY_SEP.join(f"{int(dim)}{PAIR_SEP}{_z_text(z[dim])}" for dim in moved)
+    if len(pairs) <= READABLE_CHARS:
+        return pairs
+    codes = np.full(len(z), UNMOVED, dtype="<i2")
+    limit = MAX_Z_VALUE * 10**Z_DECIMALS
+    for dim in moved:
+        codes[dim] = int(np.clip(round(float(_z_text(z[dim])) * 10**Z_DECIMALS), -limit, limit))
+    packed = PACKED_PREFIX + base64.urlsafe_b64encode(codes.tobytes()).decode().rstrip("=")
+    return packed if len(packed) < len(pairs) else pairs
 
 
 def apply_z_moves(base: np.ndarray, moves: dict[int, float]) -> tuple[np.ndarray, list[int]]:
