@@ -22,7 +22,13 @@ from ui.train_text import (CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR
 
 EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 EQUILIBRIUM_G_LOSS = math.log(2)
-GRID_KEY = "_live_sample_grid_png"  # ((view id, samples step), PNG bytes)
+GRID_KEY = "_live_sample_grid_png"  # ((view id, samples step, columns), PNG bytes)
+
+
+def sample_columns(config: GANConfig | None) -> int:
+    """Columns of every sample grid of a run: the conditional GAN's fixed labels cycle 0..9, so ten columns put one
+    digit per column; the other models draw their 64 samples 8 by 8."""
+    return 10 if config is not None and config.model == "cgan" else 8
 
 
 def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: bool) -> None:
@@ -78,13 +84,13 @@ def autoencoder_charts_ui(view: RunView, config: GANConfig) -> None:
         _curve_with_text("live_recon", view, ["recon_loss"], "loss per digit", [], RECON_TEXT)
 
 
-def _grid_png(view: RunView) -> bytes:
+def _grid_png(view: RunView, columns: int) -> bytes:
     """The sample grid's PNG, encoded once per new grid: between new samples a redraw sends the same bytes, which
     Streamlit serves under the same address, so the picture stays in place instead of being fetched again."""
-    key = (id(view), view.samples_step)
+    key = (id(view), view.samples_step, columns)
     cached = st.session_state.get(GRID_KEY)
     if cached is None or cached[0] != key:
-        cached = (key, grid_png(view.samples, columns=8, scale=2))
+        cached = (key, grid_png(view.samples, columns=columns, scale=2))
         st.session_state[GRID_KEY] = cached
     return cached[1]
 
@@ -94,7 +100,7 @@ def samples_ui(view: RunView, config: GANConfig) -> None:
         return
     picture, text = st.columns([3, 2])
     what = "noise vectors" if config.is_adversarial else "latent vectors, drawn from N(0, I) and decoded,"
-    picture.image(_grid_png(view), output_format="PNG", caption=f"The same 64 {what} at step {view.samples_step:,}")
+    picture.image(_grid_png(view, sample_columns(config)), output_format="PNG", caption=f"The same 64 {what} at step {view.samples_step:,}")
     text.markdown(SAMPLES_TEXT[config.model if config.model in SAMPLES_TEXT else "gan"])
 
 

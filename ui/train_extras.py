@@ -38,6 +38,7 @@ from gan_core.bundle import BundleError, load_bundle_bytes
 from gan_core.config import GANConfig
 from gan_core.images import grid, grid_png, upscale
 from ui import state
+from ui.live_views import sample_columns
 
 DATA_ROOT_ENV = data.DATA_ROOT_ENV
 UPLOAD_CHOICE = "upload"
@@ -195,9 +196,13 @@ def upload_preview_ui(config: GANConfig | None) -> None:
                    "No labels: fine for every model except the conditional GAN.")
         if config is not None and config.dataset == upload_name(result):
             st.caption(f"The recipe calls this dataset `{config.dataset}`.")
-    notes = [note for note in result.notes if note.refused or not note.used]
-    if notes:
-        st.markdown(f"**Not used ({len(notes):,})**: each file and why")
+    # Counted as the summary counts: "N files refused" heads a list of exactly N; other notes come apart.
+    refused = [note for note in result.notes if note.refused]
+    unused = [note for note in result.notes if not note.refused and not note.used]
+    for title, notes in ((f"Refused ({len(refused):,})", refused), (f"Also not used ({len(unused):,})", unused)):
+        if not notes:
+            continue
+        st.markdown(f"**{title}**: each file and why")
         for note in notes[:MAX_NOTES_SHOWN]:
             st.text(str(note))
         if len(notes) > MAX_NOTES_SHOWN:
@@ -297,11 +302,16 @@ def timeline_ui(run, refresh_s: float | None) -> None:
         else:
             chosen = st.select_slider("Step", options=steps, key=TIMELINE_KEY, format_func=lambda s: f"{s:,}",
                                       help="Drag back through training: the same 64 noise vectors at each kept step.")
-        st.session_state[TIMELINE_FOLLOW_KEY] = chosen if chosen == steps[-1] else None
+        newest = chosen == steps[-1]
+        st.session_state[TIMELINE_FOLLOW_KEY] = chosen if newest else None
         picture, text = st.columns([3, 2])
         with picture.container(key="train_timeline_picture"):
-            st.image(_timeline_png(run.run_id, view, chosen), output_format="PNG",
-                     caption=f"Timeline at step {chosen:,}: the same 64 noise vectors")
+            if newest:  # the live grid above already shows it: the page draws each grid once
+                st.caption(f"Step {chosen:,} is the newest moment: its grid is the sample grid above. Drag the "
+                           f"slider back to see an earlier one here.")
+            else:
+                st.image(_timeline_png(run.run_id, view, chosen, sample_columns(run.config)), output_format="PNG",
+                         caption=f"Timeline at step {chosen:,}: the same 64 noise vectors")
         text.markdown(f"{len(steps):,} moments kept, from step {steps[0]:,} to {steps[-1]:,} (evenly thinned to at most "
                       f"{view.max_frames}). Pick one to see what G drew then.")
         _explore_moment_ui(text, run, view, chosen)
@@ -309,7 +319,7 @@ def timeline_ui(run, refresh_s: float | None) -> None:
     timeline()
 
 
-def _timeline_png(run_id: str, view, step: int) -> bytes:
+def _timeline_png(run_id: str, view, step: int, columns: int = 8) -> bytes:
     """The grid at `step` as PNG, kept for the last TIMELINE_PNG_CACHE steps shown: scrubbing back and forth
     over the same moments encodes each once (and the browser reuses its decoded picture: same bytes, same URL)."""
     cache = st.session_state.get(TIMELINE_PNG_KEY)
@@ -319,7 +329,7 @@ def _timeline_png(run_id: str, view, step: int) -> bytes:
     pngs: dict[int, bytes] = cache["pngs"]
     if step not in pngs:
         frame = view.timeline_frame(step)
-        pngs[step] = grid_png(frame.astype(np.float32) / 255.0, columns=8, scale=2)
+        pngs[step] = grid_png(frame.astype(np.float32) / 255.0, columns=columns, scale=2)
         while len(pngs) > TIMELINE_PNG_CACHE:
             pngs.pop(next(iter(pngs)))
     return pngs[step]
@@ -343,9 +353,11 @@ def _explore_moment_ui(container, run, view, chosen: int) -> None:
     if kept is None:
         container.caption("Weights are kept at coarser moments; the first comes with the first chunk.")
         return
-    pressed = container.button(f"Explore this moment (weights of step {kept:,})", key="train_timeline_explore",
-                               icon=":material/explore:",
-                               help="Opens the Explore page with the model as it was then (the nearest kept weights).")
+    # Weights are kept at fewer moments than pictures: the button names the step whose weights it opens.
+    label = f"Explore step {kept:,}" + ("" if kept == chosen else " (the nearest kept weights)")
+    pressed = container.button(label, key="train_timeline_explore", icon=":material/explore:",
+                               help=f"Opens the Explore page with the model as it was at step {kept:,}. Weights are "
+                                    f"kept at fewer moments than pictures; this is the nearest to step {chosen:,}.")
     if not pressed:
         return
     try:
@@ -374,12 +386,12 @@ def history_csv(history: dict[str, np.ndarray]) -> bytes:
 
 
 def timeline_gif(steps: list[int], frames: list[np.ndarray], max_frames: int = GIF_MAX_FRAMES,
-                 scale: int = 2) -> bytes:
+                 scale: int = 2, columns: int = 8) -> bytes:
     """The fixed-noise grid over time as a looping GIF (at most `max_frames`, evenly chosen, the last included)."""
     index = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), max_frames)).round().astype(int))
     pictures = []
     for i in index:
-        tiled = grid(frames[i].astype(np.float32) / 255.0, columns=8, background=0.25)
+        tiled = grid(frames[i].astype(np.float32) / 255.0, columns=columns, background=0.25)
         pictures.append(Image.fromarray(upscale(np.round(tiled * 255).astype(np.uint8), scale), mode="L"))
     buffer = io.BytesIO()
     durations = [GIF_FRAME_MS] * (len(pictures) - 1) + [GIF_FRAME_MS * 10]  # linger on the last moment
@@ -393,16 +405,22 @@ def prepare_downloads(run) -> None:
     files: dict[str, bytes] = {}
     errors: list[str] = []
     if view.samples is not None:
-        files["png"] = grid_png(view.samples, columns=8, scale=2)
+        files["png"] = grid_png(view.samples, columns=sample_columns(run.config), scale=2)
     if view.timeline_frames:
-        files["gif"] = timeline_gif(view.timeline_steps, view.timeline_frames)
+        files["gif"] = timeline_gif(view.timeline_steps, view.timeline_frames, columns=sample_columns(run.config))
     if len(view.history.get("step", ())):
         files["csv"] = history_csv(view.history)
+    steps = dict.fromkeys(files, view.step)
     try:
         files["zip"] = run.bundle()
+        # The worker's weights may be ahead of the page's view: name the bundle by the step it records.
+        steps["zip"] = int(load_bundle_bytes(files["zip"])[2].get("step", view.step))
     except state.EngineError as exc:
         errors.append(f"The model bundle needs the training process: {exc} Press Resume, then prepare again.")
-    st.session_state[DOWNLOADS_KEY] = {"run_id": run.run_id, "step": view.step, "files": files, "errors": errors}
+    except BundleError:
+        steps["zip"] = view.step
+    st.session_state[DOWNLOADS_KEY] = {"run_id": run.run_id, "step": view.step, "steps": steps, "files": files,
+                                       "errors": errors}
 
 
 DOWNLOADS = (("png", "Sample grid (.png)", "samples", "image/png", ":material/image:"),
@@ -425,7 +443,10 @@ def downloads_ui(run) -> None:
         if prepared is None:
             st.caption("The files are built when you ask, so the live views never wait for them.")
             return
-        st.caption(f"Prepared at step {prepared['step']:,}.")
+        bundle_step = prepared["steps"].get("zip", prepared["step"])
+        st.caption(f"Prepared at step {prepared['step']:,}." if bundle_step == prepared["step"] else
+                   f"Pictures and history prepared at step {prepared['step']:,}; the model bundle holds the weights "
+                   f"of step {bundle_step:,} (training went on while it was written).")
         for error in prepared["errors"]:
             st.warning(error)
         columns = st.columns(len(DOWNLOADS))
@@ -433,5 +454,5 @@ def downloads_ui(run) -> None:
             data = prepared["files"].get(kind)
             if data is None:
                 continue
-            column.download_button(label, data, file_name=f"gan-lab-{stem}-step{prepared['step']}.{kind}", mime=mime,
+            column.download_button(label, data, file_name=f"gan-lab-{stem}-step{prepared['steps'].get(kind, prepared['step'])}.{kind}", mime=mime,
                                    key=f"train_download_{kind}", icon=icon, on_click="ignore")

@@ -1,0 +1,163 @@
+"""The Train page's live views drawn from a fixed RunView, no worker: the cGAN's grid has a column per digit, the
+grid is drawn once, every step number names the weights it means, refusals are counted as the summary counts
+them, and the metrics stay short enough for a 1024 px projector."""
+
+from __future__ import annotations
+
+import io
+import types
+import zipfile
+
+import numpy as np
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from gan_core.config import GANConfig
+from gan_core.messages import RunView
+
+TIMEOUT_S = 60
+TINY = GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
+
+
+def _view(step: int = 30) -> RunView:
+    view = RunView()
+    rng = np.random.default_rng(0)
+    view.status, view.step, view.elapsed_s, view.steps_per_second = "paused", step, 123.4, 170.0
+    view.samples, view.samples_step = rng.random((64, 28, 28), dtype=np.float32), step
+    view.timeline_steps = [10, 20, 30]
+    view.timeline_frames = [rng.integers(0, 255, (64, 28, 28), dtype=np.uint8) for _ in range(3)]
+    view.timeline_weight_steps = (10,)
+    return view
+
+
+def _fake_run(config: GANConfig, view: RunView, bundle: bytes = b"") -> types.SimpleNamespace:
+    return types.SimpleNamespace(config=config, view=view, run_id="r" * 32, bundle=lambda: bundle)
+
+
+def _draw_samples():
+    import streamlit as st
+
+    from ui.live_views import samples_ui
+
+    run = st.session_state["fake_run"]
+    samples_ui(run.view, run.config)
+
+
+def _png_width(data: bytes) -> int:
+    return Image.open(io.BytesIO(data)).size[0]
+
+
+def test_the_conditional_gans_grid_has_one_column_per_digit():
+    """Its fixed labels cycle 0..9: ten columns put each digit in its own column (the others stay 8 by 8)."""
+    widths = {}
+    for model in ("cgan", "gan"):
+        at = AppTest.from_function(_draw_samples, default_timeout=TIMEOUT_S)
+        at.session_state["fake_run"] = _fake_run(TINY.replace(model=model), _view())
+        at.run()
+        assert not at.exception, at.exception
+        widths[model] = _png_width(at.session_state["_live_sample_grid_png"][1])
+    assert widths == {"cgan": (10 * 30 + 2) * 2, "gan": (8 * 30 + 2) * 2}  # 28 px digits, 2 px borders, scale 2
+
+
+def _draw_timeline():
+    import streamlit as st
+
+    from ui.train_extras import timeline_ui
+
+    timeline_ui(st.session_state["fake_run"], None)
+
+
+def _timeline_app() -> AppTest:
+    at = AppTest.from_function(_draw_timeline, default_timeout=TIMEOUT_S)
+    at.session_state["fake_run"] = _fake_run(TINY, _view())
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_timeline_does_not_draw_the_newest_grid_a_second_time():
+    at = _timeline_app()
+    assert not at.get("image")  # at the newest step the live grid above is that picture
+    assert any("sample grid above" in str(c.value) for c in at.caption)
+    at.select_slider(key="train_timeline_step").set_value(20).run()
+    captions = [image.caption for element in at.get("image") for image in element.proto.imgs]
+    assert captions == ["Timeline at step 20: the same 64 noise vectors"]
+
+
+def test_explore_this_moment_names_the_step_of_the_weights_it_opens():
+    at = _timeline_app()
+    at.select_slider(key="train_timeline_step").set_value(20).run()
+    label = at.button(key="train_timeline_explore").label
+    assert label == "Explore step 10 (the nearest kept weights)", label  # the picture shows step 20
+    at.session_state["fake_run"].view.timeline_weight_steps = (10, 20)
+    at.run()
+    assert at.button(key="train_timeline_explore").label == "Explore step 20"
+
+
+def _draw_downloads():
+    import streamlit as st
+
+    from ui.train_extras import downloads_ui
+
+    downloads_ui(st.session_state["fake_run"])
+
+
+def test_the_bundle_is_named_and_captioned_by_the_step_its_weights_hold():
+    """The worker's weights run ahead of the page's view: the bundle says its own step, not the view's."""
+    from gan_core import bundle
+
+    from gan_core.models import build_model
+
+    generator = build_model(TINY).generator.get_weights()
+    data = bundle.bundle_bytes_from_arrays(TINY, {"generator": generator}, {"step": 37}, None, None)
+    view = _view(step=30)
+    view.history = {"step": np.array([10.0, 20.0, 30.0]), "d_loss": np.array([1.0, 1.1, 1.2])}
+    at = AppTest.from_function(_draw_downloads, default_timeout=TIMEOUT_S)
+    at.session_state["fake_run"] = _fake_run(TINY, view, data)
+    at.run()
+    at.button(key="train_prepare_downloads").click().run()
+    assert not at.exception, at.exception
+    keys = {b.key for b in at.get("download_button")}
+    prepared = at.session_state["train_downloads"]
+    assert prepared["steps"]["zip"] == 37 and prepared["steps"]["png"] == 30
+    assert any("weights of step 37" in str(c.value) for c in at.caption), [c.value for c in at.caption]
+    assert keys >= {"train_download_zip", "train_download_png"}
+
+
+def _draw_upload():
+    import streamlit as st
+
+    from ui.train_extras import upload_preview_ui
+
+    upload_preview_ui(None)
+
+
+def test_the_refusal_count_heads_a_list_of_exactly_that_many_files():
+    from gan_core import uploads
+
+    from PIL import ImageDraw
+
+    picture = Image.new("L", (60, 80), 255)
+    ImageDraw.Draw(picture).line([(15, 15), (40, 25), (25, 60)], fill=0, width=7)
+    good = io.BytesIO()
+    picture.save(good, format="PNG")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(70):  # half in a digit's folder, half not: the set is unlabelled, with a note saying so
+            archive.writestr(f"7/{i}.png" if i % 2 else f"digits/{i}.png", good.getvalue())
+        archive.writestr("notes.txt", b"hello")
+        archive.writestr("broken.png", b"\x89PNG\r\n\x1a\nnope")
+        archive.writestr("**bold**.exe", b"MZ\x90\x00")
+    result = uploads.convert_uploads([("mine.zip", buffer.getvalue())])
+    refused = len(result.refused)
+    shown_apart = [n for n in result.notes if not n.refused and not n.used]
+    at = AppTest.from_function(_draw_upload, default_timeout=TIMEOUT_S)
+    at.session_state["train_dataset"] = "upload"
+    at.session_state["train_upload"] = {"key": "k", "result": result, "names": ["mine.zip"]}
+    at.run()
+    assert not at.exception, at.exception
+    assert f"{refused} files refused" in result.summary or f"{refused} file refused" in result.summary
+    headings = [str(m.value) for m in at.markdown if "each file and why" in str(m.value)]
+    assert headings[0].startswith(f"**Refused ({refused})**"), headings
+    assert result.count == 70 and refused == 3 and len(shown_apart) == 1  # the issue's "3 refused", "Not used (4)"
+    assert headings[1].startswith(f"**Also not used ({len(shown_apart)})**"), headings
