@@ -161,3 +161,41 @@ def test_the_refusal_count_heads_a_list_of_exactly_that_many_files():
     assert headings[0].startswith(f"**Refused ({refused})**"), headings
     assert result.count == 70 and refused == 3 and len(shown_apart) == 1  # the issue's "3 refused", "Not used (4)"
     assert headings[1].startswith(f"**Also not used ({len(shown_apart)})**"), headings
+
+
+def test_elapsed_time_is_short_enough_for_a_projector():
+    from ui.live_views import elapsed_text
+
+    assert [elapsed_text(s) for s in (0.4, 15.3, 99.4, 123, 3599, 3725)] == ["0 s", "15 s", "99 s", "2m 03s",
+                                                                            "59m 59s", "1h 02m"]
+
+
+def _draw_presentation():
+    import streamlit as st
+
+    from ui.live_views import presentation_ui, status_ui
+
+    run = st.session_state["fake_run"]
+    status_ui(run.view)
+    presentation_ui(run.view, run.config, True)
+
+
+def test_the_presentation_layout_puts_the_grid_beside_the_loss_curve_and_folds_the_words():
+    """At 1024x768 both are above the fold only when they share the first row under the status."""
+    from ui.train_text import GRAD_NORM_TEXT
+
+    view = _view()
+    view.history = {"step": np.array([10.0, 20.0]), "d_loss": np.array([1.3, 1.2]), "g_loss": np.array([0.7, 0.8]),
+                    "d_real": np.array([0.6, 0.6]), "d_fake": np.array([0.4, 0.4]),
+                    "d_grad_norm": np.array([1.0, 0.9]), "g_grad_norm": np.array([1.2, 0.5])}
+    at = AppTest.from_function(_draw_presentation, default_timeout=TIMEOUT_S)
+    at.session_state["fake_run"] = _fake_run(TINY.replace(model="cgan"), view)
+    at.run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.metric] == ["30", "2m 03s", "170"]
+    grid_col, curve_col = at.columns[4:6]  # after the status row's four
+    assert len(grid_col.get("image")) == 1 and "live_losses" in str(curve_col.get("bidi_component")[0].proto)
+    assert {e.label for e in at.expander} >= {"About the samples", "About the losses", "About the gradient norms"}
+    everywhere = [m for m in at.main.get("markdown") if GRAD_NORM_TEXT[:40] in str(m.value)]
+    folded = [m for e in at.expander for m in e.get("markdown") if GRAD_NORM_TEXT[:40] in str(m.value)]
+    assert len(everywhere) == len(folded) == 1  # the explanation is there, folded

@@ -7,6 +7,7 @@ presenter's viewers (ui/watch_page.py) draw the shared run with the very same fu
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import streamlit as st
 
@@ -22,6 +23,8 @@ from ui.train_text import (CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR
 
 EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 EQUILIBRIUM_G_LOSS = math.log(2)
+# Streamlit's metric values are 2.25rem: at 1024 px wide "59m 59s" or "123,456" would be cut to "59…".
+COMPACT_METRICS_CSS = "<style>.st-key-live_status [data-testid='stMetricValue'] { font-size: 1.75rem; }</style>"
 GRID_KEY = "_live_sample_grid_png"  # ((view id, samples step, columns), PNG bytes)
 
 
@@ -38,11 +41,27 @@ def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: boo
              else ":material/warning:")
 
 
+def elapsed_text(seconds: float) -> str:
+    """Short enough for a metric on a 1024 px projector: "42 s", "2m 03s", "1h 02m"."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 100:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
 def status_ui(view: RunView) -> None:
     title, hint = STATUS_TEXT.get(view.status, (view.status, ""))
-    step_col, elapsed_col, speed_col, status_col = st.columns([1, 1, 1, 3])
+    with st.container(key="live_status"):
+        _status_row(view, title, hint)
+
+
+def _status_row(view: RunView, title: str, hint: str) -> None:
+    st.html(COMPACT_METRICS_CSS)
+    step_col, elapsed_col, speed_col, status_col = st.columns([1, 1, 1, 2])
     step_col.metric("Step", f"{view.step:,}")
-    elapsed_col.metric("Elapsed", f"{view.elapsed_s:,.1f} s")
+    elapsed_col.metric("Elapsed", elapsed_text(view.elapsed_s), help=f"{view.elapsed_s:,.1f} seconds of training")
     speed_col.metric("Steps/s", f"{view.steps_per_second:,.0f}" if view.steps_per_second else "-")
     text = view.message or hint.format(chunk=state.CHUNK_STEPS)
     if view.status == "diverged":
@@ -52,36 +71,78 @@ def status_ui(view: RunView) -> None:
         show(f"**{title}.** {text}")
 
 
-def _curve_with_text(key: str, view: RunView, names: list[str], y_title: str, references: list[tuple[float, str]],
-                     text: str, labels: dict[str, str] | None = None) -> None:
+class Curve(NamedTuple):
+    key: str
+    names: list[str]
+    y_title: str
+    references: list[tuple[float, str]]
+    text: str
+    about: str  # the expander's label in the presentation layout
+    labels: dict[str, str] | None = None
+
+
+def _curve_with_text(view: RunView, curve: Curve) -> None:
     """A live curve that appends (ui/stream_chart.py) with its explanation beside it."""
     chart, words = st.columns([3, 2])
-    stream_chart(chart, key, view.history, names, y_title, references, labels=labels, token=id(view))
-    words.markdown(text)
+    stream_chart(chart, curve.key, view.history, curve.names, curve.y_title, curve.references, labels=curve.labels,
+                 token=id(view))
+    words.markdown(curve.text)
+
+
+def _curve_folded(container, view: RunView, curve: Curve) -> None:
+    """A live curve with its explanation folded under it: the presentation layout."""
+    stream_chart(container, curve.key, view.history, curve.names, curve.y_title, curve.references,
+                 labels=curve.labels, token=id(view))
+    container.expander(curve.about).markdown(curve.text)
+
+
+def adversarial_curves(view: RunView, config: GANConfig, probabilities: bool) -> list[Curve]:
+    logistic = config.loss in LOGISTIC_LOSSES
+    loss_refs = [(EQUILIBRIUM_D_LOSS, "2 ln 2"), (EQUILIBRIUM_G_LOSS, "ln 2")] if logistic else []
+    curves = [Curve("live_losses", ["d_loss", "g_loss"], "loss", loss_refs, LOSS_TEXT.get(
+        config.loss, LOSS_TEXT["other"]).format(loss=LOSS_LABELS[config.loss]), "About the losses")]
+    if probabilities:
+        curves.append(Curve("live_scores", ["d_real", "d_fake"], "D output", [(0.5, "equilibrium 0.5")],
+                            SCORES_TEXT_PROBABILITY, "About D's outputs"))
+    else:
+        curves.append(Curve("live_scores", ["d_real", "d_fake"], "critic score", [], SCORES_TEXT_CRITIC,
+                            "About the critic's scores", CRITIC_LABELS))
+    if "gradient_penalty" in view.history:
+        curves.append(Curve("live_penalty", ["gradient_penalty"], "penalty", [], PENALTY_TEXT, "About the penalty"))
+    curves.append(Curve("live_grad_norms", ["d_grad_norm", "g_grad_norm"], "gradient norm", [], GRAD_NORM_TEXT,
+                        "About the gradient norms"))
+    return curves
+
+
+def autoencoder_curves(config: GANConfig) -> list[Curve]:
+    if config.model == "vae":
+        return [Curve("live_elbo", ["loss", "recon_loss"], "loss per digit", [], ELBO_TEXT, "About the loss"),
+                Curve("live_kl", ["kl_loss"], "KL (nats)", [], KL_TEXT.format(weight=config.kl_weight), "About KL")]
+    return [Curve("live_recon", ["recon_loss"], "loss per digit", [], RECON_TEXT, "About the loss")]
 
 
 def adversarial_charts_ui(view: RunView, config: GANConfig, probabilities: bool) -> None:
-    logistic = config.loss in LOGISTIC_LOSSES
-    loss_refs = [(EQUILIBRIUM_D_LOSS, "2 ln 2"), (EQUILIBRIUM_G_LOSS, "ln 2")] if logistic else []
-    _curve_with_text("live_losses", view, ["d_loss", "g_loss"], "loss", loss_refs, LOSS_TEXT.get(
-        config.loss, LOSS_TEXT["other"]).format(loss=LOSS_LABELS[config.loss]))
-    if probabilities:
-        _curve_with_text("live_scores", view, ["d_real", "d_fake"], "D output", [(0.5, "equilibrium 0.5")],
-                         SCORES_TEXT_PROBABILITY)
-    else:
-        _curve_with_text("live_scores", view, ["d_real", "d_fake"], "critic score", [], SCORES_TEXT_CRITIC,
-                         labels=CRITIC_LABELS)
-    if "gradient_penalty" in view.history:
-        _curve_with_text("live_penalty", view, ["gradient_penalty"], "penalty", [], PENALTY_TEXT)
-    _curve_with_text("live_grad_norms", view, ["d_grad_norm", "g_grad_norm"], "gradient norm", [], GRAD_NORM_TEXT)
+    for curve in adversarial_curves(view, config, probabilities):
+        _curve_with_text(view, curve)
 
 
 def autoencoder_charts_ui(view: RunView, config: GANConfig) -> None:
-    if config.model == "vae":
-        _curve_with_text("live_elbo", view, ["loss", "recon_loss"], "loss per digit", [], ELBO_TEXT)
-        _curve_with_text("live_kl", view, ["kl_loss"], "KL (nats)", [], KL_TEXT.format(weight=config.kl_weight))
-    else:
-        _curve_with_text("live_recon", view, ["recon_loss"], "loss per digit", [], RECON_TEXT)
+    for curve in autoencoder_curves(config):
+        _curve_with_text(view, curve)
+
+
+def presentation_ui(view: RunView, config: GANConfig, probabilities: bool) -> None:
+    """The sample grid and the main curve side by side first, so both are above the fold of a 1024x768 projector;
+    the other curves two by two below; every explanation folded into an expander."""
+    curves = adversarial_curves(view, config, probabilities) if config.is_adversarial else autoencoder_curves(config)
+    grid_col, curve_col = st.columns([2, 3])
+    if view.samples is not None:
+        grid_col.image(_grid_png(view, sample_columns(config)), output_format="PNG", caption=_samples_caption(view, config))
+        grid_col.expander("About the samples").markdown(_samples_text(config))
+    _curve_folded(curve_col, view, curves[0])
+    for start in range(1, len(curves), 2):
+        for column, curve in zip(st.columns(2), curves[start:start + 2]):
+            _curve_folded(column, view, curve)
 
 
 def _grid_png(view: RunView, columns: int) -> bytes:
@@ -99,9 +160,17 @@ def samples_ui(view: RunView, config: GANConfig) -> None:
     if view.samples is None:
         return
     picture, text = st.columns([3, 2])
+    picture.image(_grid_png(view, sample_columns(config)), output_format="PNG", caption=_samples_caption(view, config))
+    text.markdown(_samples_text(config))
+
+
+def _samples_caption(view: RunView, config: GANConfig) -> str:
     what = "noise vectors" if config.is_adversarial else "latent vectors, drawn from N(0, I) and decoded,"
-    picture.image(_grid_png(view, sample_columns(config)), output_format="PNG", caption=f"The same 64 {what} at step {view.samples_step:,}")
-    text.markdown(SAMPLES_TEXT[config.model if config.model in SAMPLES_TEXT else "gan"])
+    return f"The same 64 {what} at step {view.samples_step:,}"
+
+
+def _samples_text(config: GANConfig) -> str:
+    return SAMPLES_TEXT[config.model if config.model in SAMPLES_TEXT else "gan"]
 
 
 def discriminator_view_ui(view: RunView, probabilities: bool) -> None:

@@ -12,8 +12,7 @@ from gan_core.config import GAN_LOSSES, LOGISTIC_LOSSES, GANConfig, recommended_
 from gan_core.data import DATASET_CHOICES
 from gan_core.messages import RunView
 from ui import presenter, state, train_extras
-from ui.live_views import (adversarial_charts_ui, alerts_ui, autoencoder_charts_ui, discriminator_view_ui, quality_ui,
-                           samples_ui, status_ui)
+from ui.live_views import alerts_ui, discriminator_view_ui, presentation_ui, quality_ui, status_ui
 from ui.train_text import AUTOENCODER_LATENTS, INTRO_ADVERSARIAL, INTRO_AUTOENCODER, LOSS_LABELS
 
 LIVE_REFRESH_S = 1.0  # the timer that redraws the live views while the worker trains (measured: benchmarks/ui_speed.py)
@@ -42,10 +41,14 @@ def main() -> None:
     config = controls_ui()
     adversarial = MODEL_CHOICES[st.session_state.train_model][1] in ("gan", "cgan")
     st.title("Train a GAN" if adversarial else f"Train {MODEL_TITLES[st.session_state.train_model]}")
-    st.write(INTRO_ADVERSARIAL if adversarial else INTRO_AUTOENCODER)
+    run = state.current_run()
+    intro = INTRO_ADVERSARIAL if adversarial else INTRO_AUTOENCODER
+    if run is None:
+        st.write(intro)
+    else:  # while a run is on screen the grid and the curves have the room (a projector's 768 px)
+        st.expander("What this page shows", icon=":material/info:").write(intro)
     if ERROR_KEY in st.session_state:
         st.error(st.session_state.pop(ERROR_KEY))
-    run = state.current_run()
     view = run.poll() if run is not None else None
     config = train_extras.bundle_ui(config, run)  # a bundle to continue from: its recipe, before Start
     buttons_ui(run, view, config)
@@ -349,11 +352,7 @@ def live_views(run, drawn: RunView) -> None:
             if view.status not in ("error", "worker_gone", "stopped"):
                 st.info(f"The curves and samples appear after the first {state.CHUNK_STEPS} training steps.")
             return
-        if run.config.is_adversarial:
-            adversarial_charts_ui(view, run.config, probabilities)
-        else:
-            autoencoder_charts_ui(view, run.config)
-        samples_ui(view, run.config)
+        presentation_ui(view, run.config, probabilities)
 
     @st.fragment(run_every=SLOW_REFRESH_S if drawn_busy else None)
     def slow_views() -> None:
