@@ -191,6 +191,9 @@ def test_learning_rates_apply_live_and_rebuild_fields_wait_for_reset(lab, monkey
     at.button(key="train_step").click().run()
     assert run.wait_for_step(20) and run.status != "error"
     assert not any("after Reset" in w.value for w in at.warning)
+    at.run()
+    marks = [c.value for c in at.caption if "learning rate" in c.value]
+    assert len(marks) == 1 and marks[0].startswith("Step 10: learning rate G ") and "-> 0.001 " in marks[0], marks
     at.switch_page(EXPLORE_PAGE).run()  # the recipe survives a visit to another page
     at.switch_page(TRAIN_PAGE).run()
     assert at.number_input(key="train_g_lr").value == pytest.approx(0.001) and not at.exception

@@ -34,6 +34,8 @@ MODEL_TITLES = {"ae": "an autoencoder", "vae": "a VAE"}
 RECIPE_WIDGETS = {"train_g_lr": "g_learning_rate", "train_d_lr": "d_learning_rate", "train_beta1": "beta1",
                   "train_d_steps": "d_steps", "train_label_smoothing": "label_smoothing",
                   "train_r1_gamma": "r1_gamma", "train_latent_dim": "latent_dim", "train_loss": "loss"}
+LR_CHANGES_KEY = "_train_lr_changes"  # run id -> [(step asked at, (g, d) before, (g, d) after)]
+MAX_LR_NOTES = 5
 RESUMABLE = ("paused", "stopped", "diverged", "worker_gone")
 
 
@@ -205,8 +207,26 @@ def latent_ui(adversarial: bool) -> int:
 
 def _apply_learning_rates() -> None:
     run = st.session_state.get(state.RUN_KEY)
-    if run is not None:
-        run.set_learning_rates(float(st.session_state.train_g_lr), float(st.session_state.train_d_lr))
+    if run is None:
+        return
+    g_rate, d_rate = float(st.session_state.train_g_lr), float(st.session_state.train_d_lr)
+    before = (run.config.g_learning_rate, run.config.d_learning_rate)
+    run.set_learning_rates(g_rate, d_rate)
+    if before != (g_rate, d_rate):
+        changes = st.session_state.setdefault(LR_CHANGES_KEY, {}).setdefault(run.run_id, [])
+        changes.append((run.view.step, before, (g_rate, d_rate)))
+        del changes[:-MAX_LR_NOTES]
+
+
+def lr_change_notes(run) -> list[str]:
+    """The learning-rate changes of this run, marked at the step they were asked at (the worker applies them at
+    the end of the running chunk: the page, not the run's history, knows when they came)."""
+    notes = []
+    for step, (g_old, d_old), (g_new, d_new) in st.session_state.get(LR_CHANGES_KEY, {}).get(run.run_id, []):
+        changed = [f"{name} {old:g} -> {new:g}" for name, old, new in (("G", g_old, g_new), ("D", d_old, d_new))
+                   if old != new]
+        notes.append(f"Step {step:,}: learning rate {', '.join(changed)} (from the next {state.CHUNK_STEPS} steps)")
+    return notes
 
 
 # ---- buttons ----------------------------------------------------------------------------------
@@ -352,7 +372,7 @@ def live_views(run, drawn: RunView) -> None:
             if view.status not in ("error", "worker_gone", "stopped"):
                 st.info(f"The curves and samples appear after the first {state.CHUNK_STEPS} training steps.")
             return
-        presentation_ui(view, run.config, probabilities)
+        presentation_ui(view, run.config, probabilities, notes=lr_change_notes(run))
 
     @st.fragment(run_every=SLOW_REFRESH_S if drawn_busy else None)
     def slow_views() -> None:
