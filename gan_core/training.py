@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from gan_core.history import downsample  # noqa: F401  (re-exported: older imports)
 
+GOOD_STATE_EVERY_S = 1.0  # timed chunks: how often the divergence rollback point is refreshed
 STATUSES = ("idle", "running", "paused", "finished", "diverged", "stopped", "error")
 
 
@@ -115,6 +116,7 @@ class Trainer:
         self.max_chunk_steps = int(max_chunk_steps) if max_chunk_steps else max(self.chunk_steps, 20 * self.chunk_steps)
         self.views_every_s = float(views_every_s)
         self._last_views = -math.inf
+        self._last_good_time = -math.inf
         self._views_chunk = -1  # the chunk whose end last computed the pictures (grid, probes)
         self._lock = threading.RLock()  # re-entrant: callbacks may read a snapshot
         self._wake = threading.Condition(self._lock)
@@ -441,7 +443,10 @@ class Trainer:
                   if views_due else {})
         if views_due:
             self._last_views = time.perf_counter()
-        self._remember_good_state()
+        # The rollback point for a divergence: every chunk for fixed chunks (the CLI), at most once a second for
+        # timed ones, whose chunks are short (copying every weight and optimizer slot is not free).
+        if self.chunk_seconds is None or time.perf_counter() - self._last_good_time >= GOOD_STATE_EVERY_S:
+            self._remember_good_state()
         with self._lock:
             self._extras.update(probed)
             if samples is not None:
@@ -467,6 +472,7 @@ class Trainer:
                 total_steps=self.total_steps, chunks=self._chunks, busy=numbers["busy"], extras=dict(self._extras))
 
     def _remember_good_state(self) -> None:
+        self._last_good_time = time.perf_counter()
         state = self._save_state()
         with self._lock:
             self._last_good = state

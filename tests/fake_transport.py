@@ -16,8 +16,10 @@ class FakeWorkers:
     """The factory (EngineOptions.make_worker). Each gate is an Event the matching step waits on when set."""
 
     def __init__(self, make_gate: threading.Event | None = None, create_gate: threading.Event | None = None,
-                 prepare_gate: threading.Event | None = None, prepare_fails: bool = False):
+                 prepare_gate: threading.Event | None = None, prepare_fails: bool = False,
+                 evaluate_gate: threading.Event | None = None):
         self.make_gate, self.create_gate, self.prepare_gate = make_gate, create_gate, prepare_gate
+        self.evaluate_gate = evaluate_gate
         self.prepare_fails = prepare_fails
         self.made: list[FakeWorker] = []
         self.making = threading.Event()  # set once a make has begun (the test knows it is inside it)
@@ -74,6 +76,11 @@ class FakeWorker:
             return True
         if method == "ready":
             return True
+        if method == "evaluate":
+            self._wait(self.factory.evaluate_gate)
+            return {"scores": "a long evaluation"}
+        if method == "describe":
+            return {"generator": []}
         if method in ("start", "step"):
             self.step += 10
             return None

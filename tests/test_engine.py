@@ -171,27 +171,47 @@ def test_a_session_that_ends_stops_its_worker_and_can_resume_later(engine):
     run.discard()
 
 
-def test_workers_die_with_the_app(tmp_path):
+@pytest.mark.parametrize("socket_kept_open", [False, True], ids=["socket-closes", "parent-watchdog"])
+def test_workers_die_with_the_app_killed_mid_chunk(socket_kept_open):
+    """kill -9 of the app while a run trains: every worker ends. With the app's sockets kept open by a forked
+    child (as a helper process of the server might), only the workers' parent watchdog can notice."""
     script = textwrap.dedent(f"""
-        import sys, time
+        import os, sys, time
         sys.path.insert(0, {str(ROOT)!r})
         from gan_core.config import GANConfig
         from gan_core.engine import EngineOptions, LabEngine
-        engine = LabEngine(EngineOptions(spare_config=GANConfig(hidden_units=8, latent_dim=4), judge_dir=None,
-                                         quality_every=0))
-        handle = engine.describe(GANConfig(hidden_units=8, latent_dim=4))  # starts the inference worker
-        print(" ".join(str(pid) for pid in engine.trainer_pids() + [engine._inference.pid]), flush=True)
+        tiny = GANConfig(hidden_units=8, latent_dim=4, batch_size=16, steps_per_call=5)
+        engine = LabEngine(EngineOptions(spare_config=tiny, judge_dir=None, quality_every=0, max_trainers=2))
+        run = engine.create_run(tiny)
+        run.start()
+        assert run.wait_for_step(20, timeout=600)
+        engine.describe(tiny)  # starts the inference worker
+        if {socket_kept_open!r} and os.fork() == 0:
+            time.sleep(600)  # the child holds every socket end the app held
+            os._exit(0)
+        print(" ".join(str(pid) for pid in engine.worker_pids()), flush=True)
         time.sleep(600)
     """)
     app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    children = []
     try:
         pids = [int(pid) for pid in app.stdout.readline().split()]
-        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+        assert len(pids) >= 2 and all(_alive(pid) for pid in pids)  # a trainer (training) and the inference
+        if socket_kept_open:
+            children = [int(p) for p in Path(f"/proc/{app.pid}/task/{app.pid}/children").read_text().split()
+                        if int(p) not in pids]
+            assert children  # the forked child holding the sockets
         app.send_signal(signal.SIGKILL)
         app.wait(10)
-        assert _wait(lambda: not any(_alive(pid) for pid in pids), timeout=5)
+        assert _wait(lambda: not any(_alive(pid) for pid in pids), timeout=10)
+        assert all(_alive(child) for child in children)  # the sockets were still open: the watchdog did it
     finally:
         app.kill()
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_a_request_that_fails_in_the_worker_is_an_error_with_its_message(engine):
@@ -382,5 +402,53 @@ def test_a_worker_that_cannot_be_made_in_time_is_a_message_not_a_hang():
         assert engine.pool.trainers() == 0  # the slot is free again
         workers.make_gate.set()
         assert _wait(lambda: workers.made and workers.made[0].closed.is_set(), timeout=5)  # the late one is closed
+    finally:
+        engine.shutdown()
+
+
+def test_a_long_evaluation_does_not_stall_another_visitors_quick_requests():
+    import threading
+
+    from fake_transport import FakeWorkers
+
+    workers = FakeWorkers(evaluate_gate=threading.Event())
+    engine = _fake_engine(workers, judge_dir="judge")
+    try:
+        evaluation = threading.Thread(target=lambda: engine.lanes.call(None, "evaluate", "judge", "ref", 1000))
+        evaluation.start()
+        assert _wait(lambda: any("evaluate" in w.calls for w in workers.made), timeout=5)
+        started = time.monotonic()
+        assert engine.describe(TINY) == {"generator": []}  # the slider's lane answers meanwhile
+        assert time.monotonic() - started < 1.0
+        long_worker = next(w for w in workers.made if "evaluate" in w.calls)
+        assert "describe" not in long_worker.calls  # on a worker of its own
+        workers.evaluate_gate.set()
+        evaluation.join(5)
+    finally:
+        engine.shutdown()
+    assert all(w.closed.is_set() for w in workers.made)
+
+
+def test_recovery_folders_of_ended_sessions_go_after_the_grace_period_and_past_the_quota():
+    from fake_transport import FakeWorkers
+
+    engine = _fake_engine(FakeWorkers(), max_trainers=3, recovery_grace_s=100.0, recovery_quota_mb=1.0)
+    try:
+        ended, kept, discarded = (engine.create_run(TINY) for _ in range(3))
+        for run in (ended, kept, discarded):
+            assert run.wait_started(5)
+        (ended.recovery_dir / "weights.bin").write_bytes(b"x" * 2000)
+        ended.close("the browser session ended")
+        discarded.discard()
+        assert engine.clean_recovery() == [discarded.run_id]  # a Reset run's folder is forgotten at once
+        assert ended.recovery_dir.exists()  # within the grace period: a reconnecting browser may Resume
+        assert discarded.run_id not in engine._folders
+        later = time.monotonic() + 101
+        assert engine.clean_recovery(now=later) == [ended.run_id]
+        assert not ended.recovery_dir.exists() and kept.recovery_dir.exists()  # a live run's folder stays
+        # Past the quota, the oldest ended session's folder goes first, grace period or not.
+        (kept.recovery_dir / "weights.bin").write_bytes(b"x" * 1_500_000)
+        kept.close("the browser session ended")
+        assert engine.clean_recovery() == [kept.run_id]
     finally:
         engine.shutdown()

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # What a worker's run uses unless the engine says otherwise (gan_core.run_service merges requests over this).
 RUN_OPTION_DEFAULTS = {
-    "chunk_seconds": 0.15,  # a chunk is about this long: steps per chunk adapt to the machine and the model
+    "chunk_seconds": 0.2,  # a chunk is about this long: steps per chunk adapt to the machine and the model
     "chunk_steps": 100,  # ...never more steps than this in one chunk (nor fewer than one traced call)
     "views_every_s": 0.5,  # the D view, the grid and the timeline frame: at most this often (a page redraw)
     "quality_every": 2000, "quality_n": 1000, "view_count": 256, "judge_dir": None,
@@ -101,7 +101,7 @@ class EngineOptions:
     direction_samples: int = 4000  # generated digits behind the principal directions (GANSpace)
     direction_count: int = 6
     inference_timeout_s: float = 300.0  # a long request (an evaluation) gives up after this
-    quick_timeout_s: float = 30.0  # a slider's request gives up after this
+    quick_timeout_s: float = 120.0  # a slider's request gives up after this (its lane's first start included)
     connect_timeout_s: float = 20.0  # making a worker (joining a cluster) gives up after this
     worker_env: dict = field(default_factory=dict)
     make_worker: object = field(default_factory=lambda: default_make_worker())  # (role, env) -> a worker
