@@ -30,7 +30,10 @@ from gan_core.config import GANConfig  # noqa: E402
 from gan_core.engine import CapacityError, EngineError, EngineOptions, LabEngine  # noqa: E402
 
 TINY = GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
-ACTIONS = ("start", "pause", "resume", "step", "reset", "close", "poll", "poll", "poll", "kill")
+# (action, weight): mostly polling and pausing/resuming, so runs live long enough to train between the
+# disruptions (a worker's start takes seconds: TensorFlow is imported afresh after every kill or close).
+ACTIONS = (("poll", 12), ("start", 2), ("pause", 2), ("resume", 3), ("step", 2), ("reset", 1), ("close", 1),
+           ("kill", 1))
 
 
 def rss_mb(pid: int) -> float:
@@ -47,6 +50,7 @@ class Session:
     def __init__(self, name: str, engine: LabEngine, rng: random.Random, failures: list[str], counts: dict):
         self.name, self.engine, self.rng, self.failures, self.counts = name, engine, rng, failures, counts
         self.run = None
+        self.resumed: set[str] = set()  # runs that continued from a recovery snapshot
 
     def act(self, action: str) -> None:
         self.counts[action] = self.counts.get(action, 0) + 1
@@ -95,6 +99,10 @@ class Session:
             bad = int(np.argmin(np.diff(steps)))
             self.failures.append(f"{self.name}: the curve goes back at point {bad}: {steps[bad]} -> {steps[bad + 1]}")
         self.counts["max_step"] = max(self.counts.get("max_step", 0), view.step)
+        if view.history.get("step") is not None and len(view.history["step"]):
+            self.counts["polls_with_curves"] = self.counts.get("polls_with_curves", 0) + 1
+        if any("Continued from the snapshot" in note for note in self.run.notes):
+            self.resumed.add(self.run.run_id)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def drive(session: Session) -> None:
         while time.monotonic() < deadline:
-            session.act(session.rng.choice(ACTIONS))
-            time.sleep(session.rng.uniform(0.05, 1.5))
+            session.act(session.rng.choices([a for a, _ in ACTIONS], [w for _, w in ACTIONS])[0])
+            time.sleep(session.rng.uniform(0.1, 1.0))
 
     threads = [threading.Thread(target=drive, args=(session,)) for session in sessions]
     for thread in threads:
@@ -153,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         failures.append(f"the cap still counts {engine.pool.trainers()} trainer(s)")
     workers_after = {pid: rss_mb(pid) for pid in remaining}
     app_after = rss_mb(os.getpid())
-    print(f"actions: {dict(sorted(counts.items()))}")
+    print(f"actions: {dict(sorted(counts.items()))}; runs resumed from a snapshot: "
+          f"{sum(len(session.resumed) for session in sessions)}")
     print(f"after {args.seconds:.0f} s of chaos with {args.sessions} sessions: app {app_before:.0f} -> {app_after:.0f} MB"
           f" ({app_after - app_before:+.0f}); workers {sum(workers_before.values()):.0f} -> "
           f"{sum(workers_after.values()):.0f} MB ({len(workers_after)} left: spare {spare}, inference {inference})")
