@@ -67,8 +67,9 @@ class LabEngine:
             Path(root).mkdir(parents=True, exist_ok=True)
         self.recovery_root = tempfile.mkdtemp(prefix="gan-lab-", dir=root or None)
         self.pool = WorkerPool(self.options.make_worker, self.options.worker_env,
-                               max_trainers=self.options.max_trainers,
-                               max_per_owner=self.options.max_trainers_per_owner, spare=self.options.warm_spare,
+                               max_trainers=lambda: self.options.max_trainers,
+                               max_per_owner=lambda: self.options.max_trainers_per_owner,
+                               spare=self.options.warm_spare,
                                prepare_spare=self._prepare_spare, connect_timeout_s=self.options.connect_timeout_s)
         self.lanes = InferenceLanes(self.pool, self.options)
         self.shares = Shares(self.options.make_worker, self.model_from_weights)

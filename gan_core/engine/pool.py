@@ -63,13 +63,14 @@ class Lease:
 
 
 class WorkerPool:
-    def __init__(self, make_worker, env: dict | None = None, *, max_trainers: int = 1,
-                 max_per_owner: int | None = None, spare: bool = True,
+    def __init__(self, make_worker, env: dict | None = None, *, max_trainers: int | Callable[[], int] = 1,
+                 max_per_owner: int | Callable[[], int] | None = None, spare: bool = True,
                  prepare_spare: Callable | None = None, connect_timeout_s: float = 20.0):
         self.make_worker = make_worker
         self.env = dict(env or {})
-        self.max_trainers = int(max_trainers)
-        self.max_per_owner = None if max_per_owner is None else int(max_per_owner)
+        # Numbers, or callables read at each lease (an operator, or a test, may change the cap of a live engine).
+        self._max_trainers = max_trainers
+        self._max_per_owner = max_per_owner
         self.keep_spare = spare
         self.prepare_spare = prepare_spare  # (worker) -> None: starts building the default recipe there
         self.connect_timeout_s = float(connect_timeout_s)
@@ -80,6 +81,16 @@ class WorkerPool:
         self._closing: set = set()
         self._closed = False
         self.made = 0  # workers made (tests and benchmarks read it)
+
+    @property
+    def max_trainers(self) -> int:
+        value = self._max_trainers() if callable(self._max_trainers) else self._max_trainers
+        return int(value)
+
+    @property
+    def max_per_owner(self) -> int | None:
+        value = self._max_per_owner() if callable(self._max_per_owner) else self._max_per_owner
+        return None if value is None else int(value)
 
     # ---- making and closing workers (the only place that does) ------------------------------------
     def _make(self, role: str):
@@ -170,12 +181,13 @@ class WorkerPool:
                 f"All {self.max_trainers} training slots of this server are in use (GAN_LAB_MAX_TRAINERS="
                 f"{self.max_trainers}). Wait for someone to press Reset or close their tab, then press Start "
                 f"again; the Explore page works meanwhile.")
-        if owner and self.max_per_owner is not None:
+        per_owner = self.max_per_owner
+        if owner and per_owner is not None:
             mine = [lease for lease in held if lease.owner == owner]
-            if len(mine) >= self.max_per_owner:
+            if len(mine) >= per_owner:
                 raise CapacityError(
                     f"This session already trains {len(mine)} run(s), its share of this server "
-                    f"(GAN_LAB_MAX_TRAINERS_PER_SESSION={self.max_per_owner}). Press Reset on a run, or wait for "
+                    f"(GAN_LAB_MAX_TRAINERS_PER_SESSION={per_owner}). Press Reset on a run, or wait for "
                     f"it to stop, then press Start again.")
 
     def _worker_for(self, lease: Lease):
