@@ -17,5 +17,6 @@ pages = st.navigation([
     st.Page("ui/explore_page.py", title="Explore", icon=":material/explore:", url_path="explore"),
     st.Page("ui/model_page.py", title="Model", icon=":material/account_tree:", url_path="model"),
     st.Page("ui/compare_page.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page("ui/playground_page.py", title="Playground", icon=":material/scatter_plot:", url_path="playground"),
 ])
 pages.run()

@@ -1,4 +1,4 @@
-"""The command line: python -m gan_core {train, sample, evaluate, export, train-classifier} (each with --help)."""
+"""The command line: python -m gan_core {train, sample, project, evaluate, export, train-classifier} (each: --help)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ DEFAULT_CHECKPOINT_MINUTES = 5.0
 MAX_SAMPLES = 200_000  # 630 MB of float32 digits: more is a typo, not a sample
 MAX_SEED = 2**32 - 1  # what numpy's generators accept
 MAX_EPOCHS = 1000
-CHOICES = {"loss": GAN_LOSSES, "model": MODELS, "architecture": ARCHITECTURES}
+MAX_PROJECT = 10_000  # digits one project command takes: ~0.5 s each on a busy 2-core machine
+MAX_PROJECT_STEPS = 5000  # Adam steps: the loss has long flattened by then
+TOY_MODEL = "toy"  # the 2-D playground's GAN (gan_core.toy); its datasets are gan_core.toy.TOY_DATASETS
+CHOICES = {"loss": GAN_LOSSES, "model": MODELS + (TOY_MODEL,), "architecture": ARCHITECTURES}
 
 # CLI flag -> config field, for every field that is not spelled the same.
 FLAG_HELP = {
@@ -36,7 +39,7 @@ FLAG_HELP = {
     "ema_decay": "generator weight averaging for sampling (0 = off)",
     "steps_per_call": "training steps fused into one traced call", "seed": "random seed",
     "dataset": "mnist-sample (offline), mnist, fashion_mnist, idx:FOLDER, folder:FOLDER (images; sub-folders "
-               "0-9 label them), zip:FILE; join with '+'",
+               "0-9 label them), zip:FILE, data:NAME (a folder under GAN_LAB_DATA_ROOT); join with '+'",
 }
 
 
@@ -97,7 +100,82 @@ def _progress_line(snapshot, target: int, started: float) -> str:
             f"| {snapshot.steps_per_second:6.1f} steps/s | {losses} | {time.perf_counter() - started:5.0f}s")
 
 
+def _is_toy(args: argparse.Namespace) -> bool:
+    from gan_core.toy import TOY_DATASETS
+
+    return args.model == TOY_MODEL or (args.dataset in TOY_DATASETS)
+
+
+def cmd_train_toy(args: argparse.Namespace) -> int:
+    """The 2-D GAN: `train --model toy --dataset ring8` (gan_core.toy's recipe; --plain: the textbook one)."""
+    from gan_core.toy import MODE_DATASETS, TOY_DATASETS, mode_scores, recipe_for
+
+    if args.steps is None or args.steps < 1:
+        raise UsageError(f"--steps must be a positive number of steps (got {args.steps}).")
+    if args.resume:
+        raise UsageError("--resume is not available for the 2-D model (--model toy); its runs take seconds.")
+    dataset = args.dataset or "ring8"
+    if dataset not in TOY_DATASETS:
+        raise UsageError(f"--dataset {dataset}: the 2-D model trains on {', '.join(TOY_DATASETS)}.")
+    toy_fields = [name for name in ("hidden_units", "latent_dim", "batch_size", "d_steps", "loss", "r1_gamma", "gp_weight",
+                                 "label_smoothing", "ema_decay", "g_learning_rate", "d_learning_rate", "beta1",
+                                 "beta2", "seed")]
+    changes = {name: getattr(args, name) for name in toy_fields if getattr(args, name) is not None}
+    unused = [_flag(f.name) for f in fields(GANConfig) if getattr(args, f.name) is not None
+              and f.name not in changes and f.name not in ("model", "dataset")]
+    if unused:
+        raise UsageError(f"{', '.join(unused)}: not used by the 2-D model (--model toy); drop them.")
+    try:
+        config = recipe_for(dataset, textbook=args.plain, **changes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"--out {out} already holds files; choose another --out.")
+    _check_writable_folder(out, "--out")
+
+    from gan_core.toy_models import build_toy_gan, save_toy, train_toy
+
+    gan = build_toy_gan(config)
+    print(f"training the 2-D GAN ({config.loss}, R1 {config.r1_gamma:g}) on {dataset}: {args.steps} steps",
+          flush=True)
+    started = time.perf_counter()
+
+    def on_chunk(step, values):
+        if step % 1000 == 0 or step == args.steps:
+            print(f"step {step}/{args.steps} | d_loss {values['d_loss']:.3f} g_loss {values['g_loss']:.3f} | "
+                  f"{time.perf_counter() - started:5.0f}s", flush=True)
+
+    train_toy(gan, args.steps, on_chunk=on_chunk)
+    state = {"step": args.steps, "wall_time_s": round(time.perf_counter() - started, 1), "command": args.command_line}
+    if dataset in MODE_DATASETS:
+        scores = mode_scores(gan.sample(2500, seed=0), dataset)
+        state.update(modes_covered=scores["modes_covered"], high_quality=round(scores["high_quality"], 4))
+        print(f"modes covered {scores['modes_covered']}/{scores['modes_total']}, "
+              f"high-quality samples {100 * scores['high_quality']:.1f}% (2,500 samples)")
+    save_toy(gan, out, state)
+    print(f"done: {args.steps} steps in {state['wall_time_s']:.1f} s; weights in {out}")
+    return 0
+
+
+def cmd_sample_toy(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gan_core.toy_models import load_toy
+
+    try:
+        gan = load_toy(args.weights)
+    except ValueError as exc:
+        raise UsageError(f"--weights: {exc}") from exc
+    points = gan.sample(args.n, seed=args.seed).astype(np.float32)
+    _atomic_save(Path(args.out), lambda p: np.save(p, points))
+    print(f"wrote {points.shape[0]} points {points.shape[1:]} (float32 x, y) to {args.out}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if _is_toy(args):
+        return cmd_train_toy(args)
     from gan_core import checkpoints
     from gan_core.data import DatasetError, load_dataset
     from gan_core.lab import create_run
@@ -216,6 +294,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     for path, flag in ((out, "--out"), (png, "--png")):
         if path is not None:
             _check_writable_folder(path.parent if str(path.parent) else Path("."), flag)
+    from gan_core.toy import is_toy_run
+
+    if is_toy_run(args.weights):
+        if png is not None or args.label is not None:
+            raise UsageError("--png and --label are for digit models; a 2-D run samples (N, 2) points only.")
+        return cmd_sample_toy(args)
     model, config, _ = _load_weights(args.weights)
     if args.label is not None and config.model != "cgan":
         raise UsageError(f"--label works with a conditional GAN only; {args.weights} holds a {config.display_name}.")
@@ -230,6 +314,91 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if png is not None:
         _atomic_save(png, lambda p: Path(p).write_bytes(grid_png(images[:100], columns=10)))
     print(f"wrote {images.shape[0]} samples {images.shape[1:]} in [0, 1] to {out}" + (f" and a grid to {png}" if png else ""))
+    return 0
+
+
+def _read_digits(path: Path, flag: str):
+    """(N, 28, 28) digits in [0, 1] from a .npy of floats in [0, 1] or uint8; UsageError names the flag and file."""
+    import numpy as np
+
+    from gan_core.projection import as_digits
+
+    if path.suffix != ".npy":
+        raise UsageError(f"{flag} {path}: give a .npy file holding (N, 28, 28) digits.")
+    if not path.is_file():
+        raise UsageError(f"{flag} {path}: no such file.")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise UsageError(f"{flag} {path}: not a readable .npy array ({str(exc).splitlines()[0][:120]}).") from exc
+    try:
+        digits = as_digits(array)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {path}: {exc}.") from exc
+    if len(digits) > MAX_PROJECT:
+        raise UsageError(f"{flag} {path}: {len(digits)} digits; at most {MAX_PROJECT:,} per command (split the file).")
+    return digits
+
+
+def labels_path(out: Path) -> Path:
+    """Where a conditional GAN's projected labels go: beside the latents, Z.npy -> Z.labels.npy."""
+    return out.with_name(out.stem + ".labels.npy")
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gan_core import projection
+    from gan_core.classifier import DigitJudge
+    from gan_core.images import grid_png
+
+    outputs = {"--out": Path(args.out), "--recon": Path(args.recon)}
+    for flag, path in outputs.items():
+        if path.suffix != ".npy":
+            raise UsageError(f"{flag} {path}: give a file name ending in .npy.")
+    png = Path(args.png) if args.png else None
+    if png is not None and png.suffix.lower() != ".png":
+        raise UsageError(f"--png {png}: give a file name ending in .png.")
+    for flag, path in (*outputs.items(), ("--png", png)):
+        if path is not None:
+            _check_writable_folder(path.parent if str(path.parent) else Path("."), flag)
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be in [0, {MAX_SEED}] (got {args.seed}).")
+    if args.steps > MAX_PROJECT_STEPS:
+        raise UsageError(f"--steps {args.steps}: at most {MAX_PROJECT_STEPS:,} (200 is the default).")
+    try:
+        settings = projection.ProjectionSettings(steps=args.steps, restarts=args.restarts, seed=args.seed)
+    except ValueError as exc:
+        raise UsageError(f"--steps/--restarts: {exc}.") from exc
+    digits = _read_digits(Path(args.images), "--images")
+    model, config, _ = _load_weights(args.weights)
+    try:
+        judge = DigitJudge.load(args.classifier)
+    except FileNotFoundError as exc:
+        raise UsageError(f"--classifier: {exc}") from exc
+    started = time.time()
+
+    def on_progress(done: int, total: int) -> None:
+        print(f"\rprojecting {len(digits)} digit(s): step {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    found = projection.project(model, digits, judge, settings, on_progress=on_progress)
+    if not projection.uses_encoder(model):
+        print(file=sys.stderr)
+    _atomic_save(outputs["--out"], lambda p: np.save(p, found.z))
+    _atomic_save(outputs["--recon"], lambda p: np.save(p, found.images.astype(np.float32)))
+    written = [f"latents {found.z.shape} to {outputs['--out']}", f"projections to {outputs['--recon']}"]
+    if found.labels is not None:
+        labels_file = labels_path(outputs["--out"])
+        _atomic_save(labels_file, lambda p: np.save(p, found.labels.astype(np.int64)))
+        written.append(f"the conditional GAN's labels to {labels_file}")
+    if png is not None:  # pairs: each input beside its projection, ten pairs a row
+        pairs = np.stack([digits[:50], found.images[:50]], axis=1).reshape(-1, 28, 28)
+        _atomic_save(png, lambda p: Path(p).write_bytes(grid_png(pairs, columns=10)))
+        written.append(f"a grid (input, projection) to {png}")
+    same = float((judge.predict_labels(found.images) == judge.predict_labels(digits)).mean())
+    print(f"projected {len(digits)} digit(s) with {config.display_name} in {time.time() - started:.1f} s: mean "
+          f"pixel error {float(found.pixel_error.mean()):.4f}, classifier reads the same digit for {same:.0%}")
+    print("wrote " + ", ".join(written))
     return 0
 
 
@@ -340,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gan_core", description="Train and sample the documented GAN.")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up log, hidden by default (or set GAN_LAB_VERBOSE=1)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate,export,train-classifier}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,project,evaluate,export,train-classifier}")
 
     train = commands.add_parser("train", help="train a GAN and write checkpoints",
                                 description="Train the documented GAN; writes OUT/config.json, OUT/history.csv "
@@ -366,6 +535,27 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--png", help="also write a 10x10 grid of the first samples to this .png")
     sample.add_argument("--label", type=int, help="conditional GAN only: draw this digit (default: all ten, evenly)")
     sample.set_defaults(handler=cmd_sample)
+
+    project = commands.add_parser(
+        "project", help="find the latent vectors of given digits",
+        description="Project digits onto a model: the encoder for an autoencoder or VAE, an optimisation of z "
+                    "(restarts, Adam, pixel + classifier-feature loss, a prior on z) for a GAN; a conditional "
+                    "GAN's label is chosen too. Writes float32 latents (N, latent_dim) to --out, a conditional "
+                    "GAN's int64 labels (N,) beside them (Z.npy -> Z.labels.npy) and the generated pictures "
+                    "(N, 28, 28) in [0, 1] to --recon.")
+    project.add_argument("--weights", required=True,
+                         help="a run folder written by train, pretrained/gan, or a bundle .zip written by export")
+    project.add_argument("--images", required=True, help="a .npy of (N, 28, 28) digits, floats in [0, 1] or uint8")
+    project.add_argument("--out", required=True, help="the latents, a .npy file")
+    project.add_argument("--recon", required=True, help="the projections (generated pictures), a .npy file")
+    project.add_argument("--png", help="also write a grid of (input, projection) pairs for the first 50 digits")
+    project.add_argument("--steps", type=int, default=200, help="GANs: Adam steps (default 200)")
+    project.add_argument("--restarts", type=int, default=3, help="GANs: random starts per digit (default 3)")
+    project.add_argument("--seed", type=int, default=0, help="seed of the starting z (default 0)")
+    project.add_argument("--classifier", default="pretrained/classifier",
+                         help="folder of the digit classifier whose features the loss uses (default "
+                              "pretrained/classifier)")
+    project.set_defaults(handler=cmd_project)
 
     evaluate = commands.add_parser("evaluate", help="score a generator's samples with the digit classifier",
                                    description="FID, KID, Inception score, class coverage and precision/recall of "

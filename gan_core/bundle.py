@@ -7,6 +7,12 @@ Decisions:
   manifest gives it.
 - Reading and checking a bundle needs no TensorFlow (the page process reads uploads and must never import
   it): zipfile, json and h5py. Only the functions that build or save a model import Keras, lazily.
+- A bundle is a stranger's file, and the HDF5 library reading it is exactly what belongs in a box: `read_bundle`
+  runs the whole check in a limited child process (gan_core/sandbox.py) that sends back JSON and arrays; a
+  crash, a memory or time limit there is a BundleError naming the bundle. Budgets come before work: the
+  entries' declared sizes together (MAX_BUNDLE_TOTAL_BYTES) before any is inflated, every array's declared
+  size, alone and all together (MAX_BUNDLE_TOTAL_ARRAY_BYTES), before any is read; an array reachable by two
+  paths (an HDF5 hard link), and chunked storage whose chunk is larger than its dataset, are refused.
 - Entries are read in memory with a size limit each, and nothing from a bundle is written to disk: weights
   reach a model through `set_weights` from arrays read out of the in-memory HDF5 file.
 - The manifest records, per network, the HDF5 path of each array in `get_weights()` order. Keras names the
@@ -31,7 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_core import limits
+from gan_core import limits, sandbox
+from gan_core.data import display_name
+from gan_core.uploads import zip_directory_entries
 from gan_core.config import GANConfig
 
 BUNDLE_FORMAT = "gan-lab-bundle"
@@ -52,13 +60,18 @@ ENTRY_LIMITS = {MANIFEST: limits.MAX_BUNDLE_JSON_BYTES, CONFIG: limits.MAX_BUNDL
                 **{stem + WEIGHTS_SUFFIX: limits.MAX_BUNDLE_WEIGHTS_BYTES for stem in ALL_NETWORKS}}
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HDF5_BUILTIN_FILTERS = (1, 2, 3)  # deflate, shuffle, fletcher32: never a plugin loaded from disk
 ARRAY_PATH = re.compile(r"^layers/[a-z0-9_]{1,64}/vars/[0-9]{1,3}$")
 HISTORY_COLUMN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 FIXED_TIME = (2024, 1, 1, 0, 0, 0)  # every entry's timestamp, so the same model always zips to the same bytes
 
 
 class BundleError(ValueError):
-    """A bundle that cannot be loaded; the message names the bundle, the entry and what is wrong."""
+    """A bundle that cannot be loaded; the message names the bundle, the entry and what is wrong.
+
+    `report` says what parsing it cost, when a parsing child ran."""
+
+    report: "sandbox.ParseReport | None" = None
 
 
 @dataclass(frozen=True)
@@ -71,8 +84,8 @@ class Bundle:
     history: dict[str, np.ndarray]
     samples_png: bytes | None
     weights: dict[str, list[np.ndarray]]
-    weight_files: dict[str, bytes]
     manifest: dict
+    report: sandbox.ParseReport | None = None  # what the parsing child cost
 
 
 # ---------------------------------------------------------------- reading (no TensorFlow)
@@ -82,8 +95,10 @@ def is_bundle_path(path: str | Path) -> bool:
     return str(path).lower().endswith(".zip")
 
 
-def read_bundle(source: str | Path | bytes, name: str | None = None) -> Bundle:
-    """Open, check and parse a bundle from a path or from bytes; raises BundleError saying what is wrong."""
+def read_bundle(source: str | Path | bytes, name: str | None = None,
+                parser: limits.ParserLimits = limits.PAGE_PARSER_LIMITS) -> Bundle:
+    """Open, check and parse a bundle from a path or from bytes, in the parsing child; raises BundleError
+    saying what is wrong. `name` labels every message (default: the path, or 'uploaded bundle')."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, label = bytes(source), name or "uploaded bundle"
     else:
@@ -98,6 +113,48 @@ def read_bundle(source: str | Path | bytes, name: str | None = None) -> Bundle:
     if len(data) > limits.MAX_BUNDLE_BYTES:
         raise BundleError(f"{label}: {len(data):,} bytes is over the bundle limit of "
                           f"{limits.MAX_BUNDLE_BYTES // limits.MIB} MB.")
+    try:
+        job = sandbox.run_job("bundle", {"label": label}, [data], what=label, limits=parser)
+    except sandbox.SandboxRefusal as refusal:
+        error = BundleError(str(refusal))
+        error.report = refusal.report
+        raise error from None
+    meta, arrays = job.meta, job.arrays
+    if "error" in meta:
+        error = BundleError(str(meta["error"]))
+        error.report = job.report
+        raise error
+    try:
+        config = _parse_config(label, json.dumps(meta["config"]).encode())  # checked again on this side
+        weights = {stem: [arrays[f"weights/{stem}/{i}"] for i in range(int(count))]
+                   for stem, count in meta["networks"].items()}
+        history = {column: arrays[f"history/{column}"] for column in meta["history"]}
+        samples = arrays["samples"].tobytes() if "samples" in arrays else None
+        return Bundle(label, config, dict(meta["state"]), history, samples, weights, dict(meta["manifest"]),
+                      job.report)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BundleError(f"{label}: not read: the reader's answer was malformed ({_short(exc)}).") from None
+
+
+def sandbox_job(request: dict, blobs: list[bytes]) -> tuple[dict, dict[str, np.ndarray]]:
+    """The parsing child's entry (gan_core.sandbox JOBS['bundle']): bundle bytes -> JSON and plain arrays."""
+    try:
+        bundle = _read_bundle_in_process(request["label"], blobs[0])
+    except BundleError as exc:
+        return {"error": str(exc)}, {}
+    arrays = {f"weights/{stem}/{i}": array for stem, network in bundle.weights.items()
+              for i, array in enumerate(network)}
+    arrays.update({f"history/{column}": values for column, values in bundle.history.items()})
+    if bundle.samples_png is not None:
+        arrays["samples"] = np.frombuffer(bundle.samples_png, np.uint8)
+    meta = {"config": json.loads(bundle.config.to_json()), "state": bundle.state, "manifest": bundle.manifest,
+            "networks": {stem: len(network) for stem, network in bundle.weights.items()},
+            "history": list(bundle.history)}
+    return meta, arrays
+
+
+def _read_bundle_in_process(label: str, data: bytes) -> Bundle:
+    """The whole check, in this process: what the parsing child runs. Callers want `read_bundle`."""
     entries = _read_entries(label, data)
     manifest = _check_manifest(label, entries)
     config = _parse_config(label, entries[CONFIG])
@@ -115,7 +172,9 @@ def read_bundle(source: str | Path | bytes, name: str | None = None) -> Bundle:
         raise BundleError(f"{label}: no {', '.join(s + WEIGHTS_SUFFIX for s in missing)}; a {config.model} model "
                           f"cannot be drawn from without it.")
     layout = _check_layout(label, manifest.get("networks"), weight_files)
-    weights = {stem: _read_arrays(label, stem, content, layout[stem], config) for stem, content in weight_files.items()}
+    budget = [limits.MAX_BUNDLE_TOTAL_ARRAY_BYTES]  # bytes every network's arrays may still declare
+    weights = {stem: _read_arrays(label, stem, content, layout[stem], config, budget)
+               for stem, content in weight_files.items()}
     if "generator" in weights and "generator_ema" in weights and (
             [a.shape for a in weights["generator"]] != [a.shape for a in weights["generator_ema"]]):
         raise BundleError(f"{label}: generator_ema{WEIGHTS_SUFFIX}: its arrays do not match the generator's shapes.")
@@ -123,7 +182,7 @@ def read_bundle(source: str | Path | bytes, name: str | None = None) -> Bundle:
     if samples is not None and not samples.startswith(PNG_SIGNATURE):
         raise BundleError(f"{label}: {SAMPLES}: not a PNG image.")
     return Bundle(label, config, _parse_state(label, entries.get(STATE)), _parse_history(label, entries.get(HISTORY)),
-                  samples, weights, weight_files, manifest)
+                  samples, weights, manifest)
 
 
 def load_bundle_bytes(data: bytes, name: str | None = None) -> tuple[GANConfig, dict[str, list[np.ndarray]], dict,
@@ -137,6 +196,10 @@ def load_bundle_bytes(data: bytes, name: str | None = None) -> tuple[GANConfig, 
 
 
 def _read_entries(label: str, data: bytes) -> dict[str, bytes]:
+    directory = zip_directory_entries(data, limits.MAX_BUNDLE_ENTRIES)
+    if directory is not None and directory[0] > limits.MAX_BUNDLE_ENTRIES:
+        raise BundleError(f"{label}: more than {limits.MAX_BUNDLE_ENTRIES} entries; a bundle holds at most "
+                          f"{limits.MAX_BUNDLE_ENTRIES}.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
@@ -145,6 +208,10 @@ def _read_entries(label: str, data: bytes) -> dict[str, bytes]:
         infos = archive.infolist()
         if len(infos) > limits.MAX_BUNDLE_ENTRIES:
             raise BundleError(f"{label}: {len(infos)} entries; a bundle holds at most {limits.MAX_BUNDLE_ENTRIES}.")
+        declared = sum(info.file_size for info in infos)
+        if declared > limits.MAX_BUNDLE_TOTAL_BYTES:
+            raise BundleError(f"{label}: its entries declare {declared:,} bytes together, over the limit of "
+                              f"{limits.MAX_BUNDLE_TOTAL_BYTES:,}.")
         entries: dict[str, bytes] = {}
         for info in infos:
             name = info.filename
@@ -325,27 +392,24 @@ def _check_layout(label: str, networks, weight_files: dict[str, bytes]) -> dict[
     return layout
 
 
-def _read_arrays(label: str, stem: str, content: bytes, paths: list[str], config: GANConfig) -> list[np.ndarray]:
+def _read_arrays(label: str, stem: str, content: bytes, paths: list[str], config: GANConfig,
+                 budget: list[int]) -> list[np.ndarray]:
+    """The arrays at `paths`, every one checked (links, storage, size, aliases) before any is read."""
     import h5py
 
     name = stem + WEIGHTS_SUFFIX
-    arrays = []
     try:
         with h5py.File(io.BytesIO(content), "r") as file:
-            for path in paths:
-                # Soft and external links, external storage and virtual datasets can all point at other files.
-                parts = path.split("/")
-                if not all(isinstance(file.get("/".join(parts[:i]), getlink=True), h5py.HardLink)
-                           for i in range(1, len(parts) + 1)):
-                    raise BundleError(f"{label}: {name}: {path} is missing or a link.")
-                dataset = file[path]
-                if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind != "f" or dataset.ndim > 4:
-                    raise BundleError(f"{label}: {name}: {path} is not an array of floats.")
-                if dataset.external or dataset.is_virtual:
-                    raise BundleError(f"{label}: {name}: {path} keeps its data outside the file.")
-                if dataset.size * dataset.dtype.itemsize > limits.MAX_BUNDLE_WEIGHTS_BYTES:
-                    raise BundleError(f"{label}: {name}: {path} is too large.")
-                arrays.append(np.asarray(dataset[()], dtype=dataset.dtype))
+            datasets = [_checked_dataset(label, name, file, path) for path in paths]
+            addresses = [h5py.h5o.get_info(dataset.id).addr for dataset in datasets]
+            if len(set(addresses)) != len(addresses):
+                raise BundleError(f"{label}: {name}: one array is listed under several paths (HDF5 hard links).")
+            declared = sum(dataset.size * dataset.dtype.itemsize for dataset in datasets)
+            if declared > budget[0]:
+                raise BundleError(f"{label}: {name}: its arrays declare {declared:,} bytes, over what is left of "
+                                  f"the bundle's limit of {limits.MAX_BUNDLE_TOTAL_ARRAY_BYTES:,} for all arrays.")
+            budget[0] -= declared
+            arrays = [np.asarray(dataset[()], dtype=dataset.dtype) for dataset in datasets]
     except BundleError:
         raise
     except Exception as exc:  # h5py raises OSError, KeyError, ValueError... for a damaged file
@@ -358,6 +422,36 @@ def _read_arrays(label: str, stem: str, content: bytes, paths: list[str], config
         raise BundleError(f"{label}: {name}: array shapes {shapes} do not fit the {stem} of this config "
                           f"(expected {expected}).")
     return arrays
+
+
+def _checked_dataset(label: str, name: str, file, path: str):
+    """The dataset at `path`, refused when it is a link, stored outside the file, too large, reachable by more
+    than one path, filtered by a plugin, or chunked in pieces larger than itself."""
+    import h5py
+
+    # Soft and external links, external storage and virtual datasets can all point at other files.
+    parts = path.split("/")
+    if not all(isinstance(file.get("/".join(parts[:i]), getlink=True), h5py.HardLink)
+               for i in range(1, len(parts) + 1)):
+        raise BundleError(f"{label}: {name}: {path} is missing or a link.")
+    dataset = file[path]
+    if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind != "f" or dataset.ndim > 4:
+        raise BundleError(f"{label}: {name}: {path} is not an array of floats.")
+    if dataset.external or dataset.is_virtual:
+        raise BundleError(f"{label}: {name}: {path} keeps its data outside the file.")
+    nbytes = dataset.size * dataset.dtype.itemsize
+    if nbytes > limits.MAX_BUNDLE_WEIGHTS_BYTES:
+        raise BundleError(f"{label}: {name}: {path} is too large.")
+    if h5py.h5o.get_info(dataset.id).rc != 1:
+        raise BundleError(f"{label}: {name}: {path} is reachable by more than one path (an HDF5 hard link).")
+    plist = dataset.id.get_create_plist()
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    if any(code not in HDF5_BUILTIN_FILTERS for code in filters):
+        raise BundleError(f"{label}: {name}: {path} uses an HDF5 filter this app does not read ({filters}).")
+    if dataset.chunks is not None and (math.prod(dataset.chunks) > max(dataset.size, 1)
+                                       or any(c > max(s, 1) for c, s in zip(dataset.chunks, dataset.shape))):
+        raise BundleError(f"{label}: {name}: {path} is stored in chunks larger than the array itself.")
+    return dataset
 
 
 def _expected_shapes(config: GANConfig, stem: str) -> list[tuple[int, ...]] | None:
@@ -450,7 +544,8 @@ def _bundle_from_model(model, config: GANConfig, stems: list[str], state: dict,
             layout[stem] = _array_paths(path, networks[stem].get_weights())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    files[CONFIG] = config.to_json().encode()
+    # The recipe names its dataset without the folders it was read from (no server path in a bundle).
+    files[CONFIG] = config.replace(dataset=display_name(config.dataset)).to_json().encode()
     files[STATE] = json.dumps(state or {}, indent=2, sort_keys=True).encode()
     if history:
         files[HISTORY] = _history_csv(history).encode()

@@ -1,4 +1,11 @@
-"""Datasets: names -> float32 images in [0, 1] (the generator's output range), with fallbacks."""
+"""Datasets: names -> float32 images in [0, 1] (the generator's output range), with fallbacks.
+
+Names: mnist-sample, mnist, fashion_mnist, idx:FOLDER, folder:FOLDER, zip:FILE, data:NAME (a folder the
+operator offers under GAN_LAB_DATA_ROOT, named without its path), joined with '+'. A stranger's files
+(folder:, zip:, data:) are converted by gan_core.uploads in its limited child process; this module imports
+uploads, never the other way round. `display_name` is what a page, a recipe or a bundle may show: the dataset's
+name without the server's folders.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +25,19 @@ from typing import Callable
 
 import numpy as np
 
+from gan_core import uploads
+from gan_core.limits import CLI_LIMITS, MIB
+
 log = logging.getLogger(__name__)
 
 OFFLINE_DATASET = "mnist-sample"
 KERAS_DATASETS = ("mnist", "fashion_mnist")
-DATASET_CHOICES = ("mnist-sample", "mnist", "fashion_mnist", "idx:PATH", "folder:PATH", "zip:PATH")
+DATASET_CHOICES = ("mnist-sample", "mnist", "fashion_mnist", "idx:PATH", "folder:PATH", "zip:PATH", "data:NAME")
+DATA_ROOT_ENV = "GAN_LAB_DATA_ROOT"  # the folder whose sub-folders `data:NAME` names (the operator sets it)
 DOWNLOAD_TIMEOUT_S = 20.0
 
-IDX_IMAGES_MAGIC = 2051
-IDX_LABELS_MAGIC = 2049
+IDX_IMAGES_MAGIC = uploads.IDX_IMAGES_MAGIC  # 2051
+IDX_LABELS_MAGIC = uploads.IDX_LABELS_MAGIC  # 2049
 
 
 class DatasetError(ValueError):
@@ -177,77 +188,49 @@ def load_keras_dataset(name: str, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> Data
 
 
 def _max_idx_bytes() -> int:
-    from gan_core.limits import CLI_LIMITS
-
     return 16 + CLI_LIMITS.max_images * 28 * 28  # header + all of MNIST: a larger file is not a digit set
 
 
-def _open_maybe_gzip(path: Path) -> bytes:
+def read_idx(path: Path, expected_magic: int, label: str | None = None) -> np.ndarray:
+    """One IDX file (raw or gzip) through the one IDX reader (uploads.parse_idx). Images -> uint8 (N, rows,
+    cols); labels -> uint8 (N,). Errors start with `label` (the path unless given)."""
+    label = label or str(path)
     limit = _max_idx_bytes()
     size = path.stat().st_size
     if size > limit:
-        raise DatasetError(f"{path}: {size / 2**20:.0f} MB is more than an IDX file of digits can hold "
-                           f"({limit / 2**20:.0f} MB, all of MNIST); give a smaller file.")
+        raise DatasetError(f"{label}: {size / MIB:.0f} MB is more than an IDX file of digits can hold "
+                           f"({limit / MIB:.0f} MB, all of MNIST); give a smaller file.")
     raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        return _gunzip_at_most(path, raw, limit)
-    return raw
-
-
-def _gunzip_at_most(path: Path, raw: bytes, limit: int) -> bytes:
-    """gzip.decompress, but it stops at `limit` bytes or an implausible ratio: a small bomb never inflates."""
-    from gan_core.limits import CLI_LIMITS
-
-    limit = min(limit, max(CLI_LIMITS.ratio_floor_bytes, int(len(raw) * CLI_LIMITS.max_compression_ratio)))
-    out, rest = bytearray(), raw
     try:
-        while rest.strip(b"\0"):  # a gzip file may hold several members, and trailing zero padding
-            stream = zlib.decompressobj(wbits=31)
-            out += stream.decompress(rest, limit + 1 - len(out))
-            if len(out) > limit or stream.unconsumed_tail:
-                raise DatasetError(f"{path}: inflates to more than {limit / 2**20:.1f} MB, more than this "
-                                   f"{len(raw):,}-byte file can honestly hold of digits; give the real file.")
-            if not stream.eof:
-                raise DatasetError(f"{path}: the gzip stream ends early; the file is truncated, re-download it.")
-            rest = stream.unused_data
-    except zlib.error as exc:
-        raise DatasetError(f"{path}: not a readable gzip file ({exc}); re-download it.") from exc
-    return bytes(out)
-
-
-def read_idx(path: Path, expected_magic: int) -> np.ndarray:
-    """Parse one IDX file (raw or gzip). Images -> uint8 (N, rows, cols); labels -> uint8 (N,)."""
-    data = _open_maybe_gzip(path)
-    if len(data) < 8:
-        raise DatasetError(f"{path}: too short to be an IDX file ({len(data)} bytes).")
-    magic = int.from_bytes(data[0:4], "big")
-    if magic != expected_magic:
-        kind = "images (magic 2051)" if expected_magic == IDX_IMAGES_MAGIC else "labels (magic 2049)"
-        raise DatasetError(f"{path}: header magic is {magic}, expected IDX {kind}.")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    count = math.prod(dims)  # Python ints: np.prod wraps at 2**63 and could match a short file
-    if len(data) != header + count:
-        raise DatasetError(f"{path}: header promises {dims} ({count} bytes) but the file holds "
-                           f"{len(data) - header}; the file is truncated or corrupt.")
-    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
-    if expected_magic == IDX_IMAGES_MAGIC and tuple(dims[1:]) != (28, 28):
-        raise DatasetError(f"{path}: images are {dims[1:]}, this app needs 28x28.")
+        data = uploads.gunzip_at_most(raw, limit) if raw[:2] == b"\x1f\x8b" else raw
+        _, array = uploads.parse_idx(data, expected_magic)
+    except uploads.Refused as refusal:
+        raise DatasetError(f"{label}: {refusal}.") from None
+    if expected_magic == IDX_IMAGES_MAGIC and tuple(array.shape[1:]) != (28, 28):
+        raise DatasetError(f"{label}: images are {list(array.shape[1:])}, this app needs 28x28.")
     return array
 
 
-def load_idx_folder(folder: str | Path) -> Dataset:
-    """Every '*images-idx3-ubyte[.gz]' file in a folder, with its labels file when present."""
+def load_idx_folder(folder: str | Path, name: str | None = None) -> Dataset:
+    """Every '*images-idx3-ubyte[.gz]' file in a folder, with its labels file when present.
+
+    `name` is the dataset's name and the start of every message (default 'idx:FOLDER'); a file's own
+    message names it relative to the folder when a name is given, so no server path reaches a page.
+    """
+    name = name or f"idx:{folder}"
     root = Path(folder).expanduser()
     if not root.is_dir():
-        raise DatasetError(f"idx:{folder}: no such folder; give a folder holding MNIST-format IDX files.")
+        raise DatasetError(f"{name}: no such folder; give a folder holding MNIST-format IDX files.")
     image_files = sorted(p for p in root.iterdir() if "images-idx3-ubyte" in p.name)
     if not image_files:
-        raise DatasetError(f"idx:{folder}: no '*-images-idx3-ubyte[.gz]' file in this folder.")
+        raise DatasetError(f"{name}: no '*-images-idx3-ubyte[.gz]' file in this folder.")
+
+    def label_of(path: Path) -> str:
+        return str(path) if name == f"idx:{folder}" else f"{name}/{path.name}"
+
     images, labels, all_labelled = [], [], True
     for image_path in image_files:
-        pixels = read_idx(image_path, IDX_IMAGES_MAGIC)
+        pixels = read_idx(image_path, IDX_IMAGES_MAGIC, label_of(image_path))
         images.append(to_unit_range(pixels))
         label_name = image_path.name.replace("images-idx3", "labels-idx1")
         label_path = next((p for p in (root / label_name, root / label_name.removesuffix(".gz"),
@@ -255,11 +238,11 @@ def load_idx_folder(folder: str | Path) -> Dataset:
         if label_path is None:
             all_labelled = False
             continue
-        file_labels = read_idx(label_path, IDX_LABELS_MAGIC)
+        file_labels = read_idx(label_path, IDX_LABELS_MAGIC, label_of(label_path))
         if len(file_labels) != len(pixels):
-            raise DatasetError(f"{label_path}: {len(file_labels)} labels for {len(pixels)} images.")
+            raise DatasetError(f"{label_of(label_path)}: {len(file_labels)} labels for {len(pixels)} images.")
         labels.append(file_labels.astype(np.int64))
-    return Dataset(f"idx:{folder}", np.concatenate(images),
+    return Dataset(name, np.concatenate(images),
                    np.concatenate(labels) if all_labelled else None)
 
 
@@ -271,12 +254,104 @@ def _load_one(name: str, timeout_s: float) -> Dataset:
     if name.startswith("idx:") and len(name) > 4:
         return load_idx_folder(name[4:])
     if name.startswith(("folder:", "zip:")) and not name.endswith(":"):
-        from gan_core import uploads  # uploads imports this module: import it when first needed
-
         kind, path = name.split(":", 1)
-        return uploads.load_folder(path) if kind == "folder" else uploads.load_zip(path)
+        try:
+            if kind == "folder":
+                return dataset_from_upload(uploads.convert_folder(path, name), name)
+            return dataset_from_upload(uploads.convert_zip_file(path, name), name)
+        except uploads.UploadError as exc:
+            raise DatasetError(str(exc)) from None
+    if name.startswith("data:") and len(name) > 5:
+        return load_data_root_folder(name)
     raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASET_CHOICES)} "
                        f"(join several with '+', e.g. 'idx:~/mnist+mnist-sample').")
+
+
+def dataset_from_upload(result: uploads.UploadResult, name: str, max_notes: int = CLI_LIMITS.max_notes) -> Dataset:
+    """A converted upload or folder -> a Dataset named `name`; raises DatasetError when too few images remain."""
+    if not result.ok:
+        detail = "".join(f"; {note}" for note in result.refused[:3])
+        raise DatasetError(f"{name}: {result.summary}{detail}")
+    labels = None if result.labels is None else result.labels.astype(np.int64)
+    return Dataset(name, result.images, labels, result.dataset_notes(max_notes, prefix=f"{name}: "))
+
+
+def data_root() -> Path | None:
+    """The folder the operator offers datasets from (GAN_LAB_DATA_ROOT), or None when unset or missing."""
+    value = os.environ.get(DATA_ROOT_ENV, "").strip()
+    if not value:
+        return None
+    root = Path(value).expanduser().resolve()
+    return root if root.is_dir() else None
+
+
+def data_root_folder(name: str) -> Path:
+    """`data:NAME` -> the sub-folder NAME of the data root; refused when it is not one (no '..', no links out)."""
+    folder_name = name.split(":", 1)[1]
+    root = data_root()
+    if root is None:
+        raise DatasetError(f"{name}: this server offers no data folders ({DATA_ROOT_ENV} is not set).")
+    if folder_name in (".", "..") or "/" in folder_name or "\\" in folder_name or folder_name.startswith("."):
+        raise DatasetError(f"{name}: give the name of one folder under the server's data folder.")
+    folder = (root / folder_name).resolve()
+    if folder.parent != root or not folder.is_dir():
+        raise DatasetError(f"{name}: no such folder among the server's data folders.")
+    return folder
+
+
+def data_folder_kind(folder: Path) -> str | None:
+    """'idx' when `folder` holds IDX image files, 'folder' when it holds pictures (or sub-folders 0-9 of
+    them), else None."""
+    suffixes = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+    try:
+        names = [p.name.lower() for p in folder.iterdir() if p.is_file()]
+        if any("images-idx3-ubyte" in name for name in names):
+            return "idx"
+        if any(name.endswith(suffixes) for name in names):
+            return "folder"
+        for digit in "0123456789":
+            sub = folder / digit
+            if sub.is_dir() and any(p.name.lower().endswith(suffixes) for p in sub.iterdir()):
+                return "folder"
+    except OSError:
+        return None
+    return None
+
+
+def load_data_root_folder(name: str) -> Dataset:
+    """`data:NAME`: IDX files or pictures in a folder under GAN_LAB_DATA_ROOT; every message says NAME only."""
+    try:
+        return _load_data_root_folder(name)
+    except OSError as exc:  # its text would carry the server's path
+        raise DatasetError(f"{name}: cannot be read ({exc.strerror or type(exc).__name__}).") from None
+
+
+def _load_data_root_folder(name: str) -> Dataset:
+    folder = data_root_folder(name)
+    kind = data_folder_kind(folder)
+    if kind == "idx":
+        return load_idx_folder(folder, name)
+    if kind is None:
+        raise DatasetError(f"{name}: holds no IDX files ('*-images-idx3-ubyte') and no pictures (PNG, JPEG, BMP, "
+                           f"GIF, or sub-folders 0-9 of them).")
+    try:
+        return dataset_from_upload(uploads.convert_folder(folder, name), name)
+    except uploads.UploadError as exc:
+        raise DatasetError(str(exc)) from None
+
+
+def display_name(name: str) -> str:
+    """A dataset name as a page, a recipe or a bundle shows it: 'idx:/srv/data/mnist' -> 'idx:mnist'.
+
+    Each '+' part that names a path keeps only its last component, so no server folder reaches a page.
+    """
+    parts = []
+    for part in name.split("+"):
+        kind, sep, rest = part.strip().partition(":")
+        if sep and kind in ("idx", "folder", "zip") and rest:
+            rest = Path(rest.rstrip("/\\")).name or rest
+        parts.append(f"{kind}{sep}{rest}" if sep else part.strip())
+    return "+".join(parts)
 
 
 def load_dataset(name: str, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> Dataset:

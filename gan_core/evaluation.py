@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 
 from gan_core import metrics
-from gan_core.data import DatasetError, load_idx_folder
+from gan_core.data import DatasetError, load_dataset, load_idx_folder
 
 REFERENCE_DATASET = "mnist-sample"  # 5,000 real digits the classifier never trained on
 DIGIT_DATASETS = ("mnist-sample", "mnist")
@@ -36,12 +36,12 @@ def metrics_available(dataset_name: str, judge=None, check_images: int = 2000) -
         if part in NON_DIGIT_DATASETS:
             return False, (f"{part} is not handwritten digits: the judge is a digit classifier, so its features "
                            f"and labels say nothing about these images; no FID/KID/IS/coverage is reported.")
-        if not part.startswith("idx:"):
+        if not part.startswith(("idx:", "data:")):  # data:NAME: a folder the operator offers (IDX or pictures)
             return False, f"{part}: unknown dataset; the metrics are defined for MNIST digits only."
         if judge is None:
             return False, f"{part}: a user folder; without the classifier there is no way to check it holds digits."
         try:
-            folder = load_idx_folder(part[4:])
+            folder = load_idx_folder(part[4:]) if part.startswith("idx:") else load_dataset(part)
         except DatasetError as exc:
             return False, f"cannot check {part}: {exc}"
         if folder.labels is None:

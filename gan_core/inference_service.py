@@ -93,6 +93,15 @@ class InferenceService:
         model = build_model(GANConfig.from_dict(config))
         return {stem: describe(network) for stem, network in model.weight_networks().items()}
 
+    def rpc_project(self, key: str, judge_dir: str, images: np.ndarray, state: dict | None = None,
+                    steps: int | None = None, weights=None, config: dict | None = None) -> dict:
+        """One chunk of projecting digits to latents (gan_core.projection.project_chunk); dense weights travel along."""
+        from gan_core import projection
+
+        if weights is not None and key not in self.models:
+            self.rpc_load_arrays(key, config, weights)
+        return projection.project_chunk(self._model(key), images, self._judge(judge_dir), state, steps)
+
     def _judge(self, folder: str):
         if folder not in self._judges:
             from gan_core.classifier import DigitJudge

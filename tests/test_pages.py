@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from gan_core.checkpoints import save_weights_folder
@@ -211,8 +212,12 @@ def _idx_images(count: int, seed: int = 1) -> bytes:
 
 
 def _server_folder(at, monkeypatch, root: Path, name: str):
-    """Offer `root`'s sub-folders as the operator would (GAN_LAB_DATA_ROOT) and pick `name` in the sidebar."""
+    """Offer `root`'s sub-folders as the operator would (GAN_LAB_DATA_ROOT) and pick `name` in the sidebar.
+
+    An operator sets the root before the server starts; here the engine is made again after it is set, so its
+    workers (which find `data:NAME` under the root) inherit it as a server's would."""
     monkeypatch.setenv("GAN_LAB_DATA_ROOT", str(root))
+    st.cache_resource.clear()
     at.run()
     at.selectbox(key="train_dataset").set_value("server-folder").run()
     at.selectbox(key="train_server_folder").set_value(name).run()
@@ -243,7 +248,7 @@ def test_training_on_an_unlabelled_data_folder_says_why_quality_is_unavailable(l
     at = _server_folder(lab, monkeypatch, tmp_path, "mine")
     at.button(key="train_step").click().run()
     run = _run(at)
-    assert run.config.dataset == f"idx:{(tmp_path / 'mine').resolve()}"
+    assert run.config.dataset == "data:mine"  # the recipe names the folder, never the server's path
     assert run.wait_for_step(10, timeout=START_S)
     assert "no labels file" in run.quality_note  # nothing shows an unlabelled folder holds digits
     at.run()
@@ -586,6 +591,7 @@ import functools, json, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
 
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from gan_core.config import GANConfig

@@ -185,7 +185,8 @@ def test_server_folders_are_offered_only_from_the_data_root_never_typed(lab, mon
 
     monkeypatch.setattr(state, "new_run", new_run)
     at.button(key="train_start").click().run()
-    assert [config.dataset for config in asked] == [f"idx:{(root / 'digits').resolve()}"]
+    assert [config.dataset for config in asked] == ["data:digits"]  # the worker finds the folder by name
+    assert str(root) not in _texts(at)
 
 
 # ---- results out, a bundle in, the timeline ------------------------------------------------------
@@ -262,3 +263,84 @@ def test_downloads_timeline_explore_this_moment_and_continuing_from_the_bundle(l
     old_steps = [int(r[0]) for r in rows[1:]]
     assert continued_steps[:len(old_steps)] == old_steps and continued_steps[-1] == prepared["step"] + 10
     assert any(f"bundle's weights at step {prepared['step']:,}" in note for note in continued.notes)
+
+
+# ---- no server path on the page -----------------------------------------------------------------
+def _all_page_text(at) -> str:
+    """Every string the page sends the browser: each element's whole message (labels, values, options, help)."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def _bundle_trained_on(tiny_weights: Path, dataset: str) -> bytes:
+    """The tiny model as a bundle whose recipe says it was trained on `dataset` (checksums right)."""
+    from gan_core import bundle
+
+    archive = zipfile.ZipFile(io.BytesIO(bundle.bundle_bytes_from_arrays(
+        TINY, {"generator": build_model(TINY).generator.get_weights()}, {"step": 7}, None, None)))
+    files = {name: archive.read(name) for name in archive.namelist() if name != bundle.MANIFEST}
+    layout = __import__("json").loads(archive.read(bundle.MANIFEST))["networks"]
+    files[bundle.CONFIG] = TINY.replace(dataset=dataset).to_json().encode()
+    return bundle.pack_bundle(files, layout, {"app": "gan-lab"})
+
+
+def test_no_server_path_reaches_the_page_and_a_broken_folder_says_what_is_wrong(lab, monkeypatch, tmp_path,
+                                                                                tiny_weights):
+    at = lab
+    root = tmp_path / "secret-server-root"
+    (root / "digits").mkdir(parents=True)
+    (root / "broken").mkdir()
+    header = struct.pack(">IIII", 2051, 64, 28, 28)
+    (root / "digits" / "train-images-idx3-ubyte").write_bytes(header + bytes(64 * 784))
+    (root / "broken" / "train-images-idx3-ubyte").write_bytes(header + bytes(100))  # truncated
+    monkeypatch.setenv("GAN_LAB_DATA_ROOT", str(root))
+    import streamlit as st
+
+    st.cache_resource.clear()  # a new engine: its workers find data:NAME under the root, as a server's would
+    secret = str(tmp_path)
+    at.run()
+
+    # A data folder, chosen and started: broken, it says what is wrong, by the folder's name only.
+    at.selectbox(key="train_dataset").set_value("server-folder").run()
+    at.selectbox(key="train_server_folder").set_value("broken").run()
+    at.button(key="train_start").click().run()
+    run = _run(at)
+    assert run is not None and run.config.dataset == "data:broken"
+    assert _wait(lambda: "truncated" in (run.poll().message or ""), START_S), run.poll().message
+    at.run()
+    text = _all_page_text(at)
+    assert "data:broken/train-images-idx3-ubyte" in text and "truncated or corrupt" in text
+    assert secret not in text
+    at.button(key="train_reset").click().run()
+
+    # An upload, and a bundle whose recipe was trained on a folder of its maker's machine.
+    _choose_upload(at, _upload_zip())
+    at.file_uploader(key="train_bundle_file").set_value(
+        ("model.zip", _bundle_trained_on(tiny_weights, "idx:/home/maker/private/mnist"), "application/zip")).run()
+    assert not at.exception, at.exception
+    text = _all_page_text(at)
+    assert "trained on: idx:mnist" in text and "/home/maker" not in text
+    assert f"{GOOD_PICTURES} images" in text and secret not in text
+    for page in ("ui/explore_page.py", "ui/model_page.py", "ui/compare_page.py", "ui/train_page.py"):
+        at.switch_page(page).run()
+        assert secret not in _all_page_text(at), page
+
+
+def test_an_exported_bundle_names_its_dataset_without_the_folders(tmp_path):
+    from gan_core import bundle
+
+    folder = save_weights_folder(tmp_path / "w", build_model(TINY), TINY.replace(dataset="idx:/srv/secret/mnist+mnist"),
+                                 {"step": 1})
+    bundle.export_bundle(folder, tmp_path / "b.zip")
+    with zipfile.ZipFile(tmp_path / "b.zip") as archive:
+        config = archive.read("config.json").decode()
+    assert '"idx:mnist+mnist"' in config and "/srv/secret" not in config

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from gan_core import data, limits, uploads
-from gan_core.uploads import FileNote, UploadError, convert_uploads
+from gan_core.uploads import FileNote, convert_uploads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -167,7 +167,7 @@ def test_archive_entry_count_is_checked_before_the_archive_is_indexed():
     few = limits.UploadLimits(max_entries=10)
     archive = zip_bytes({f"{i}.png": b"x" for i in range(11)})
     result = convert_uploads([("many.zip", archive)], limits=few)
-    assert "11 entries" in note_for(result, "many.zip").reason
+    assert "more than 10 entries" in note_for(result, "many.zip").reason
 
 
 def test_total_uncompressed_budget_is_enforced_while_reading():
@@ -189,12 +189,12 @@ def test_upload_size_and_file_count_limits_refuse_the_rest_by_name():
     assert result.count == 2
 
 
-def test_too_few_images_says_the_minimum_and_to_dataset_refuses():
+def test_too_few_images_says_the_minimum_and_no_dataset_is_made():
     result = convert_uploads(good_files(10))
     assert result.count == 10 and not result.ok
     assert result.summary == "10 images used from 10 files; at least 64 images are needed to train"
-    with pytest.raises(UploadError, match="at least 64"):
-        result.to_dataset()
+    with pytest.raises(data.DatasetError, match="at least 64"):
+        data.dataset_from_upload(result, "upload:few")
 
 
 def test_empty_upload_is_answered():
@@ -302,7 +302,7 @@ def test_idx_uploads_raw_and_gz_pair_images_with_labels():
     assert "one per image" in note_for(wrong, "train-labels-idx1-ubyte").reason
 
 
-def test_to_dataset_is_named_by_content_and_speed_of_1000_pngs():
+def test_a_dataset_is_named_by_content_and_speed_of_1000_pngs():
     import time
 
     files = [(f"{i}.png", digit_picture((28 + i % 73, 28 + (i * 7) % 73))) for i in range(1000)]
@@ -311,9 +311,9 @@ def test_to_dataset_is_named_by_content_and_speed_of_1000_pngs():
     elapsed = time.perf_counter() - started
     assert result.count == 1000
     assert elapsed < 5.0, f"1,000 PNGs took {elapsed:.1f} s"
-    dataset = result.to_dataset()
+    dataset = data.dataset_from_upload(result, f"upload:{result.digest[:12]}")
     assert isinstance(dataset, data.Dataset) and len(dataset) == 1000
-    assert dataset.name == f"upload:{result.digest[:12]}" and dataset.notes[-1] == result.summary
+    assert dataset.notes[-1] == f"{dataset.name}: {result.summary}"
     assert convert_uploads(files[::-1]).digest != result.digest
 
 

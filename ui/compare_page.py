@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from gan_core import latent, run_archive
+from gan_core import data, latent, run_archive
 from gan_core.images import grid_png
 from ui import catalog, charts, state
 from ui.train_text import SERIES_LABELS
@@ -180,11 +180,17 @@ def _cell(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _shown(field: str, value):
+    """A recipe value as a page may show it: a dataset by its name, never a server path."""
+    return data.display_name(value) if field == "dataset" and isinstance(value, str) else value
+
+
 def recipe_frame(runs: list[run_archive.ArchivedRun]) -> tuple[pd.DataFrame, list[str]]:
     """Recipe fields as rows, runs as columns, the fields that differ first; and those fields."""
     rows, differing = run_archive.recipe_rows(runs)
     fields = differing + [name for name in rows[0] if name != "run" and name not in differing]
-    frame = pd.DataFrame({row["run"]: [_cell(row.get(name)) for name in fields] for row in rows}, index=fields)
+    frame = pd.DataFrame({row["run"]: [_cell(_shown(name, row.get(name))) for name in fields] for row in rows},
+                         index=fields)
     frame.index.name = "field"
     return frame, differing
 

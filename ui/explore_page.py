@@ -21,7 +21,7 @@ import streamlit as st
 
 from gan_core import latent, maps, share
 from gan_core.images import grid_png, to_gif, to_png
-from ui import catalog, state
+from ui import catalog, draw_digit, state
 
 SOURCES = ("Pretrained", "This session's model")
 MODES = ("Server", "Instant (in-browser)")
@@ -64,6 +64,7 @@ def main() -> None:
     if loaded is None:
         st.session_state.pop(LINK_PENDING_KEY, None)
         return
+    draw_digit.draw_digit_ui(loaded)  # before the widgets it may set: z (the sliders) and the cGAN's digit
     if loaded.config.model == "cgan":
         st.radio("Digit to draw", list(range(10)), key="explore_label", horizontal=True,
                  help="The conditional GAN draws the digit you ask for; z then only decides its style.")

@@ -2,13 +2,16 @@
 training timeline, and downloads. Imported by ui/train_page.py; NumPy and Pillow only (no TensorFlow).
 
 Decisions, and why:
-- Uploads are converted here, in the page process (gan_core.uploads: NumPy and Pillow), once per upload: the
-  result is cached in session_state under a hash of the files' names and bytes and the invert choice, so a
-  rerun (every click, every redraw) costs a dictionary lookup. Only the newest upload is kept. The arrays go
-  to the worker with the create request (uint8), named 'upload:<sha256 prefix>' in the recipe.
-- No typed paths. Folders on the server are offered only when the operator sets GAN_LAB_DATA_ROOT, as a list
-  of its sub-folders that hold IDX files or images; nothing outside that folder can be chosen.
-- A bundle is checked here without TensorFlow (gan_core.bundle.load_bundle_bytes); Start then builds the
+- Uploads are never parsed in the page process: gan_core.uploads converts them in a limited child process
+  (gan_core/sandbox.py), once per upload, and this page keeps the uint8 result in session_state under the
+  upload's file ids, sizes and the invert choice, so a rerun (every click, every redraw) costs a dictionary
+  lookup. The sizes the browser declared are checked (count and total) before a byte is read. Only the newest
+  upload is kept. The pixels go to the worker with the create request, named 'upload:<sha256 prefix>'.
+- No typed paths, and no server path on the page. Folders on the server are offered only when the operator
+  sets GAN_LAB_DATA_ROOT, as a list of its sub-folders that hold IDX files or images, each named
+  'data:<folder name>'; the worker finds the folder from that name, so recipes, bundles and messages never
+  carry the server's path.
+- A bundle is checked in the same kind of child (gan_core.bundle.load_bundle_bytes); Start then builds the
   bundle's recipe in a worker, sets its weights and continues its step and curves, on the data chosen in the
   sidebar.
 - Downloads are built only when the user presses "Prepare downloads", never on a live redraw; the bundle is
@@ -24,20 +27,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-from gan_core import uploads
+from gan_core import data, uploads
 from gan_core.bundle import BundleError, load_bundle_bytes
 from gan_core.config import GANConfig
 from gan_core.images import grid, grid_png, upscale
 from ui import state
 
-DATA_ROOT_ENV = "GAN_LAB_DATA_ROOT"
+DATA_ROOT_ENV = data.DATA_ROOT_ENV
 UPLOAD_CHOICE = "upload"
 SERVER_CHOICE = "server-folder"
 BUILT_IN = ("mnist-sample", "mnist", "fashion_mnist")
@@ -65,42 +67,20 @@ EXPLORE_SESSION_MODEL = "session"  # ui/catalog.py SESSION
 
 # ---- which data (sidebar) ------------------------------------------------------------------------
 def data_root() -> Path | None:
-    value = os.environ.get(DATA_ROOT_ENV, "").strip()
-    if not value:
-        return None
-    root = Path(value).expanduser().resolve()
-    return root if root.is_dir() else None
-
-
-def _holds_data(folder: Path) -> str | None:
-    """'idx' or 'folder' when `folder` (or its class sub-folders 0-9) holds IDX files or images; else None."""
-    try:
-        names = [p.name.lower() for p in folder.iterdir() if p.is_file()]
-        if any("images-idx3-ubyte" in name for name in names):
-            return "idx"
-        if any(name.endswith(IMAGE_SUFFIXES) for name in names):
-            return "folder"
-        for digit in "0123456789":
-            sub = folder / digit
-            if sub.is_dir() and any(p.name.lower().endswith(IMAGE_SUFFIXES) for p in sub.iterdir()):
-                return "folder"
-    except OSError:
-        return None
-    return None
+    return data.data_root()
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def server_folders(root: str) -> dict[str, str]:
-    """Sub-folder name -> dataset name ('idx:...' or 'folder:...') for the folders under `root` that hold data."""
+    """Sub-folder name -> dataset name ('data:NAME') for the folders under `root` that hold data."""
     found: dict[str, str] = {}
     base = Path(root)
     for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
         real = folder.resolve()
-        if base not in real.parents:  # a link that leads out of the data root
+        if real.parent != base:  # a link that leads out of the data root
             continue
-        kind = _holds_data(real)
-        if kind is not None:
-            found[folder.name] = f"{kind}:{real}"
+        if data.data_folder_kind(real) is not None:
+            found[folder.name] = f"data:{folder.name}"
         if len(found) >= MAX_SERVER_FOLDERS:
             break
     return found
@@ -162,23 +142,29 @@ def upload_name(result: uploads.UploadResult) -> str:
     return f"upload:{result.digest[:12]}"
 
 
-def _upload_hash(files, invert: bool | None) -> str:
+def _upload_key(files, invert: bool | None) -> str:
+    """The upload's identity without reading it: Streamlit's file ids (new for every upload), names and sizes."""
     digest = hashlib.sha256(repr(invert).encode())
     for file in files:
-        digest.update(file.name.encode("utf-8", "replace") + b"\0")
-        digest.update(hashlib.sha256(file.getvalue()).digest())
+        digest.update(f"{file.file_id}\0{file.name}\0{file.size}\0".encode("utf-8", "replace"))
     return digest.hexdigest()
 
 
 def converted_upload(files, invert: bool | None) -> uploads.UploadResult | None:
-    """The conversion of `files` (once per content and invert choice); with no files, the last upload if any."""
+    """The conversion of `files` (once per upload and invert choice); with no files, the last upload if any.
+
+    The count and total size are checked from the sizes Streamlit reports before any file is read; the files
+    let in are converted in the parsing child.
+    """
     cached = st.session_state.get(UPLOAD_KEY)
     if not files:
         return cached["result"] if cached is not None else None
-    key = _upload_hash(files, invert)
+    key = _upload_key(files, invert)
     if cached is None or cached["key"] != key:
+        admitted, skipped = uploads.admit([(file.name, file.size) for file in files], uploads.UPLOAD_LIMITS)
         with st.spinner("Converting your images..."):
-            result = uploads.convert_uploads([(file.name, file.getvalue()) for file in files], invert=invert)
+            result = uploads.convert_uploads([(files[i].name, files[i].getvalue()) for i in admitted],
+                                             invert=invert, skipped=skipped)
         cached = {"key": key, "result": result, "names": [file.name for file in files]}
         st.session_state[UPLOAD_KEY] = cached  # only the newest upload is kept
     return cached["result"]
@@ -197,7 +183,8 @@ def upload_preview_ui(config: GANConfig | None) -> None:
     result: uploads.UploadResult = cached["result"]
     picture, text = st.columns([3, 2])
     if result.count:
-        picture.image(grid_png(result.images[:PREVIEW_COUNT], columns=8, scale=2), output_format="PNG",
+        preview = result.pixels[:PREVIEW_COUNT].astype(np.float32) / 255.0
+        picture.image(grid_png(preview, columns=8, scale=2), output_format="PNG",
                       caption=f"The first {min(result.count, PREVIEW_COUNT)} of {result.count:,} digits, as training "
                               f"will see them")
     with text:
@@ -256,7 +243,7 @@ def bundle_ui(config: GANConfig | None, run) -> GANConfig | None:
         recipe: GANConfig = bundle["config"]
         step = int(bundle["state"].get("step", 0))
         st.success(f"A {recipe.display_name} at step {step:,}: **Start** continues it.")
-        st.text(f"File: {bundle['name']}; trained on: {recipe.dataset}")
+        st.text(f"File: {bundle['name']}; trained on: {data.display_name(recipe.dataset)}")
         if config is None:
             st.warning("Choose the data to continue on in the sidebar first.")
             return None
@@ -266,7 +253,7 @@ def bundle_ui(config: GANConfig | None, run) -> GANConfig | None:
             if cached is None or cached["result"].labels is None:
                 st.error("This bundle is a conditional GAN, which needs labelled digits; the upload has no labels.")
                 return None
-        st.caption(f"It continues on `{dataset}` (the sidebar's dataset); the sidebar's other settings are not used "
+        st.caption(f"It continues on `{data.display_name(dataset)}` (the sidebar's dataset); the sidebar's other settings are not used "
                    f"while a bundle is loaded. Remove the file to train from the sidebar's recipe.")
         return recipe.replace(dataset=dataset)
 
@@ -284,7 +271,7 @@ def run_inputs(config: GANConfig) -> dict:
         if cached is None or upload_name(cached["result"]) != config.dataset:
             raise ValueError(f"the uploaded images of {config.dataset} are no longer here; upload them again")
         result = cached["result"]
-        inputs["dataset"] = (result.images, result.labels)
+        inputs["dataset"] = (result.pixels, result.labels)  # uint8: the engine keeps them so
     bundle = bundle_active()
     if bundle is not None and bundle["config"].replace(dataset=config.dataset) == config:
         inputs["initial"] = {"weights": bundle["weights"], "step": int(bundle["state"].get("step", 0)),

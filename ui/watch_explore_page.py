@@ -1,5 +1,9 @@
 """Explore, for a viewer of a live-view link: the ordinary Explore page, with the presenter's latest model as
-"This session's model" (a private copy; see ui/presenter.py). Nothing here reaches the presenter's run."""
+"This session's model" (a private copy; see ui/presenter.py). Nothing here reaches the presenter's run.
+
+The live-view token leaves this page's address (the session keeps it): Explore's "link to this point" copies
+the address's other parameters, and a link a viewer passes on must not carry the presenter's token with it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ FIRST_VISIT_KEY = "presenter_explore_seen"
 
 
 def main() -> None:
+    if presenter.WATCH_PARAM in st.query_params:
+        del st.query_params[presenter.WATCH_PARAM]
     shared = presenter.watched()
     if shared is None:
         st.title("Explore")

@@ -27,7 +27,7 @@ from gan_core.engine.pool import Lease, WorkerPool
 from gan_core.transport import WorkerError, WorkerGone
 
 LONG_LANE_IDLE_S = 120.0
-LONG_METHODS = ("evaluate", "directions")
+LONG_METHODS = ("evaluate", "directions", "project")  # seconds of work each: never on the sliders' lane
 
 
 class ModelHandle:
@@ -93,6 +93,18 @@ class ModelHandle:
                     self._directions = self.lanes.call(self, "directions", options.direction_samples, components, lane="long")
             self._directions_done = True
         return self._directions
+
+    def project(self, images: np.ndarray, state: dict | None = None, steps: int | None = None) -> dict:
+        """One chunk of finding the z of digits (gan_core.projection.project_chunk), on the long lane."""
+        judge_dir = self.lanes.options.judge_dir
+        if judge_dir is None:
+            raise EngineError("no digit classifier is configured, and projections need its features")
+        images = np.asarray(images, np.float32)
+        if self.numpy_model is not None:  # dense weights travel along; the worker builds the Keras model once
+            weights = {stem: net.arrays for stem, net in self.numpy_model.networks.items()}
+            return self.lanes.call(None, "project", self.key, judge_dir, images, state, steps, weights,
+                                   self.config.to_dict())
+        return self.lanes.call(self, "project", judge_dir, images, state, steps)
 
     def sampler_arrays(self) -> list[np.ndarray]:
         """[W1, b1, W2, b2] of the generator pictures come from (dense models only: instant mode)."""

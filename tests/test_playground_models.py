@@ -1,0 +1,176 @@
+"""The 2-D playground's core: data, scores, the Keras ToyGAN, and the browser's trainer agreeing with it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_core.config import GAN_LOSSES
+from gan_core.toy import ToyConfig, js_divergence, mode_centres, mode_scores, sample_points
+
+ROOT = Path(__file__).resolve().parents[1]
+TOY_JS = ROOT / "ui" / "components" / "playground" / "toy_gan.js"
+
+# Reads {config, generator, discriminator, real, d_noise, g_noise, mix} on stdin; runs one update; prints the
+# weights after it and the update's numbers.
+NODE_DRIVER = """
+const T = require(process.argv[1]);
+let input = "";
+process.stdin.on("data", (chunk) => (input += chunk));
+process.stdin.on("end", () => {
+  const job = JSON.parse(input);
+  const model = T.makeModel(job.config, T.makeRng(0));
+  T.setWeights(model.G, job.generator);
+  T.setWeights(model.D, job.discriminator);
+  if (model.Gema) T.setWeights(model.Gema, job.generator);
+  const flat = (a) => Float64Array.from(a.flat(Infinity));
+  const rows = job.g_noise.length;
+  const values = T.update(model, job.real.map(flat), job.d_noise.map(flat), flat(job.g_noise),
+                          job.mix.map(flat), rows);
+  process.stdout.write(JSON.stringify({ values, generator: T.getWeights(model.G),
+    discriminator: T.getWeights(model.D), ema: model.Gema ? T.getWeights(model.Gema) : null }));
+});
+"""
+
+
+def _missing(message: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI=true, so this fails instead of skipping)")
+    pytest.skip(message)
+
+
+def _run_node(job: dict) -> dict:
+    node = shutil.which("node")
+    if node is None:
+        _missing("node is not installed (apt-get install nodejs): the browser's 2-D trainer was not run")
+    result = subprocess.run([node, "-e", NODE_DRIVER, str(TOY_JS)], input=json.dumps(job),
+                            capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(result.stdout)
+
+
+# ---- data and scores ----
+def test_presets_keep_the_literature_parameters():
+    ring = mode_centres("ring8")
+    assert ring.shape == (8, 2) and np.allclose(np.linalg.norm(ring, axis=1), 2.0)
+    grid = mode_centres("grid25")
+    assert sorted(set(grid[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0] and len(grid) == 25
+    points = sample_points("ring8", 20000, seed=1)
+    spread = np.linalg.norm(points - ring[np.linalg.norm(points[:, None] - ring[None], axis=2).argmin(1)], axis=1)
+    assert points.dtype == np.float32 and abs(np.sqrt(np.mean(spread ** 2) / 2) - 0.02) < 0.002
+
+
+def test_mode_scores_count_modes_and_quality():
+    real = sample_points("ring8", 2500, seed=0)
+    scores = mode_scores(real, "ring8")
+    assert scores["modes_covered"] == 8 and scores["high_quality"] > 0.98
+    collapsed = np.repeat(mode_centres("ring8")[:3], 834, axis=0)[:2500]
+    assert mode_scores(collapsed, "ring8")["modes_covered"] == 3
+    off = real + np.float32(0.2)  # every point 0.28 from its mode: covered nowhere
+    assert mode_scores(off, "ring8")["high_quality"] == 0.0
+    with pytest.raises(ValueError, match="no modes"):
+        mode_scores(real, "moons")
+
+
+def test_js_divergence_is_zero_for_the_same_cloud_and_large_for_disjoint_ones():
+    real = sample_points("moons", 4000, seed=0)
+    assert js_divergence(real, sample_points("moons", 4000, seed=1), extent=2.5)["js"] < 0.1
+    ring = sample_points("ring8", 4000, seed=1)
+    assert js_divergence(real * 0.3, ring, extent=2.5)["js"] > 0.6  # disjoint: near ln 2
+
+
+def test_toy_config_names_bad_fields():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        ToyConfig(loss="nope")
+    with pytest.raises(ValueError, match=r"hidden_units must be a whole number in \[1, 512\]"):
+        ToyConfig(hidden_units=0)
+    assert ToyConfig.textbook().r1_gamma == 0 and ToyConfig().r1_gamma > 0
+
+
+def test_the_grid_gets_larger_networks_in_both_recipes():
+    from gan_core.toy import recipe_for
+
+    ring, grid = recipe_for("ring8"), recipe_for("grid25", textbook=True, seed=3)
+    assert (ring.hidden_units, ring.depth) == (32, 2)
+    assert (grid.hidden_units, grid.depth, grid.r1_gamma, grid.seed) == (64, 3, 0.0, 3)
+
+
+# ---- Keras and the browser agree ----
+def _job(config: ToyConfig, seed: int = 0):
+    from gan_core.toy_models import build_toy_gan
+
+    gan = build_toy_gan(config)
+    rng = np.random.default_rng(seed)
+    batch, steps = config.batch_size, config.d_steps
+    arrays = dict(real=sample_points(config.dataset, steps * batch, rng).reshape(steps, batch, 2),
+                  d_noise=rng.normal(size=(steps, batch, config.latent_dim)).astype(np.float32),
+                  g_noise=rng.normal(size=(batch, config.latent_dim)).astype(np.float32),
+                  mix=rng.uniform(size=(steps, batch, 1)).astype(np.float32))
+    job = {"config": config.to_dict(), "generator": [w.tolist() for w in gan.generator.get_weights()],
+           "discriminator": [w.tolist() for w in gan.discriminator.get_weights()],
+           **{name: value.tolist() for name, value in arrays.items()}}
+    return gan, arrays, job
+
+
+def _assert_close(browser, keras_weights, what, learning_rate):
+    # Adam's first step moves each weight by lr * g / (|g| + 1e-7): about lr wherever the gradient is not tiny,
+    # so a wrong gradient shows as an error of order lr. Where |g| is near 1e-7, float32 rounding of g (Keras
+    # computes in float32, the browser in float64) moves the step by a fraction of lr: 1% of lr is allowed.
+    for i, (ours, theirs) in enumerate(zip(browser, keras_weights)):
+        ours = np.asarray(ours).reshape(theirs.shape)
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=0.01 * learning_rate, err_msg=f"{what} array {i}")
+
+
+@pytest.mark.parametrize("loss", GAN_LOSSES)
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_one_update_agrees_with_keras(loss, activation):
+    config = ToyConfig(loss=loss, activation=activation, hidden_units=16, depth=2, batch_size=32, d_steps=2,
+                       r1_gamma=0.5, gp_weight=1.0, label_smoothing=0.1, latent_dim=3, seed=4)
+    gan, arrays, job = _job(config)
+    before = [w.copy() for w in gan.discriminator.get_weights()]
+    keras_values = gan.update_once(arrays["real"], arrays["d_noise"], arrays["g_noise"], arrays["mix"])
+    browser = _run_node(job)
+    assert not np.allclose(before[0], gan.discriminator.get_weights()[0])  # the update did move D
+    lr = config.g_learning_rate
+    _assert_close(browser["discriminator"], gan.discriminator.get_weights(), "discriminator", lr)
+    _assert_close(browser["generator"], gan.generator.get_weights(), "generator", lr)
+    _assert_close(browser["ema"], gan.ema_generator.get_weights(), "generator average", lr)
+    for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+        assert browser["values"][name] == pytest.approx(keras_values[name], rel=1e-4, abs=1e-5), name
+
+
+def test_the_penalty_changes_the_update():
+    """R1's double backprop is exercised: without it the browser's discriminator would differ from Keras's."""
+    config = ToyConfig(hidden_units=8, batch_size=16, r1_gamma=50.0, seed=1)
+    gan, arrays, job = _job(config)
+    job_without = dict(job, config=config.replace(r1_gamma=0.0).to_dict())
+    with_r1, without_r1 = _run_node(job), _run_node(job_without)
+    assert not np.allclose(np.asarray(with_r1["discriminator"][0]), np.asarray(without_r1["discriminator"][0]),
+                           atol=1e-5)
+
+
+# ---- the command line ----
+def _cli(*args):
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "gan_core", *args], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT)
+
+
+def test_cli_trains_the_2d_model_and_samples_points(tmp_path):
+    run = _cli("train", "--model", "toy", "--dataset", "ring8", "--steps", "200", "--out", str(tmp_path / "run"))
+    assert run.returncode == 0, run.stderr
+    assert "modes covered" in run.stdout
+    sample = _cli("sample", "--weights", str(tmp_path / "run"), "--n", "300", "--out", str(tmp_path / "p.npy"))
+    assert sample.returncode == 0, sample.stderr
+    points = np.load(tmp_path / "p.npy")
+    assert points.shape == (300, 2) and points.dtype == np.float32 and np.isfinite(points).all()
+    refused = _cli("train", "--model", "toy", "--dataset", "mnist", "--steps", "5", "--out", str(tmp_path / "x"))
+    assert refused.returncode == 2 and "the 2-D model trains on ring8, grid25" in refused.stderr
+    unused = _cli("train", "--dataset", "grid25", "--architecture", "conv", "--steps", "5", "--out", str(tmp_path / "y"))
+    assert unused.returncode == 2 and "--architecture" in unused.stderr

@@ -1,0 +1,1 @@
+"""Browser components with their own JavaScript, one folder each."""

@@ -1,0 +1,568 @@
+// The 2-D playground component (Streamlit components v2): trains ToyGan (toy_gan.js, put in front of this
+// file by ui/playground.py) in the browser and redraws every animation frame, with no server round trip.
+//
+// data = {runs: [{label, config}], drawn: [[x, y], ...], extent, layers: {...}}
+//   one run, or two side by side (the recipe comparison: one Start drives both, same seed).
+// Back to Python: state "drawn" (the drawn points, on each mouse-up) so a rerun or a remount keeps them.
+// A rerun that changes only live fields (learning rates, loss, penalties, d_steps, batch size) applies them to
+// the running model; a change of network, dataset or seed starts a new model.
+//
+// DOM (inside the component's shadow root; Playwright's CSS selectors pierce it):
+//   [data-testid="pg-root"] data-running, data-fps (frames drawn in the last second), data-frames,
+//     data-steps-per-second, data-draw-ms (drawing time per frame, smoothed)
+//   [data-testid="pg-start"] Start / Pause; [data-testid="pg-step"] slow motion: one D update, then one G update
+//   [data-testid="pg-reset"], [data-testid="pg-train-d"], [data-testid="pg-train-g"], [data-testid="pg-clear"]
+//   [data-testid="pg-layer-<name>"] checkboxes: real, fake, heatmap, manifold, arrows
+//   [data-testid="pg-panel-<i>"] data-step; [data-testid="pg-canvas-<i>"] the plane (draw on it with "drawn")
+//   [data-testid="pg-score-<i>"] data-covered, data-total, data-hq (0-1), data-js
+//   [data-testid="pg-sentence"] what the last slow-motion step did
+/* global ToyGan */
+
+const PG_VIEWS = new WeakMap();
+const LIVE_FIELDS = ["loss", "r1_gamma", "gp_weight", "label_smoothing", "d_steps", "batch_size",
+  "g_learning_rate", "d_learning_rate", "ema_decay"];
+const REBUILD_FIELDS = ["latent_dim", "hidden_units", "depth", "activation", "seed", "dataset", "beta1", "beta2"];
+const LAYERS = [
+  ["heatmap", "D's heatmap"], ["real", "Real points"], ["fake", "Generated points"],
+  ["manifold", "G's manifold"], ["arrows", "Gradient arrows"], ["average", "Averaged G"],
+];
+const FRAME_BUDGET_MS = 12; // training time per animation frame, shared by the runs shown
+const EVAL_SAMPLES = 2500; // as the literature scores the ring and the grid
+const SHOWN_POINTS = 600;
+const ARROW_POINTS = 120;
+const HEAT_CELLS = 36;
+const MESH_LINES = 21;
+const SCORE_EVERY_MS = 1000;
+const HISTORY_MAX = 400;
+
+function el(tag, attrs = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+class PlaygroundRun {
+  constructor(view, index, spec) {
+    this.view = view;
+    this.index = index;
+    this.panel = el("div", { class: "pg-panel", "data-testid": `pg-panel-${index}`, "data-step": "0" });
+    this.title = el("div", { class: "pg-title" });
+    this.canvas = el("canvas", { class: "pg-canvas", "data-testid": `pg-canvas-${index}`, width: "360", height: "360" });
+    this.score = el("div", { class: "pg-score", "data-testid": `pg-score-${index}`, "data-covered": "0",
+      "data-total": "0", "data-hq": "0", "data-js": "" });
+    this.stats = el("div", { class: "pg-stats", "data-testid": `pg-stats-${index}` });
+    this.curves = el("canvas", { class: "pg-curves", "data-testid": `pg-curves-${index}`, width: "360", height: "110" });
+    this.panel.append(this.title, this.canvas, this.score, this.stats, this.curves);
+    this.heat = document.createElement("canvas");
+    this.heat.width = this.heat.height = HEAT_CELLS;
+    this.canvas.addEventListener("pointerdown", (event) => this.view.startDrawing(this, event));
+    this.canvas.addEventListener("pointermove", (event) => this.view.continueDrawing(this, event));
+    this.configure(spec, true);
+  }
+
+  configure(spec, rebuild) {
+    this.label = spec.label || "";
+    this.title.textContent = this.label;
+    const config = { ...spec.config };
+    if (!rebuild && this.model) {
+      for (const name of LIVE_FIELDS) this.model.config[name] = config[name];
+      this.config = config;
+      return;
+    }
+    this.config = config;
+    this.rng = ToyGan.makeRng(config.seed);
+    this.model = ToyGan.makeModel(config, this.rng);
+    this.step = 0;
+    this.history = [];
+    this.historyEvery = 5;
+    this.evalZ = ToyGan.normals(EVAL_SAMPLES, config.latent_dim, ToyGan.makeRng(config.seed + 1001));
+    this.shownZ = this.evalZ.subarray(0, SHOWN_POINTS * config.latent_dim);
+    this.realShown = ToyGan.samplePoints(config.dataset, SHOWN_POINTS, ToyGan.makeRng(config.seed + 7), this.view.drawn);
+    this.realEval = null;
+    this.phase = "D";
+    this.lastScoreAt = 0;
+    this.heatFresh = false;
+    this.previousPoints = null;
+    this.updateScore(true);
+  }
+
+  get modeDataset() {
+    return ToyGan.modeCentres(this.config.dataset) !== null;
+  }
+
+  batch(rows) {
+    const c = this.model.config, latent = c.latent_dim, reals = [], noises = [], mixes = [];
+    for (let i = 0; i < c.d_steps; i++) {
+      reals.push(ToyGan.samplePoints(c.dataset, rows, this.rng, this.view.drawn));
+      noises.push(ToyGan.normals(rows, latent, this.rng));
+      const mix = new Float64Array(rows);
+      for (let k = 0; k < rows; k++) mix[k] = this.rng.uniform();
+      mixes.push(mix);
+    }
+    return { reals, noises, mixes, gNoise: ToyGan.normals(rows, latent, this.rng) };
+  }
+
+  trainStep(trainD, trainG) {
+    if (this.config.dataset === "drawn" && this.view.drawn.length === 0) return null;
+    const rows = this.model.config.batch_size, b = this.batch(rows);
+    const values = ToyGan.update(this.model, b.reals, b.noises, b.gNoise, b.mixes, rows, trainD, trainG);
+    this.step += 1;
+    this.record(values);
+    return values;
+  }
+
+  record(values) {
+    if (this.step % this.historyEvery !== 0) return;
+    this.history.push({ step: this.step, ...values });
+    if (this.history.length > HISTORY_MAX) { // keep it bounded: every other point, sampled half as often
+      this.history = this.history.filter((_, i) => i % 2 === 1);
+      this.historyEvery *= 2;
+    }
+  }
+
+  // Slow motion: one phase at a time, each with a sentence.
+  slowStep() {
+    if (this.config.dataset === "drawn" && this.view.drawn.length === 0) return "Draw some points first.";
+    const rows = this.model.config.batch_size, b = this.batch(rows), c = this.model.config;
+    const before = this.probe(b.reals[0], b.noises[0], rows);
+    if (this.phase === "D") {
+      for (let i = 0; i < c.d_steps; i++) ToyGan.updateDiscriminator(this.model, b.reals[i], b.noises[i], rows, b.mixes[i]);
+      const after = this.probe(b.reals[0], b.noises[0], rows);
+      this.phase = "G";
+      this.heatFresh = false;
+      this.previousPoints = null;
+      return `Discriminator update: on real points D went ${fmt(before.real)} → ${fmt(after.real)}, on generated ` +
+        `points ${fmt(before.fake)} → ${fmt(after.fake)}. The heatmap moved to tell the two clouds apart better; ` +
+        "the generated points did not move.";
+    }
+    this.previousPoints = ToyGan.predict(this.model.G, this.shownZ, SHOWN_POINTS);
+    ToyGan.updateGenerator(this.model, b.gNoise, rows);
+    this.step += 1;
+    const moved = ToyGan.predict(this.model.G, this.shownZ, SHOWN_POINTS);
+    let distance = 0;
+    for (let k = 0; k < SHOWN_POINTS; k++) {
+      distance += Math.hypot(moved[2 * k] - this.previousPoints[2 * k], moved[2 * k + 1] - this.previousPoints[2 * k + 1]);
+    }
+    const after = this.probe(b.reals[0], b.noises[0], rows);
+    this.phase = "D";
+    this.updateScore(true);
+    return `Generator update: the generated points moved ${fmt(distance / SHOWN_POINTS, 4)} on average, along ` +
+      `their arrows (the grey lines show where they were); D on generated points ${fmt(before.fake)} → ` +
+      `${fmt(after.fake)}. The discriminator did not change.`;
+  }
+
+  probe(real, noise, rows) {
+    const loss = this.model.config.loss;
+    const fake = ToyGan.predict(this.model.G, noise, rows);
+    return { real: ToyGan.meanScore(loss, ToyGan.predict(this.model.D, real, rows)),
+      fake: ToyGan.meanScore(loss, ToyGan.predict(this.model.D, fake, rows)) };
+  }
+
+  viewNetwork() {
+    return this.view.layers.average && this.model.Gema && !this.view.slowMotion ? this.model.Gema : this.model.G;
+  }
+
+  updateScore(force) {
+    const now = performance.now();
+    if (!force && now - this.lastScoreAt < SCORE_EVERY_MS) return;
+    this.lastScoreAt = now;
+    const G = this.model.Gema || this.model.G, c = this.config;
+    if (c.dataset === "drawn" && this.view.drawn.length === 0) {
+      this.score.textContent = "Draw points on the plane (click and drag), then press Start.";
+      return;
+    }
+    const points = ToyGan.predict(G, this.evalZ, EVAL_SAMPLES);
+    if (this.modeDataset) {
+      const s = ToyGan.modeScores(points, EVAL_SAMPLES, c.dataset);
+      this.score.dataset.covered = String(s.modes_covered);
+      this.score.dataset.total = String(s.modes_total);
+      this.score.dataset.hq = s.high_quality.toFixed(4);
+      this.score.textContent = `Modes covered ${s.modes_covered}/${s.modes_total} · high-quality samples ` +
+        `${(100 * s.high_quality).toFixed(1)}%`;
+    } else {
+      if (!this.realEval) this.realEval = ToyGan.samplePoints(c.dataset, EVAL_SAMPLES, ToyGan.makeRng(c.seed + 3), this.view.drawn);
+      const d = ToyGan.jsDivergence(this.realEval, EVAL_SAMPLES, points, EVAL_SAMPLES, this.view.extent);
+      this.score.dataset.js = d.js.toFixed(4);
+      this.score.textContent = `JS divergence ${d.js.toFixed(3)} nats (0 = same; ln 2 = 0.693 = disjoint) · ` +
+        `KL(real‖generated) ${d.kl.toFixed(2)}`;
+    }
+  }
+
+  // ---- drawing ----
+  toPixel(x, y) {
+    const size = this.canvas.width, e = this.view.extent;
+    return [((x + e) / (2 * e)) * size, ((e - y) / (2 * e)) * size];
+  }
+
+  draw() {
+    const ctx = this.canvas.getContext("2d"), size = this.canvas.width, layers = this.view.layers;
+    // The background (heatmap and real points) changes only when the heatmap is recomputed: drawn once into
+    // an offscreen canvas then, and copied unscaled every frame (software rendering makes scaling costly).
+    const stale = !this.heatFresh || this.view.frames % 6 === this.index || this.backgroundKey !== this.layerKey();
+    if (stale) this.drawBackground(size);
+    ctx.drawImage(this.background, 0, 0);
+    const G = this.viewNetwork();
+    const fake = ToyGan.predict(G, this.shownZ, SHOWN_POINTS);
+    if (layers.manifold) this.drawManifold(ctx, G);
+    if (this.previousPoints) this.drawTrails(ctx, this.previousPoints, ToyGan.predict(this.model.G, this.shownZ, SHOWN_POINTS));
+    if (layers.fake) this.drawPoints(ctx, fake, SHOWN_POINTS, "rgba(140, 50, 200, 0.8)", 2);
+    if (layers.arrows) this.drawArrows(ctx, fake);
+    if (this.config.dataset === "drawn") this.drawPoints(ctx, flatten(this.view.drawn), this.view.drawn.length, "rgba(0,0,0,0.55)", 1.5);
+    this.panel.dataset.step = String(this.step);
+    const last = this.history[this.history.length - 1];
+    this.stats.textContent = `step ${this.step.toLocaleString("en")}` + (last
+      ? ` · d_loss ${fmt(last.d_loss)} · g_loss ${fmt(last.g_loss)} · D(x) ${fmt(last.d_real)} · D(G(z)) ${fmt(last.d_fake)}` : "");
+    if (this.view.frames % 10 === this.index || !this.view.running) this.drawCurves();
+  }
+
+  layerKey() {
+    const layers = this.view.layers;
+    return `${layers.heatmap}${layers.real}${this.realShown.length}${this.view.drawn.length}`;
+  }
+
+  drawBackground(size) {
+    if (!this.background) {
+      this.background = document.createElement("canvas");
+      this.background.width = this.background.height = size;
+    }
+    const ctx = this.background.getContext("2d"), layers = this.view.layers;
+    ctx.fillStyle = "#fafafa";
+    ctx.fillRect(0, 0, size, size);
+    if (layers.heatmap) this.drawHeatmap(ctx, size);
+    if (layers.real) this.drawPoints(ctx, this.realShown, SHOWN_POINTS, "rgba(20, 140, 60, 0.75)", 2);
+    this.backgroundKey = this.layerKey();
+  }
+
+  drawHeatmap(ctx, size) {
+    {
+      const e = this.view.extent, cells = HEAT_CELLS, grid = new Float64Array(cells * cells * 2);
+      for (let r = 0; r < cells; r++) for (let c = 0; c < cells; c++) {
+        grid[2 * (r * cells + c)] = -e + ((c + 0.5) / cells) * 2 * e;
+        grid[2 * (r * cells + c) + 1] = e - ((r + 0.5) / cells) * 2 * e;
+      }
+      const scores = ToyGan.predict(this.model.D, grid, cells * cells);
+      const image = new ImageData(cells, cells), ls = this.model.config.loss === "least_squares";
+      for (let i = 0; i < scores.length; i++) {
+        const p = ls ? Math.min(1, Math.max(0, scores[i])) : ToyGan.sigmoid(scores[i]);
+        // green where D says "real", purple where it says "generated", white at 0.5
+        const t = Math.abs(p - 0.5) * 2, base = p >= 0.5 ? [60, 170, 90] : [160, 90, 210];
+        image.data[4 * i] = 255 + (base[0] - 255) * t * 0.6;
+        image.data[4 * i + 1] = 255 + (base[1] - 255) * t * 0.6;
+        image.data[4 * i + 2] = 255 + (base[2] - 255) * t * 0.6;
+        image.data[4 * i + 3] = 255;
+      }
+      this.heat.getContext("2d").putImageData(image, 0, 0);
+      this.heatFresh = true;
+    }
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(this.heat, 0, 0, size, size);
+  }
+
+  drawPoints(ctx, points, rows, colour, radius) {
+    ctx.fillStyle = colour;
+    for (let k = 0; k < rows; k++) {
+      const [px, py] = this.toPixel(points[2 * k], points[2 * k + 1]);
+      ctx.fillRect(px - radius / 2, py - radius / 2, radius, radius);
+    }
+  }
+
+  drawManifold(ctx, G) {
+    const latent = this.config.latent_dim, n = MESH_LINES, z = new Float64Array(n * n * latent);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      const k = (i * n + j) * latent;
+      z[k] = -2.5 + (5 * i) / (n - 1);
+      if (latent > 1) z[k + 1] = -2.5 + (5 * j) / (n - 1);
+    }
+    const out = ToyGan.predict(G, z, n * n);
+    ctx.strokeStyle = "rgba(120, 60, 170, 0.28)";
+    ctx.lineWidth = 1;
+    for (let i = 0; i < n; i++) {
+      for (const along of [true, false]) {
+        ctx.beginPath();
+        for (let j = 0; j < n; j++) {
+          const k = along ? i * n + j : j * n + i;
+          const [px, py] = this.toPixel(out[2 * k], out[2 * k + 1]);
+          if (j === 0) ctx.moveTo(px, py); else ctx.lineTo(px, py);
+        }
+        ctx.stroke();
+      }
+    }
+  }
+
+  drawArrows(ctx, fake) {
+    const rows = ARROW_POINTS, points = fake.subarray(0, rows * 2);
+    const cache = ToyGan.forward(this.model.D, points, rows);
+    const term = ToyGan.generatorTermFor(this.model.config.loss, cache.out);
+    const grad = ToyGan.backward(this.model.D, cache, term, null);
+    let largest = 1e-12;
+    for (let k = 0; k < rows; k++) largest = Math.max(largest, Math.hypot(grad[2 * k], grad[2 * k + 1]));
+    ctx.strokeStyle = "rgba(40, 40, 40, 0.7)";
+    ctx.lineWidth = 1;
+    for (let k = 0; k < rows; k++) {
+      const gx = -grad[2 * k], gy = -grad[2 * k + 1], length = Math.hypot(gx, gy);
+      if (length === 0) continue;
+      const pixels = 4 + 22 * (length / largest);
+      const [px, py] = this.toPixel(points[2 * k], points[2 * k + 1]);
+      const dx = (gx / length) * pixels, dy = (-gy / length) * pixels;
+      ctx.beginPath();
+      ctx.moveTo(px, py);
+      ctx.lineTo(px + dx, py + dy);
+      const angle = Math.atan2(dy, dx);
+      ctx.lineTo(px + dx - 4 * Math.cos(angle - 0.5), py + dy - 4 * Math.sin(angle - 0.5));
+      ctx.moveTo(px + dx, py + dy);
+      ctx.lineTo(px + dx - 4 * Math.cos(angle + 0.5), py + dy - 4 * Math.sin(angle + 0.5));
+      ctx.stroke();
+    }
+  }
+
+  drawTrails(ctx, before, after) {
+    ctx.strokeStyle = "rgba(90, 90, 90, 0.5)";
+    ctx.beginPath();
+    for (let k = 0; k < SHOWN_POINTS; k++) {
+      const [ax, ay] = this.toPixel(before[2 * k], before[2 * k + 1]), [bx, by] = this.toPixel(after[2 * k], after[2 * k + 1]);
+      ctx.moveTo(ax, ay);
+      ctx.lineTo(bx, by);
+    }
+    ctx.stroke();
+  }
+
+  drawCurves() {
+    const ctx = this.curves.getContext("2d"), w = this.curves.width, h = this.curves.height, half = h / 2;
+    ctx.clearRect(0, 0, w, h);
+    ctx.font = "10px sans-serif";
+    const series = [
+      { key: "d_loss", colour: "#1f77b4", top: 0 }, { key: "g_loss", colour: "#ff7f0e", top: 0 },
+      { key: "d_real", colour: "#2ca02c", top: half }, { key: "d_fake", colour: "#9467bd", top: half },
+    ];
+    const data = this.history;
+    if (data.length < 2) return;
+    for (const band of [0, half]) {
+      const keys = series.filter((s) => s.top === band).map((s) => s.key);
+      let low = Infinity, high = -Infinity;
+      for (const row of data) for (const key of keys) { low = Math.min(low, row[key]); high = Math.max(high, row[key]); }
+      if (band === half && ToyGan.LOGISTIC.has(this.model.config.loss)) { low = 0; high = 1; }
+      if (high - low < 1e-6) { high += 0.5; low -= 0.5; }
+      for (const s of series.filter((x) => x.top === band)) {
+        ctx.strokeStyle = s.colour;
+        ctx.beginPath();
+        data.forEach((row, i) => {
+          const x = (i / (data.length - 1)) * (w - 2) + 1, y = band + half - 4 - ((row[s.key] - low) / (high - low)) * (half - 10);
+          if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+        });
+        ctx.stroke();
+      }
+      ctx.fillStyle = "#555";
+      ctx.fillText(band === 0 ? "d_loss (blue), g_loss (orange)" : "D(x) (green), D(G(z)) (purple)", 4, band + 10);
+    }
+  }
+}
+
+function fmt(value, digits = 3) {
+  return Number.isFinite(value) ? value.toFixed(digits) : "—";
+}
+
+function flatten(points) {
+  const out = new Float64Array(points.length * 2);
+  points.forEach((p, k) => { out[2 * k] = p[0]; out[2 * k + 1] = p[1]; });
+  return out;
+}
+
+class PlaygroundView {
+  constructor(root) {
+    this.root = root;
+    this.runs = [];
+    this.running = false;
+    this.slowMotion = false;
+    this.frames = 0;
+    this.frameTimes = [];
+    this.drawn = [];
+    this.drawing = null;
+    this.layers = { real: true, fake: true, heatmap: true, manifold: true, arrows: true, average: true };
+    this.trainD = true;
+    this.trainG = true;
+    this.buildControls();
+    this.onPointerUp = () => this.stopDrawing();
+    window.addEventListener("pointerup", this.onPointerUp);
+    this.alive = true;
+    this.loop = () => this.frame();
+    requestAnimationFrame(this.loop);
+  }
+
+  buildControls() {
+    const root = this.root;
+    root.setAttribute("data-testid", "pg-root");
+    root.dataset.running = "false";
+    root.dataset.fps = "0";
+    const bar = el("div", { class: "pg-bar" });
+    this.startButton = el("button", { class: "pg-button pg-primary", "data-testid": "pg-start" }, "Start");
+    this.stepButton = el("button", { class: "pg-button", "data-testid": "pg-step",
+      title: "Slow motion: one discriminator update, then (next press) one generator update" }, "Slow-motion step");
+    this.resetButton = el("button", { class: "pg-button", "data-testid": "pg-reset" }, "Reset");
+    this.clearButton = el("button", { class: "pg-button", "data-testid": "pg-clear" }, "Clear drawing");
+    this.startButton.addEventListener("click", () => this.toggleRunning());
+    this.stepButton.addEventListener("click", () => this.slowStep());
+    this.resetButton.addEventListener("click", () => this.reset());
+    this.clearButton.addEventListener("click", () => { this.drawn = []; this.sendDrawn(); this.reset(); });
+    const toggles = el("span", { class: "pg-toggles" });
+    for (const [name, label, key] of [["pg-train-d", "Train D", "trainD"], ["pg-train-g", "Train G", "trainG"]]) {
+      const box = el("input", { type: "checkbox", "data-testid": name });
+      box.checked = true;
+      box.addEventListener("change", () => { this[key] = box.checked; });
+      const wrap = el("label", { class: "pg-toggle" });
+      wrap.append(box, document.createTextNode(` ${label}`));
+      toggles.append(wrap);
+    }
+    this.fpsBox = el("span", { class: "pg-fps", "data-testid": "pg-fps" }, "");
+    bar.append(this.startButton, this.stepButton, this.resetButton, this.clearButton, toggles, this.fpsBox);
+    const layerBar = el("div", { class: "pg-layers" });
+    for (const [name, label] of LAYERS) {
+      const box = el("input", { type: "checkbox", "data-testid": `pg-layer-${name}` });
+      box.checked = this.layers[name];
+      box.addEventListener("change", () => { this.layers[name] = box.checked; });
+      const wrap = el("label", { class: "pg-toggle" });
+      wrap.append(box, document.createTextNode(` ${label}`));
+      layerBar.append(wrap);
+    }
+    this.sentence = el("div", { class: "pg-sentence", "data-testid": "pg-sentence" },
+      "Press Start to train, or Slow-motion step to watch one update at a time.");
+    this.panels = el("div", { class: "pg-panels" });
+    root.replaceChildren(bar, layerBar, this.sentence, this.panels);
+  }
+
+  update(data, setStateValue) {
+    this.setStateValue = setStateValue;
+    this.extent = Number(data.extent) || 3;
+    if (Array.isArray(data.drawn) && this.drawn.length === 0 && data.drawn.length) this.drawn = data.drawn.map((p) => [p[0], p[1]]);
+    if (data.layers) for (const [name, on] of Object.entries(data.layers)) if (name in this.layers) this.layers[name] = !!on;
+    for (const box of this.root.querySelectorAll("[data-testid^='pg-layer-']")) {
+      box.checked = this.layers[box.dataset.testid.slice("pg-layer-".length)];
+    }
+    const specs = data.runs || [];
+    const sameShape = specs.length === this.runs.length;
+    const drawnPreset = specs.some((s) => s.config.dataset === "drawn");
+    this.clearButton.style.display = drawnPreset ? "" : "none";
+    if (!sameShape) {
+      this.runs = specs.map((spec, i) => new PlaygroundRun(this, i, spec));
+      this.panels.replaceChildren(...this.runs.map((r) => r.panel));
+      this.setRunning(false);
+    } else {
+      specs.forEach((spec, i) => {
+        const run = this.runs[i];
+        const rebuild = REBUILD_FIELDS.some((name) => spec.config[name] !== run.config[name]);
+        run.configure(spec, rebuild);
+        if (rebuild) this.setRunning(false);
+      });
+    }
+    this.root.classList.toggle("pg-drawing-mode", drawnPreset);
+  }
+
+  toggleRunning() {
+    this.setRunning(!this.running);
+  }
+
+  setRunning(running) {
+    this.running = running;
+    if (running) this.slowMotion = false;
+    this.root.dataset.running = String(running);
+    this.startButton.textContent = running ? "Pause" : "Start";
+  }
+
+  slowStep() {
+    this.setRunning(false);
+    this.slowMotion = true;
+    const sentences = this.runs.map((run) => (this.runs.length > 1 ? `${run.label}: ` : "") + run.slowStep());
+    this.sentence.textContent = sentences.join("  ");
+  }
+
+  reset() {
+    this.setRunning(false);
+    this.slowMotion = false;
+    for (const run of this.runs) run.configure({ label: run.label, config: run.config }, true);
+    this.sentence.textContent = "Reset: new networks from the same seed.";
+  }
+
+  // ---- mouse drawing on a "drawn" run's plane ----
+  startDrawing(run, event) {
+    if (run.config.dataset !== "drawn") return;
+    this.drawing = run;
+    run.canvas.setPointerCapture?.(event.pointerId);
+    this.addPoint(run, event);
+  }
+
+  continueDrawing(run, event) {
+    if (this.drawing === run) this.addPoint(run, event);
+  }
+
+  addPoint(run, event) {
+    if (this.drawn.length >= 2000) return;
+    const rect = run.canvas.getBoundingClientRect(), e = this.extent;
+    const x = ((event.clientX - rect.left) / rect.width) * 2 * e - e;
+    const y = e - ((event.clientY - rect.top) / rect.height) * 2 * e;
+    this.drawn.push([Math.round(x * 1000) / 1000, Math.round(y * 1000) / 1000]);
+    for (const r of this.runs) { r.realShown = ToyGan.samplePoints("drawn", SHOWN_POINTS, ToyGan.makeRng(r.config.seed + 7), this.drawn); r.realEval = null; }
+  }
+
+  stopDrawing() {
+    if (!this.drawing) return;
+    this.drawing = null;
+    this.sendDrawn();
+    for (const run of this.runs) run.updateScore(true);
+  }
+
+  sendDrawn() {
+    if (this.setStateValue) this.setStateValue("drawn", this.drawn);
+  }
+
+  // ---- the animation loop ----
+  frame() {
+    if (!this.alive) return;
+    const started = performance.now();
+    if (this.running && this.runs.length) {
+      const budget = FRAME_BUDGET_MS;
+      let i = 0;
+      while (performance.now() - started < budget) {
+        this.runs[i % this.runs.length].trainStep(this.trainD, this.trainG);
+        i += 1;
+      }
+      for (const run of this.runs) run.updateScore(false);
+    }
+    const drawStarted = performance.now();
+    for (const run of this.runs) run.draw();
+    this.drawMs = 0.9 * (this.drawMs || 0) + 0.1 * (performance.now() - drawStarted);
+    this.root.dataset.drawMs = this.drawMs.toFixed(1);
+    this.frames += 1;
+    const steps = this.runs.reduce((sum, run) => sum + run.step, 0);
+    this.frameTimes.push([started, steps]);
+    while (this.frameTimes.length && started - this.frameTimes[0][0] > 1000) this.frameTimes.shift();
+    const stepsPerSecond = steps - this.frameTimes[0][1];
+    this.root.dataset.fps = String(this.frameTimes.length);
+    this.root.dataset.frames = String(this.frames);
+    this.root.dataset.stepsPerSecond = String(stepsPerSecond);
+    if (this.frames % 15 === 0) this.fpsBox.textContent = `${this.frameTimes.length} frames/s · ${stepsPerSecond} steps/s`;
+    requestAnimationFrame(this.loop);
+  }
+
+  destroy() {
+    this.alive = false;
+    window.removeEventListener("pointerup", this.onPointerUp);
+    PG_VIEWS.delete(this.root);
+  }
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  const root = parentElement.querySelector(".pg-root");
+  if (!root || !data) return undefined;
+  let view = PG_VIEWS.get(root);
+  if (!view) {
+    view = new PlaygroundView(root);
+    PG_VIEWS.set(root, view);
+  }
+  const generation = (view.generation = (view.generation || 0) + 1);
+  view.update(data, setStateValue);
+  // Streamlit keeps only the latest cleanup and may call an older one late: only the latest may tear down.
+  return () => {
+    if (view.generation === generation) view.destroy();
+  };
+}
