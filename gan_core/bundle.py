@@ -579,9 +579,10 @@ def _array_paths(path: Path, weights: list[np.ndarray]) -> list[str]:
 
 
 def _history_csv(history: dict[str, np.ndarray]) -> str:
-    names = list(history)
-    rows = zip(*(np.asarray(history[name], np.float64) for name in names))
-    return "\n".join([",".join(names)] + [",".join(f"{v:.6g}" for v in row) for row in rows]) + "\n"
+    # Exact values (repr), never rounded: a step past 1,000,000 stays itself (checkpoints' one CSV format).
+    from gan_core import checkpoints  # (imported here as the module's other uses do)
+
+    return checkpoints.history_csv_text(history)
 
 
 def pack_bundle(files: dict[str, bytes], layout: dict[str, list[str]], versions: dict[str, str]) -> bytes:

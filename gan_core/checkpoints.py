@@ -299,3 +299,114 @@ def read_history_csv(path: Path, up_to_step: float | None = None) -> dict[str, n
     if up_to_step is not None and "step" in names:
         values = values[values[:, names.index("step")] <= up_to_step]
     return {name: values[:, i] for i, name in enumerate(names)}
+
+
+def history_csv_rows(history: dict[str, np.ndarray], names: list[str] | None = None) -> list[list[str]]:
+    """The rows of a history CSV: one per point, every value round-trips exactly (repr), whatever the step."""
+    names = list(history) if names is None else names
+    return [[repr(float(value)) for value in row] for row in zip(*(np.asarray(history[name]) for name in names))]
+
+
+def history_csv_text(history: dict[str, np.ndarray]) -> str:
+    """A whole history as CSV text (a bundle's copy), in the one format every writer here uses."""
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(history))
+    writer.writerows(history_csv_rows(history))
+    return buffer.getvalue()
+
+
+class HistoryLog:
+    """An append-only history CSV: each save adds the points since the last one, never rewriting the file.
+
+    A recovery snapshot records how many rows it covers (`rows`), so a half-written tail from a kill is never
+    read. The file is written whole again (atomically) only when the curves changed under it: rolled back
+    after a divergence, or a new series appeared.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.names: list[str] | None = None
+        self.rows = 0  # rows written
+        self.last_step = -1.0
+
+    def append(self, delta: dict[str, np.ndarray], reset: bool, total: int) -> int:
+        """Add `delta` (the trainer's history_since answer); returns the rows the file now holds."""
+        names = list(delta)
+        if reset or self.names is None or names != self.names:
+            text = history_csv_text(delta)
+            atomic_write_text(self.path, text)
+            self.names, self.rows = names, len(delta.get("step", ()))
+        elif len(delta.get("step", ())):
+            with self.path.open("a", newline="") as stream:
+                csv.writer(stream, lineterminator="\n").writerows(history_csv_rows(delta, names))
+                stream.flush()
+                os.fsync(stream.fileno())
+            self.rows += len(delta["step"])
+        steps = delta.get("step", ())
+        if len(steps):
+            self.last_step = float(steps[-1])
+        return self.rows
+
+
+def read_history_rows(path: Path, rows: int) -> dict[str, np.ndarray]:
+    """The first `rows` points of a history CSV (what a recovery snapshot covers; a torn tail is ignored)."""
+    path = Path(path)
+    if rows <= 0 or not path.is_file():
+        return {}
+    try:
+        with path.open(newline="") as stream:
+            reader = csv.reader(stream)
+            names = next(reader)
+            values = [row for _, row in zip(range(rows), reader)]
+        table = np.array(values, dtype=np.float64).reshape(len(values), len(names))
+    except (OSError, UnicodeDecodeError, ValueError, StopIteration, csv.Error) as exc:
+        raise CheckpointError(f"{path.name}: not a readable history ({str(exc)[:120]}).") from exc
+    return {name: table[:, i] for i, name in enumerate(names)}
+
+
+# ---- a run's recovery snapshot: one consistent moment, committed by one rename ---------------------------
+CURRENT_SNAPSHOT = "weights"  # recovery_dir/weights -> snapshots/<name>: the one pointer a reader follows
+SNAPSHOTS_DIR = "snapshots"
+QUALITY_FILE = "quality.csv"
+
+
+def save_recovery_snapshot(recovery_dir: Path, model, config: GANConfig, step: int, history_rows: int,
+                           quality: dict[str, np.ndarray] | None, extra_state: dict | None = None) -> Path:
+    """Weights, step, the history's row count and the live-quality scores in a new folder, then the
+    `weights` pointer swapped to it in one rename: a reader (Resume) sees the old snapshot or the new one whole.
+    Call it between two training chunks, so the weights and the step describe one moment."""
+    recovery_dir = Path(recovery_dir)
+    root = recovery_dir / SNAPSHOTS_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{int(step):012d}-{secrets.token_hex(4)}"
+    state = {"step": int(step), "history_rows": int(history_rows), **(extra_state or {})}
+    folder = save_weights_folder(root / name, model, config, state)
+    if quality is not None and len(quality.get("step", ())):
+        atomic_write_text(folder / QUALITY_FILE, history_csv_text(quality))
+    pointer = recovery_dir / CURRENT_SNAPSHOT
+    temp = _temporary_sibling(pointer)
+    os.symlink(Path(SNAPSHOTS_DIR) / name, temp)
+    os.replace(temp, pointer)
+    _fsync_path(recovery_dir)
+    for old in root.iterdir():
+        if old.name != name and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def read_recovery_snapshot(recovery_dir: Path) -> dict | None:
+    """{"folder", "step", "history", "quality"} of the current snapshot, or None when there is none."""
+    recovery_dir = Path(recovery_dir)
+    folder = recovery_dir / CURRENT_SNAPSHOT
+    if not folder.is_dir():
+        return None
+    folder = folder.resolve()
+    state = read_state(folder)
+    step = int(state.get("step", 0))
+    history = read_history_rows(recovery_dir / HISTORY_FILE, int(state.get("history_rows", 0)))
+    quality_file = folder / QUALITY_FILE
+    quality = read_history_csv(quality_file) if quality_file.is_file() else None
+    return {"folder": folder, "step": step, "history": history, "quality": quality, "state": state}

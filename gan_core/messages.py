@@ -55,6 +55,7 @@ class RunSnapshot:
     timeline_steps: np.ndarray | None = None  # int64 (K,): the steps of the frames below
     timeline_frames: np.ndarray | None = None  # uint8 (K, 64, 28, 28): fixed-noise grids after the page's last
     timeline_weight_steps: tuple[int, ...] | None = None  # steps with kept weights; None: unchanged
+    saved_step: int = -1  # the step of the run's newest recovery snapshot (-1: none yet)
 
 
 class RunView:
@@ -83,6 +84,7 @@ class RunView:
         self.timeline_steps: list[int] = []  # the fixed-noise grid through training, bounded (thinned evenly)
         self.timeline_frames: list[np.ndarray] = []  # uint8 (64, 28, 28) each
         self.timeline_weight_steps: tuple[int, ...] = ()  # moments whose weights the worker can send
+        self.saved_step = -1  # the newest recovery snapshot's step, as the worker last said
         self._worker_count = 0  # points the worker held at the last answer
         self.revision = 0  # bumps whenever anything drawn changes
 
@@ -101,6 +103,7 @@ class RunView:
         self.steps_per_second, self.chunks, self.busy = snapshot.steps_per_second, snapshot.chunks, snapshot.busy
         self.message, self.total_steps = snapshot.message, snapshot.total_steps
         self.worker_gone = snapshot.worker_gone
+        self.saved_step = max(self.saved_step, snapshot.saved_step)
         if not snapshot.worker_gone:
             self._apply_history(snapshot)
         if snapshot.samples is not None:

@@ -70,6 +70,13 @@ class LiveQuality:
             self._lock.notify_all()
         return True
 
+    def restore(self, history: dict[str, np.ndarray]) -> None:
+        """Continue a resumed run's scores: the saved rows back, the next evaluation after the last of them."""
+        with self._lock:
+            self._history = {name: [float(v) for v in history.get(name, [])] for name in self._history}
+            if self._history["step"]:
+                self._next_step = (int(self._history["step"][-1]) // self.every_steps + 1) * self.every_steps
+
     def history(self) -> dict[str, np.ndarray]:
         with self._lock:
             return {name: np.array(values, dtype=np.float64) for name, values in self._history.items()}

@@ -10,9 +10,13 @@ which every weight, optimizer slot and random state is put back), so a later `rp
 recipe starts training at once. Runs that differ only in learning rates reuse it too; anything else builds
 anew in this process, which has TensorFlow imported already.
 
-Recovery: while training, the run writes its weights and curves to `options["recovery_dir"]` every
-`recovery_every_s` seconds and whenever it pauses, so a worker that dies (kill -9, out of memory) can be
-replaced by a new one that continues from there (`rpc_create(..., resume=True)`; optimizer moments restart).
+Recovery: while training, the run saves one consistent snapshot to `options["recovery_dir"]` every
+`recovery_every_s` seconds, whenever it pauses and when the engine asks (a session ending): always between two
+chunks (on the trainer's thread, or scheduled there), so step, weights, curves and live-quality scores describe
+one moment. The curves go to an append-only CSV (only the points since the last save are written); the
+weights and scores to a new folder that one rename makes current (gan_core.checkpoints). A worker that dies
+(kill -9, out of memory) is replaced by a new one that continues from there (`rpc_create(..., resume=True)`;
+optimizer moments restart), its curves where they stopped; one that cannot find the snapshot says so.
 
 Given data and weights: `rpc_create(..., dataset=(images, labels))` trains on arrays the page sent (an upload)
 instead of loading `config.dataset` by name, and `initial={"weights", "step", "history"}` starts from a
@@ -33,14 +37,17 @@ from pathlib import Path
 import numpy as np
 
 from gan_core.config import GANConfig
+from gan_core.engine.options import RUN_OPTION_DEFAULTS as DEFAULT_OPTIONS
 from gan_core.images import grid_png, to_uint8
 from gan_core.messages import Known, RunSnapshot
 from gan_core.timeline import TimelineRecorder
 
 LIVE_RATE_FIELDS = ("g_learning_rate", "d_learning_rate")  # changed on a live run without a rebuild
-DEFAULT_OPTIONS = {"chunk_steps": 100, "quality_every": 2000, "quality_n": 1000, "view_count": 256,
-                   "judge_dir": None, "reference_dataset": "mnist-sample", "recovery_dir": None,
-                   "recovery_every_s": 20.0, "total_steps": None}
+BETWEEN_CHUNKS_TIMEOUT_S = 30.0
+
+
+class SnapshotMissing(RuntimeError):
+    """Resume found no recovery snapshot where the run keeps them; the message says what to do."""
 
 
 def _build_options(options: dict) -> dict:
@@ -66,6 +73,9 @@ class RunService:
         self._prepare_thread: threading.Thread | None = None
         self._last_recovery = 0.0
         self._recovery_lock = threading.Lock()
+        self._history_log = None  # gan_core.checkpoints.HistoryLog once the run has a recovery folder
+        self._saved_step = -1
+        self._recovery_off = False  # the run was discarded: nothing more is written
         self.judge = None
         self.timeline = TimelineRecorder()
 
@@ -77,6 +87,9 @@ class RunService:
         dataset = load_dataset(config.dataset) if dataset_arrays is None else _given_dataset(config, dataset_arrays)
         run = create_run(config, dataset, chunk_steps=int(options["chunk_steps"]),
                          total_steps=options.get("total_steps"))
+        # Train like the CLI: chunks of about chunk_seconds, pictures at most at the page's redraw rate.
+        run.trainer.chunk_seconds = float(options.get("chunk_seconds") or 0) or None
+        run.trainer.views_every_s = float(options.get("views_every_s") or 0.0)
         if config.is_adversarial:
             run.attach_discriminator_view(dataset.images, count=int(options["view_count"]))
         quality_note = self._attach_quality(run, options)
@@ -113,12 +126,12 @@ class RunService:
         random_states = [generator.state for generator in (getattr(runner, "seed_generator", None),
                                                           getattr(model, "seed_generator", None))
                          if generator is not None]
-        variables = trainer._state_variables() + random_states  # noqa: SLF001 (the Trainer's own save list)
+        variables = trainer.state_variables() + random_states
         saved = [np.array(variable.numpy()) for variable in variables]
         runner(1)
         if trainer.preview is not None:
             trainer.preview()
-        for probe, _ in trainer._probes.values():  # noqa: SLF001
+        for probe in trainer.probe_functions():
             probe()
         for variable, value in zip(variables, saved):
             variable.assign(value)
@@ -172,7 +185,10 @@ class RunService:
         self.notes = list(run.dataset.notes)
         recovery = self._recovery_folder()
         if recovery is not None:
+            from gan_core.checkpoints import HistoryLog
+
             self.timeline.spill_dir = recovery / "timeline"
+            self._history_log = HistoryLog(recovery / "history.csv")
         if resume:
             self._restore_recovery()
         elif initial is not None:
@@ -181,7 +197,7 @@ class RunService:
         run.trainer.add_callback("on_chunk_end", self._maybe_save_recovery)
         run.trainer.add_callback("on_status", self._on_status)
         return {"notes": self.notes, "quality_note": quality_note, "reused_spare": reused, "pid": os.getpid(),
-                "step": run.trainer.snapshot().step,
+                "step": run.trainer.status_numbers()["step"],
                 "quality_every": int(merged["quality_every"] or 0), "quality_n": int(merged["quality_n"])}
 
     def _load_initial(self, initial: dict) -> None:
@@ -194,18 +210,14 @@ class RunService:
         for stem, arrays in initial.get("weights", {}).items():
             networks[stem].set_weights([np.asarray(a) for a in arrays])
         step = int(initial.get("step", 0))
-        trainer = self.run.trainer
-        with trainer._lock:  # noqa: SLF001 (a new, idle trainer: nothing else reads it yet)
-            trainer._step = step  # noqa: SLF001
         history = {name: np.asarray(values, np.float64) for name, values in (initial.get("history") or {}).items()}
-        if len(history.get("step", ())):
-            trainer.restore_history(history)
+        self.run.trainer.start_at(step, history if len(history.get("step", ())) else None)
         self.notes.append(f"Continued from the bundle's weights at step {step:,}; the optimizer's moments start "
                           f"afresh.")
 
     def _record_timeline(self, snapshot) -> None:
         """On the trainer thread at each chunk end: the grid, and the weights when their interval has passed."""
-        if snapshot.samples is not None:
+        if snapshot.samples is not None and snapshot.samples_step == snapshot.step:  # a fresh grid this chunk
             self.timeline.add_frame(snapshot.step, to_uint8(snapshot.samples))
         if self.timeline.wants_weights(snapshot.step):
             self.timeline.add_weights(snapshot.step, _picture_weights(self.run.model, self.config))
@@ -239,27 +251,20 @@ class RunService:
         run = self._need_run()
         known = known or Known()
         trainer = run.trainer
-        # The Trainer's lock guards its history lists; reading the tail under it avoids copying everything.
-        with trainer._lock:  # noqa: SLF001
-            history = trainer._history  # noqa: SLF001
-            count = len(history["step"])
-            reset = not (0 < known.history_count <= count
-                         and history["step"][known.history_count - 1] == known.history_last_step)
-            if known.history_count == 0:
-                reset = True
-            start = 0 if reset else known.history_count
-            delta = {name: np.asarray(values[start:], np.float64) for name, values in history.items()}
-            samples = trainer._samples  # noqa: SLF001
-            samples_step = trainer._samples_step  # noqa: SLF001
-            chunks = trainer._chunks  # noqa: SLF001
-            extras = dict(trainer._extras) if chunks != known.extras_chunk else {}  # noqa: SLF001
+        delta, reset, count = trainer.history_since(known.history_count, known.history_last_step)
         if reset and count > 20000:  # a long run's full history goes over thinned; new points come whole after
             from gan_core.history import downsample
 
-            steps = delta["step"]
-            index = downsample(np.arange(len(steps)), np.arange(len(steps)), max_points=20000)[0]
+            index = downsample(np.arange(count), np.arange(count), max_points=20000)[0]
             delta = {name: values[index] for name, values in delta.items()}
-        status = _status(trainer)
+        numbers = trainer.status_numbers()
+        views = trainer.views() if numbers["views_chunk"] != known.extras_chunk else None
+        samples = samples_step = None
+        extras: dict = {}
+        if views is not None:
+            samples, samples_step, extras = views["samples"], views["samples_step"], views["extras"]
+        else:
+            samples_step = known.samples_step
         quality = shares = None
         quality_error = ""
         live = run.live_quality
@@ -269,13 +274,14 @@ class RunService:
                 quality, shares = quality_history, live.latest_shares
             quality_error = live.error
         return RunSnapshot(
-            status=status["status"], step=status["step"], elapsed_s=status["elapsed_s"],
-            steps_per_second=status["steps_per_second"], chunks=chunks, busy=status["busy"],
-            message=status["message"], total_steps=trainer.total_steps,
+            status=numbers["status"], step=numbers["step"], elapsed_s=numbers["elapsed_s"],
+            steps_per_second=numbers["steps_per_second"], chunks=numbers["chunks"], busy=numbers["busy"],
+            message=numbers["message"], total_steps=trainer.total_steps,
             history=delta, history_reset=reset, history_count=count,
             samples=None if samples is None or samples_step == known.samples_step else to_uint8(samples),
-            samples_step=samples_step, extras=extras, extras_chunk=chunks,
-            quality=quality, quality_shares=shares, quality_error=quality_error,
+            samples_step=samples_step, extras=extras,
+            extras_chunk=views["views_chunk"] if views is not None else known.extras_chunk,
+            quality=quality, quality_shares=shares, quality_error=quality_error, saved_step=self._saved_step,
             **self._timeline_delta(known))
 
     def _timeline_delta(self, known: Known) -> dict:
@@ -293,21 +299,56 @@ class RunService:
 
     def rpc_bundle(self) -> bytes:
         """The run as a model bundle (.zip bytes): config, every network's weights, step, curves, the grid."""
+        return self.rpc_bundle_with_step()["bundle"]
+
+    def rpc_bundle_with_step(self) -> dict:
+        """{"bundle": .zip bytes, "step": the weights' step}: weights, step and curves read between two chunks."""
         from gan_core.bundle import bundle_bytes_from_arrays
 
-        copy = self.rpc_weights()
-        trainer = self._need_run().trainer
-        snapshot = trainer.snapshot()
-        samples_png = grid_png(snapshot.samples, columns=8) if snapshot.samples is not None else None
-        return bundle_bytes_from_arrays(GANConfig.from_dict(copy["config"]), copy["weights"], {"step": copy["step"]},
-                                        snapshot.history, samples_png)
+        def read():
+            trainer = self._need_run().trainer
+            copy = self._weights_now()
+            history, _, _ = trainer.history_since(0, -1.0)
+            return copy, history, trainer.views()["samples"]
+
+        copy, history, samples = self._between_chunks(read)
+        samples_png = grid_png(samples, columns=8) if samples is not None else None
+        data = bundle_bytes_from_arrays(GANConfig.from_dict(copy["config"]), copy["weights"], {"step": copy["step"]},
+                                        history, samples_png)
+        return {"bundle": data, "step": copy["step"]}
 
     def rpc_weights(self) -> dict:
-        """A copy of every network's weights, read between two traced calls (each variable whole)."""
+        """A copy of every network's weights and their step, read between two chunks (one moment)."""
+        return self._between_chunks(self._weights_now)
+
+    def _weights_now(self) -> dict:
         run = self._need_run()
-        return {"config": run.config.to_dict(), "step": _status(run.trainer)["step"],
+        return {"config": run.config.to_dict(), "step": run.trainer.status_numbers()["step"],
                 "weights": {stem: [np.array(w) for w in network.get_weights()]
                             for stem, network in run.model.weight_networks().items()}}
+
+    def _between_chunks(self, read, timeout: float = BETWEEN_CHUNKS_TIMEOUT_S):
+        """`read()` on the trainer's thread between two chunks (or here, when it does not train)."""
+        trainer = self._need_run().trainer
+        if threading.current_thread().name == "gan-trainer" or not trainer.is_alive:
+            return read()
+        done = threading.Event()
+        answer: dict = {}
+
+        def action():
+            try:
+                answer["value"] = read()
+            except Exception as exc:  # raised again on the asking thread
+                answer["error"] = exc
+            finally:
+                done.set()
+
+        trainer.schedule(action)
+        if not done.wait(timeout):
+            raise TimeoutError(f"the run did not reach a chunk boundary within {timeout:.0f} s")
+        if "error" in answer:
+            raise answer["error"]
+        return answer["value"]
 
     def rpc_describe(self) -> dict:
         from gan_core.networks import describe
@@ -321,54 +362,84 @@ class RunService:
         return Path(folder) if folder else None
 
     def _maybe_save_recovery(self, snapshot) -> None:
+        # On the trainer's thread at a chunk's end: the moment is consistent by construction.
         if time.monotonic() - self._last_recovery >= float(self.options["recovery_every_s"]):
-            self.rpc_save_recovery()
+            try:
+                self._write_snapshot()
+            except Exception:  # a failed snapshot only loses the ability to resume from it, never the run
+                pass
 
     def _on_status(self, status: str) -> None:
         # Called under the trainer's lock, from whichever thread changed the status: save from a thread of
-        # its own once the chunk in flight has ended, so nothing waits on the disk.
+        # its own, scheduled between chunks, so nothing waits on the disk.
         if status in ("paused", "finished", "diverged") and self._recovery_folder() is not None:
-            threading.Thread(target=self._save_when_idle, daemon=True, name="save-recovery").start()
+            threading.Thread(target=self._save_quietly, daemon=True, name="save-recovery").start()
 
-    def _save_when_idle(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self.run is not None and _status(self.run.trainer)["busy"] and time.monotonic() < deadline:
-            time.sleep(0.05)
+    def _save_quietly(self) -> None:
         try:
             self.rpc_save_recovery()
         except Exception:  # a failed snapshot only loses the ability to resume from it, never the run
             pass
 
     def rpc_save_recovery(self) -> str:
-        folder = self._recovery_folder()
-        if folder is None or self.run is None:
+        """Save a snapshot now, between two chunks; returns the folder ("" when the run keeps none)."""
+        if self._recovery_folder() is None or self.run is None or self._recovery_off:
             return ""
-        from gan_core import checkpoints
+        self._between_chunks(self._write_snapshot)
+        return str(self._recovery_folder())
+
+    def rpc_discard_recovery(self) -> None:
+        """Reset: stop saving and delete this run's recovery folder on this worker's node."""
+        import shutil
 
         with self._recovery_lock:
+            self._recovery_off = True
+            folder = self._recovery_folder()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _write_snapshot(self) -> None:
+        """Step, weights, the curves since the last save and the live-quality scores, as one snapshot."""
+        from gan_core import checkpoints
+
+        folder = self._recovery_folder()
+        with self._recovery_lock:
+            if folder is None or self.run is None or self._recovery_off:
+                return
             run = self.run
-            status = _status(run.trainer)
-            checkpoints.save_weights_folder(folder / "weights", run.model, run.config, {"step": status["step"]})
-            checkpoints.write_history_csv(folder / "history.csv", run.trainer.snapshot().history)
+            trainer = run.trainer
+            step = trainer.status_numbers()["step"]
+            log = self._history_log
+            delta, reset, count = trainer.history_since(log.rows, log.last_step)
+            rows = log.append(delta, reset, count)
+            quality = run.live_quality.history() if run.live_quality is not None else None
+            checkpoints.save_recovery_snapshot(folder, run.model, run.config, step, rows, quality)
+            self._saved_step = step
             self._last_recovery = time.monotonic()
-        return str(folder)
 
     def _restore_recovery(self) -> None:
         from gan_core import checkpoints
 
         folder = self._recovery_folder()
-        if folder is None or not (folder / "weights").is_dir():
-            raise RuntimeError("there is no saved snapshot of this run to resume from")
-        weights = folder / "weights"
+        saved = checkpoints.read_recovery_snapshot(folder) if folder is not None else None
+        if saved is None:
+            raise SnapshotMissing(
+                "No recovery snapshot of this run was found. On a cluster of several machines, set "
+                "GAN_LAB_RECOVERY_DIR to a folder every machine shares; otherwise the training process ended "
+                "before its first save. Press Reset to start the run again.")
         for stem, network in self.run.model.weight_networks().items():
-            file = weights / f"{stem}.weights.h5"
+            file = saved["folder"] / f"{stem}.weights.h5"
             if file.is_file():
                 network.load_weights(file)
-        step = int(checkpoints.read_state(weights).get("step", 0))
-        trainer = self.run.trainer
-        with trainer._lock:  # noqa: SLF001 (a new, idle trainer: nothing else reads it yet)
-            trainer._step = step  # noqa: SLF001
-        trainer.restore_history(checkpoints.read_history_csv(folder / "history.csv"))
+        step = saved["step"]
+        self.run.trainer.start_at(step, saved["history"] or None)
+        if saved["quality"] and self.run.live_quality is not None:
+            self.run.live_quality.restore(saved["quality"])
+        # Rows a kill left past the snapshot are dropped once, here; from now on the log only appends.
+        history = saved["history"]
+        if len(history.get("step", ())):
+            self._history_log.append(history, True, len(history["step"]))
+        self._saved_step = step
         self.notes.append(f"Continued from the snapshot saved at step {step:,}; the optimizer's moments "
                           f"start afresh.")
 
@@ -404,14 +475,3 @@ def _picture_weights(model, config: GANConfig) -> dict[str, list[np.ndarray]]:
     else:
         wanted = ("encoder", "decoder")
     return {stem: [np.array(w) for w in networks[stem].get_weights()] for stem in wanted if stem in networks}
-
-
-def _status(trainer) -> dict:
-    """The trainer's status numbers without copying its history (Trainer.snapshot copies everything)."""
-    with trainer._lock:  # noqa: SLF001
-        recent_steps = sum(s for s, _ in trainer._recent)  # noqa: SLF001
-        recent_time = sum(t for _, t in trainer._recent)  # noqa: SLF001
-        return {"status": trainer._status, "step": trainer._step, "elapsed_s": trainer._elapsed_s,  # noqa: SLF001
-                "steps_per_second": recent_steps / recent_time if recent_time > 0 else 0.0,
-                "message": trainer._message,  # noqa: SLF001
-                "busy": trainer._busy or trainer._pending_steps > 0 or trainer._status == "running"}  # noqa: SLF001

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from gan_core.history import downsample  # noqa: F401  (re-exported: older imports)
 
+GOOD_STATE_EVERY_S = 1.0  # timed chunks: how often the divergence rollback point is refreshed
 STATUSES = ("idle", "running", "paused", "finished", "diverged", "stopped", "error")
 
 
@@ -85,13 +86,24 @@ class Trainer:
 
     `run_steps(n)` advances the model n steps and returns metric means;
     `preview()` returns the fixed-noise sample grid. Callbacks, set with
-    `add_callback(event, fn)`, run on the worker thread: "on_chunk_end" gets the
-    snapshot, "on_status" gets the new status.
+    `add_callback(event, fn)`, run on the worker thread: "on_chunk_end" gets a
+    snapshot whose history holds that chunk's points only (the whole is `snapshot()`),
+    "on_status" gets the new status.
+
+    `chunk_seconds`: while running in the background, a chunk is about this long (its steps adapt to the
+    measured speed, up to `max_chunk_steps`), so a fast model is not slowed by per-chunk work and a slow one
+    still answers Pause promptly; a single Step is always `chunk_steps`. `views_every_s`: the grid and the
+    probes (the page's pictures) are computed at most this often while running, and always at a chunk that
+    ends in a pause, so a paused run's pictures match its step.
+
+    Readers on other threads use the public read API: `status_numbers()`, `history_since(count, last_step)`,
+    `views()`; a resumed or continued run is set up with `start_at(step, history)` before it trains.
     """
 
     def __init__(self, model: keras.Model, run_steps: Callable[[int], dict[str, float]],
                  preview: Callable[[], np.ndarray] | None = None, *, chunk_steps: int = 100,
-                 steps_per_call: int = 25, total_steps: int | None = None, start_step: int = 0):
+                 steps_per_call: int = 25, total_steps: int | None = None, start_step: int = 0,
+                 chunk_seconds: float | None = None, max_chunk_steps: int | None = None, views_every_s: float = 0.0):
         if chunk_steps < 1 or steps_per_call < 1:
             raise ValueError("chunk_steps and steps_per_call must be positive")
         self.model = model
@@ -100,6 +112,12 @@ class Trainer:
         self.chunk_steps = int(chunk_steps)
         self.steps_per_call = int(steps_per_call)
         self.total_steps = total_steps
+        self.chunk_seconds = None if not chunk_seconds else float(chunk_seconds)
+        self.max_chunk_steps = int(max_chunk_steps) if max_chunk_steps else max(self.chunk_steps, 20 * self.chunk_steps)
+        self.views_every_s = float(views_every_s)
+        self._last_views = -math.inf
+        self._last_good_time = -math.inf
+        self._views_chunk = -1  # the chunk whose end last computed the pictures (grid, probes)
         self._lock = threading.RLock()  # re-entrant: callbacks may read a snapshot
         self._wake = threading.Condition(self._lock)
         self._history: dict[str, list[float]] = {"step": [], "time": []}
@@ -224,9 +242,64 @@ class Trainer:
         """Continue the curves of a resumed run (series as written by write_history_csv)."""
         with self._lock:
             self._history = {name: [float(v) for v in values] for name, values in history.items()}
+            self._history.setdefault("step", [])
+            self._history.setdefault("time", [])
             if len(self._history.get("time", [])):
                 self._elapsed_s = self._history["time"][-1]
             self._last_good = None  # its mark counted the old curves: take a fresh one at the next chunk
+
+    # ---- the public read API (any thread): what a worker's page answers need, without copying everything
+    def status_numbers(self) -> dict:
+        """status, step, elapsed_s, steps_per_second, message, busy, chunks, total_steps: no history copied."""
+        with self._lock:
+            recent_steps = sum(s for s, _ in self._recent)
+            recent_time = sum(t for _, t in self._recent)
+            return {"status": self._status, "step": self._step, "elapsed_s": self._elapsed_s,
+                    "steps_per_second": recent_steps / recent_time if recent_time > 0 else 0.0,
+                    "message": self._message, "chunks": self._chunks, "total_steps": self.total_steps,
+                    "views_chunk": self._views_chunk,
+                    "busy": self._busy or self._pending_steps > 0 or self._status == "running"}
+
+    def history_since(self, count: int, last_step: float) -> tuple[dict[str, np.ndarray], bool, int]:
+        """(the points after the first `count`, reset, total count). A reader that holds `count` points whose
+        last is at `last_step` gets only the new ones; one whose tail no longer matches (curves restored or
+        rolled back) gets everything, with reset=True."""
+        with self._lock:
+            history = self._history
+            total = len(history["step"])
+            reset = not (0 < count <= total and history["step"][count - 1] == last_step)
+            start = 0 if reset else count
+            return {name: np.asarray(values[start:], np.float64) for name, values in history.items()}, reset, total
+
+    def history_length(self) -> int:
+        with self._lock:
+            return len(self._history["step"])
+
+    def views(self) -> dict:
+        """The latest pictures: samples (a private copy), samples_step, chunks, extras (copied)."""
+        with self._lock:
+            return {"samples": None if self._samples is None else self._samples.copy(),
+                    "samples_step": self._samples_step, "chunks": self._chunks, "views_chunk": self._views_chunk,
+                    "extras": {name: _copy(value) for name, value in self._extras.items()}}
+
+    def start_at(self, step: int, history: dict[str, np.ndarray] | None = None) -> None:
+        """Set a trainer that has not trained yet at `step`, with the curves so far (points past `step` dropped,
+        so a resumed run's curves continue strictly increasing)."""
+        with self._lock:
+            if self._busy or self._status == "running":
+                raise RuntimeError("start_at is for a trainer that is not training")
+            self._step = int(step)
+        if history is not None and len(history.get("step", ())):
+            steps = np.asarray(history["step"], np.float64)
+            keep = steps <= step
+            self.restore_history({name: np.asarray(values)[keep] for name, values in history.items()})
+        else:
+            self.restore_history({"step": [], "time": []})
+        with self._lock:
+            self._last_good_mark = (self._step, len(self._history["step"]), self._elapsed_s)
+
+    def probe_functions(self) -> list[Callable[[], object]]:
+        return [fn for fn, _ in self._probes.values()]
 
     # ---- blocking use (CLI, tests) -----------------------------------------------------
     def run(self, steps: int, on_chunk_end: Callable[[TrainerSnapshot], None] | None = None) -> TrainerSnapshot:
@@ -284,8 +357,9 @@ class Trainer:
                 self._drain_actions()
                 if run_chunk:
                     # The first chunk is one traced call: the first loss point shows as soon as tracing ends.
-                    steps = self.chunk_steps
-                    if self._chunks == 0 and self.status == "running":
+                    running = self.status == "running"
+                    steps = self._timed_chunk_steps() if running else self.chunk_steps
+                    if self._chunks == 0 and running:
                         steps = min(steps, self.steps_per_call)
                     if self.total_steps is not None:
                         steps = min(steps, self.total_steps - self._step)
@@ -303,6 +377,24 @@ class Trainer:
                 self._pending_steps = 0
                 self._exiting = True
                 self._set_status_locked("error", f"{type(exc).__name__}: {exc}")
+
+    def _timed_chunk_steps(self) -> int:
+        """Steps for about `chunk_seconds` at the recent speed, whole traced calls, within the bounds."""
+        if self.chunk_seconds is None:
+            return self.chunk_steps
+        with self._lock:
+            recent_steps = sum(s for s, _ in self._recent)
+            recent_time = sum(t for _, t in self._recent)
+        if recent_time <= 0:
+            return self.chunk_steps
+        calls = max(1, round(recent_steps / recent_time * self.chunk_seconds / self.steps_per_call))
+        return int(min(self.max_chunk_steps, calls * self.steps_per_call))
+
+    def _views_due(self) -> bool:
+        """Pictures now? Always when this chunk ends in a pause (or stop), else at most every views_every_s."""
+        with self._lock:
+            holding = self._pause_requested or self._stop_requested or self._status != "running"
+        return holding or time.perf_counter() - self._last_views >= self.views_every_s
 
     def _drain_actions(self) -> None:
         with self._lock:
@@ -323,6 +415,8 @@ class Trainer:
     def _run_chunk_steps(self, steps: int) -> None:
         if self._last_good is None:
             self._remember_good_state()
+        with self._lock:
+            chunk_start = len(self._history["step"])
         done = 0
         while done < steps:
             n = min(self.steps_per_call, steps - done)
@@ -343,21 +437,42 @@ class Trainer:
                 for name, value in logs.items():
                     self._history.setdefault(name, []).append(value)
                 self._wake.notify_all()
-        samples = self.preview() if self.preview is not None else None
-        probed = {name: fn() for name, (fn, every) in self._probes.items() if self._chunks % every == 0}
-        self._remember_good_state()
+        views_due = self._views_due()
+        samples = self.preview() if self.preview is not None and views_due else None
+        probed = ({name: fn() for name, (fn, every) in self._probes.items() if self._chunks % every == 0}
+                  if views_due else {})
+        if views_due:
+            self._last_views = time.perf_counter()
+        # The rollback point for a divergence: every chunk for fixed chunks (the CLI), at most once a second for
+        # timed ones, whose chunks are short (copying every weight and optimizer slot is not free).
+        if self.chunk_seconds is None or time.perf_counter() - self._last_good_time >= GOOD_STATE_EVERY_S:
+            self._remember_good_state()
         with self._lock:
             self._extras.update(probed)
             if samples is not None:
                 self._samples, self._samples_step = samples, self._step
+            if views_due:
+                self._views_chunk = self._chunks
             self._chunks += 1
             if self.first_chunk_s is None:
                 self.first_chunk_s = time.perf_counter() - self._created
-        snapshot = self.snapshot()
+        snapshot = self._chunk_snapshot(chunk_start)
         for fn in self._callbacks["on_chunk_end"]:
             fn(snapshot)
 
+    def _chunk_snapshot(self, chunk_start: int) -> TrainerSnapshot:
+        """A snapshot whose history is the last chunk's points only: callbacks never copy the whole curves."""
+        with self._lock:
+            numbers = self.status_numbers()
+            history = {name: np.array(values[chunk_start:], dtype=np.float64) for name, values in self._history.items()}
+            return TrainerSnapshot(
+                status=numbers["status"], step=numbers["step"], elapsed_s=numbers["elapsed_s"],
+                steps_per_second=numbers["steps_per_second"], history=history,
+                samples=self._samples, samples_step=self._samples_step, message=numbers["message"],
+                total_steps=self.total_steps, chunks=self._chunks, busy=numbers["busy"], extras=dict(self._extras))
+
     def _remember_good_state(self) -> None:
+        self._last_good_time = time.perf_counter()
         state = self._save_state()
         with self._lock:
             self._last_good = state
@@ -365,6 +480,10 @@ class Trainer:
 
     def _save_state(self) -> list[np.ndarray]:
         return [np.array(v.numpy()) for v in self._state_variables()]
+
+    def state_variables(self) -> list:
+        """Every variable a step changes: the model's weights and its optimizers' slots."""
+        return self._state_variables()
 
     def _state_variables(self) -> list:
         variables = list(self.model.weights)

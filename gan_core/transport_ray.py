@@ -5,7 +5,13 @@ Same engine, same pages, same services: a RayWorker offers exactly what gan_core
 very RunService / InferenceService a local worker process runs. Decisions, and why:
 - Connecting: `ray.init(address=RAY_ADDRESS or "auto")`, the standard variable: `auto` joins the cluster this
   machine belongs to (`ray start --head` / `--address`), `ray://head:10001` goes through Ray Client. An app
-  that already called ray.init (a test) keeps its connection.
+  that already called ray.init (a test) keeps its connection. The connect runs on a thread of its own and is
+  given GAN_LAB_RAY_CONNECT_S seconds (default 15): an address where no cluster answers is a ClusterUnreachable
+  naming the address and Ray's reason within seconds, never a page script held inside Ray's retries.
+- A transient `ActorUnavailableError` (the actor's node is restarting a connection; a subclass of
+  RayActorError) is not death: the call fails as a timeout and the next poll asks again. Only other
+  RayActorErrors mark the worker gone, and closing a gone actor still `ray.kill`s it, so a Resume never
+  starts a second actor while the first, merely unreachable, keeps training.
 - One actor per training run, with the CPUs (or GPU) it asks for: GAN_LAB_RAY_TRAINER_CPUS (default 1) and
   GAN_LAB_RAY_TRAINER_GPUS (default 0); the shared inference in one actor (GAN_LAB_RAY_INFERENCE_CPUS,
   default 1). A run the cluster has no room for waits in Ray's queue and shows "starting"; the engine's cap
@@ -21,8 +27,9 @@ very RunService / InferenceService a local worker process runs. Decisions, and w
   WorkerGone. Each actor runs two threads: one serves calls, the other answers `alive()`'s ping while a long
   call (wait_for_step, create) is under way.
 - Code: actors import gan_core, so every node needs this checkout (same path, or on PYTHONPATH); the
-  actors get this checkout's root on PYTHONPATH. Recovery snapshots are written by the actor on its node;
-  Resume after a lost actor finds them when the app and the actors share a filesystem (one machine, NFS).
+  actors get this checkout's root on PYTHONPATH. Recovery snapshots are written by the actor on its node,
+  under GAN_LAB_RECOVERY_DIR: on a cluster of several machines that must be a folder every node shares (NFS),
+  or a Resume on another node finds no snapshot and the page says so (it never silently restarts at step 0).
 This module imports Ray; gan_core.engine imports it only when GAN_LAB_ENGINE=ray.
 """
 
@@ -43,12 +50,46 @@ ENDED_KEPT = 1000  # ended tokens the registry remembers (to tell a late viewer 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def connect(address: str | None = None) -> None:
-    """Join the cluster once per process (RAY_ADDRESS, else `auto`); a process already connected stays so."""
+class ClusterUnreachable(ConnectionError):
+    """The Ray cluster at an address did not answer; the message names the address and Ray's reason."""
+
+
+_connect_lock = threading.Lock()
+
+
+def connect(address: str | None = None, timeout: float | None = None) -> None:
+    """Join the cluster once per process (RAY_ADDRESS, else `auto`); a process already connected stays so.
+
+    Bounded: ClusterUnreachable after `timeout` s (GAN_LAB_RAY_CONNECT_S, default 15), with Ray's reason."""
     if ray.is_initialized():
         return
-    ray.init(address=address or os.environ.get("RAY_ADDRESS") or "auto", namespace=NAMESPACE,
-             ignore_reinit_error=True, log_to_driver=False)
+    target = address or os.environ.get("RAY_ADDRESS") or "auto"
+    timeout = _float_env("GAN_LAB_RAY_CONNECT_S", 15.0) if timeout is None else timeout
+    outcome: dict = {}
+
+    def join() -> None:
+        try:
+            with _connect_lock:
+                if not ray.is_initialized():
+                    ray.init(address=target, namespace=NAMESPACE, ignore_reinit_error=True, log_to_driver=False)
+        except Exception as exc:  # said to the caller below
+            outcome["error"] = exc
+
+    joiner = threading.Thread(target=join, daemon=True, name="ray-connect")
+    joiner.start()
+    joiner.join(timeout)
+    if "error" in outcome:
+        reason = str(outcome["error"]).strip().splitlines()[0][:300] if str(outcome["error"]).strip() else type(
+            outcome["error"]).__name__
+        raise ClusterUnreachable(f"cannot join the Ray cluster at {target!r} (RAY_ADDRESS): {reason}")
+    if joiner.is_alive() or not ray.is_initialized():
+        raise ClusterUnreachable(f"cannot join the Ray cluster at {target!r} (RAY_ADDRESS): no answer within "
+                                 f"{timeout:g} s; check the address, that the head is running, and its firewall")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _float_env(name: str, default: float) -> float:
@@ -168,6 +209,8 @@ class RayWorker:
             if ready:
                 try:
                     ray.get(ready[0])
+                except ray.exceptions.ActorUnavailableError:
+                    return True  # unreachable for now, not dead: asked again on the next check
                 except ray.exceptions.RayActorError as exc:
                     self._died(exc)
                     return False
@@ -192,6 +235,8 @@ class RayWorker:
                 ok, value = ray.get(reference, timeout=timeout)
             except ray.exceptions.GetTimeoutError:
                 raise TimeoutError(f"the {self.role} worker did not answer {method!r} within {timeout:.0f} s") from None
+            except ray.exceptions.ActorUnavailableError as exc:  # transient: the caller retries, nothing is lost
+                raise TimeoutError(f"the {self.role} worker is unreachable for the moment ({_first_line(exc)})") from exc
             except ray.exceptions.RayActorError as exc:
                 raise self._died(exc) from exc
         finally:
@@ -206,7 +251,13 @@ class RayWorker:
         if self._closed:
             return
         self._closed = True
-        if not self.owned or self._gone:
+        if not self.owned:
+            return
+        if self._gone:  # dead, or so it seemed: make sure, so it never trains beside its replacement
+            try:
+                ray.kill(self.actor, no_restart=True)
+            except Exception:
+                pass
             return
         try:
             if self._lock.acquire(timeout=0.2):
@@ -221,6 +272,8 @@ class RayWorker:
 
 class RayWorkers:
     """The engine's worker factory for a Ray cluster (EngineOptions.make_worker), plus the share registry."""
+
+    is_cluster = True  # the page says "starting a training process on the cluster" while it waits
 
     def __init__(self, address: str | None = None, trainer_cpus: float | None = None,
                  trainer_gpus: float | None = None, inference_cpus: float | None = None):

@@ -7,10 +7,11 @@ artifacts/. Without Chromium the tests skip and say how to install it; in CI (CI
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
+
+from ci_support import in_ci, skip_or_fail
 
 from browser_support import (ROOT, AppServer, INSTALL_HINT, by_key, launch_browser, screenshot, step_value, wait_for_app_idle,
                              wait_until)
@@ -18,7 +19,7 @@ from browser_support import (ROOT, AppServer, INSTALL_HINT, by_key, launch_brows
 try:
     from playwright import sync_api
 except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-    if os.environ.get("CI", "").lower() == "true":
+    if in_ci():
         raise
     pytest.skip("playwright is not installed: `.venv/bin/python -m pip install -r requirements-dev.txt`",
                 allow_module_level=True)
@@ -46,10 +47,7 @@ const realSend = WebSocket.prototype.send;
 WebSocket.prototype.send = function (data) { window.__wsSends.push(performance.now()); return realSend.call(this, data); };"""
 
 
-def _no_browser(message: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true, so this fails instead of skipping)")
-    pytest.skip(message)
+_no_browser = skip_or_fail
 
 
 @pytest.fixture(scope="module")
@@ -194,12 +192,16 @@ def test_explore_instant_slider_redraws_without_a_server_round_trip(page, server
     page.mouse.down()  # a press on the track moves the thumb there: an `input` event, no `change` yet
     page.mouse.move(box["x"] + box["width"] * 0.9, y, steps=5)
     assert wait_until(lambda: canvas.evaluate("c => c.toDataURL()") != before, timeout=10), "the canvas never changed"
-    changed_at = page.evaluate("() => performance.now()")
+    # Keep dragging, back and forth, for the whole gesture: no message may leave before the release.
+    for fraction in (0.2, 0.8, 0.3, 0.7):
+        page.mouse.move(box["x"] + box["width"] * fraction, y, steps=5)
+        page.wait_for_timeout(100)
+    released_at = page.evaluate("() => performance.now()")
     sends = page.evaluate("() => window.__wsSends")
     page.mouse.up()
 
-    assert int(page.get_by_test_id("instant-fps").get_attribute("data-draws")) > draws
-    during = [t for t in sends if pressed_at <= t <= changed_at]
+    assert int(page.get_by_test_id("instant-fps").get_attribute("data-draws")) > draws + 4
+    during = [t for t in sends if pressed_at <= t <= released_at]
     assert not during, f"the page sent {len(during)} message(s) to the server while dragging"
     screenshot(page, "explore_instant")
     _assert_no_exception(page)

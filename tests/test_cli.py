@@ -157,7 +157,7 @@ def test_sample_bad_n_and_suffix(tmp_path, capsys):
 
 def test_help_for_each_command():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for command in ([], ["train"], ["sample"], ["train-classifier"]):
+    for command in ([], ["train"], ["sample"], ["train-classifier"], ["evaluate"], ["export"], ["project"]):
         result = subprocess.run([sys.executable, "-m", "gan_core", *command, "--help"], capture_output=True,
                                 text=True, env=env, timeout=120)
         assert result.returncode == 0 and "usage:" in result.stdout

@@ -144,3 +144,77 @@ def test_a_presenter_link_works_from_another_replica_and_ends_with_the_run(engin
             late.shutdown()
     finally:
         other.shutdown()
+
+
+def test_an_unreachable_cluster_is_a_message_with_its_address_within_seconds():
+    """A bad RAY_ADDRESS (a local port where nothing listens: no network needed) never holds a page."""
+    import socket
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from gan_core.config import GANConfig
+        from gan_core.engine import EngineOptions, LabEngine
+        from gan_core.transport_ray import RayWorkers
+        engine = LabEngine(EngineOptions(warm_spare=False, judge_dir=None, quality_every=0,
+                                         make_worker=RayWorkers(address="127.0.0.1:{port}")), start=False)
+        began = time.monotonic()
+        run = engine.create_run(GANConfig(hidden_units=8, latent_dim=4))
+        print("returned", time.monotonic() - began, flush=True)
+        while run.poll().status == "starting" and time.monotonic() - began < 60:
+            time.sleep(0.1)
+        print("status", run.poll().status, time.monotonic() - began, flush=True)
+        print("message", run.poll().message, flush=True)
+        engine.shutdown()
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "GAN_LAB_RAY_CONNECT_S": "5", "RAY_ADDRESS": ""})
+    lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in done.stdout.splitlines() if " " in line}
+    assert float(lines["returned"]) < 1.0, done.stdout + done.stderr  # Start never waits for the cluster
+    status, seconds = lines["status"].split()
+    assert status == "error" and float(seconds) < 15, done.stdout
+    assert f"127.0.0.1:{port}" in lines["message"] and "Ray cluster" in lines["message"]
+
+
+def test_an_unavailable_actor_is_not_dead_and_a_dead_one_is_still_killed(monkeypatch):
+    """ActorUnavailableError (a RayActorError) is transient: a retry, not a death; a dead actor is ray.kill'ed."""
+    from gan_core import transport_ray
+
+    class Method:
+        def remote(self, *args):
+            return object()
+
+    class Actor:
+        call = ping = shutdown = Method()
+
+    raised = [ray.exceptions.ActorUnavailableError("the actor's node is reconnecting", None)]
+    killed = []
+
+    def fake_get(reference, timeout=None):
+        if raised:
+            raise raised[0]
+        return True, "answer"
+
+    monkeypatch.setattr(transport_ray.ray, "get", fake_get)
+    monkeypatch.setattr(transport_ray.ray, "wait", lambda refs, timeout=None: (refs, []))
+    monkeypatch.setattr(transport_ray.ray, "kill", lambda actor, no_restart=True: killed.append(actor))
+    worker = transport_ray.RayWorker("trainer", actor=Actor())
+    worker.owned = True  # as if this replica had made it
+    with pytest.raises(TimeoutError, match="unreachable for the moment"):
+        worker.call("snapshot")
+    assert worker.alive()  # still counted alive: the engine neither revives nor starts a second actor
+    raised.clear()
+    assert worker.call("snapshot") == "answer"
+    raised.append(ray.exceptions.ActorDiedError())
+    with pytest.raises(WorkerGone):
+        worker.call("snapshot")
+    assert not worker.alive()
+    worker.close()  # Resume releases the old lease: the actor is killed even though it looked dead
+    assert killed == [worker.actor]

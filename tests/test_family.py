@@ -63,12 +63,23 @@ def test_vae_kl_matches_closed_form():
 
 
 def test_vae_encoding_is_the_mean_and_ae_reconstructs(labelled):
+    images = labelled.images[:3]
     vae = build_model(FAMILY["vae"])
-    assert isinstance(vae, VAE) and vae.encode(labelled.images[:3]).shape == (3, 4)
+    assert isinstance(vae, VAE)
+    code = vae.encode(images)
+    assert code.shape == (3, 4)
+    # The encoder emits [mean, log-variance]; the encoding is the mean half, never a sample around it.
+    mean = np.asarray(vae.encoder(images, training=False))[:, :4]
+    np.testing.assert_allclose(code, mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(code, vae.encode(images))  # deterministic
     ae = build_model(FAMILY["ae"])
     assert isinstance(ae, Autoencoder) and not isinstance(ae, VAE)
-    assert ae.reconstruct(labelled.images[:3]).shape == (3, 28, 28)
-    np.testing.assert_array_equal(vae.encode(labelled.images[:3]), vae.encode(labelled.images[:3]))  # deterministic
+    recon = ae.reconstruct(images)
+    assert recon.shape == (3, 28, 28)
+    # The reconstruction is the decoder applied to the encoder's code (an AE returning zeros fails here).
+    expected = np.asarray(ae.decoder(ae.encoder(images, training=False), training=False)).reshape(3, 28, 28)
+    np.testing.assert_allclose(recon, expected, rtol=1e-5, atol=1e-6)
+    assert recon.std() > 1e-4 and not np.allclose(recon[0], recon[1])  # depends on its input
 
 
 def test_cgan_respects_its_label():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import textwrap
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from ci_support import skip_or_fail
 
 from gan_core.browser_export import generator_payload, payload_weights
 from gan_core.config import GANConfig
@@ -32,11 +33,7 @@ process.stdin.on("end", () => {
 """
 
 
-def _missing(message: str):
-    """Skip on a developer's machine; fail in CI (CI=true), where a skip would hide an untested feature."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true, so this fails instead of skipping)")
-    pytest.skip(message)
+_missing = skip_or_fail  # node missing: skip here, fail in CI
 
 
 def _run_node(payload: dict, zs: np.ndarray, labels=None) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -24,12 +25,29 @@ def judge():
     return DigitJudge.load("pretrained/classifier")
 
 
+class _ThreadRecordingJudge:
+    """The judge, noting which thread asks it to score generated digits."""
+
+    def __init__(self, judge):
+        self.judge, self.threads = judge, []
+
+    def features(self, images):
+        return self.judge.features(images)
+
+    def features_and_probabilities(self, images):
+        self.threads.append(threading.current_thread().name)
+        return self.judge.features_and_probabilities(images)
+
+
 def test_live_quality_scores_in_its_own_thread(real, judge):
     config = GANConfig(hidden_units=16, batch_size=32, steps_per_call=5)
     run = create_run(config, Dataset("real", real.images[:500]), chunk_steps=10)
-    live = run.attach_live_quality(judge, real.images[:1200], every_steps=20, n=200)
+    recording = _ThreadRecordingJudge(judge)
+    live = run.attach_live_quality(recording, real.images[:1200], every_steps=20, n=200)
     run.trainer.run(40)
+    trainer_thread = threading.current_thread().name  # trainer.run trains on the calling thread
     live.wait_idle()
+    assert recording.threads and set(recording.threads) == {"live-quality"} != {trainer_thread}
     history = live.history()
     run.stop()
     assert live.error == ""

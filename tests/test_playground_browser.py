@@ -4,17 +4,18 @@ benchmarks/playground.py; the bounds here are generous because the test machine 
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
+
+from ci_support import in_ci, skip_or_fail
 
 from browser_support import INSTALL_HINT, AppServer, by_key, launch_browser, screenshot, wait_for_app_idle, wait_until
 
 try:
     from playwright import sync_api
 except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-    if os.environ.get("CI", "").lower() == "true":
+    if in_ci():
         raise
     pytest.skip("playwright is not installed: `.venv/bin/python -m pip install -r requirements-dev.txt`",
                 allow_module_level=True)
@@ -23,10 +24,7 @@ PAGE_TIMEOUT_MS = 90_000
 RING_TIMEOUT_S = 240.0  # 30 s is the target on an idle machine (benchmarks/README.md); this allows for load
 
 
-def _no_browser(message: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true, so this fails instead of skipping)")
-    pytest.skip(message)
+_no_browser = skip_or_fail
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from ci_support import skip_or_fail
 
 from gan_core.config import GAN_LOSSES
 from gan_core.toy import ToyConfig, js_divergence, mode_centres, mode_scores, sample_points
@@ -39,10 +40,7 @@ process.stdin.on("end", () => {
 """
 
 
-def _missing(message: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true, so this fails instead of skipping)")
-    pytest.skip(message)
+_missing = skip_or_fail  # node missing: skip here, fail in CI
 
 
 def _run_node(job: dict) -> dict:

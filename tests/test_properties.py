@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 import struct
 import tempfile
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -112,7 +112,10 @@ def test_config_files_load_or_raise_a_checkpoint_error(text):
         except checkpoints.CheckpointError as exc:
             assert "config.json" in str(exc)
             return
-        assert isinstance(config, GANConfig)
+        assert config.problems() == [] and GANConfig.from_dict(json.loads(config.to_json())) == config
+        for name, value in json.loads(text).items():  # what the file said is what the config holds
+            if name in GANConfig.__dataclass_fields__:
+                assert getattr(config, name) == value
 
 
 entry_names = st.sampled_from(["generator.weights.h5", "decoder.weights.h5", "checkpoints", "step-00000010",
@@ -135,7 +138,7 @@ def test_weights_folder_resolver_returns_a_folder_or_a_checkpoint_error(path_tex
             try:
                 folder = checkpoints.resolve_weights_folder(candidate)
             except checkpoints.CheckpointError as exc:
-                assert str(exc)
+                assert "folder" in str(exc) or "weights" in str(exc), str(exc)  # says what to give instead
                 continue
             assert folder.is_dir()
             assert (folder / "generator.weights.h5").is_file() or (folder / "decoder.weights.h5").is_file() or (
@@ -145,8 +148,6 @@ def test_weights_folder_resolver_returns_a_folder_or_a_checkpoint_error(path_tex
 @settings(max_examples=20, deadline=None)
 @given(st.binary(max_size=4096))
 def test_random_weight_files_are_refused_with_a_checkpoint_error(raw):
-    from gan_core.models import build_model
-
     config = GANConfig(hidden_units=8, latent_dim=4)
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "config.json").write_text(config.to_json())
@@ -156,5 +157,4 @@ def test_random_weight_files_are_refused_with_a_checkpoint_error(raw):
         except checkpoints.CheckpointError as exc:
             assert "generator.weights.h5" in str(exc)
         else:
-            assert False, "random bytes loaded as weights"
-    assert math.isfinite(build_model(config).generator.count_params())
+            pytest.fail("random bytes loaded as weights")

@@ -144,6 +144,10 @@ def test_an_uploaded_zip_is_previewed_with_its_refusals_then_trained_on(lab, mon
     run = _run(at)
     assert run is not None and run.config.dataset.startswith("upload:")
     assert run.dataset[0].shape == (GOOD_PICTURES, 28, 28) and run.dataset[0].dtype == np.uint8
+    # Exactly the digits the preview showed, in order: the same zip converted on its own gives the same pixels.
+    expected = real_convert([("my digits.zip", _upload_zip())]).pixels
+    np.testing.assert_array_equal(run.dataset[0], expected)
+    assert run.dataset[0].std() > 0  # real digits, not an empty stand-in of the right shape
     assert run.wait_for_step(10, timeout=START_S), run.poll().message
     assert _idle(run)
     assert run.poll().step == 10 and run.poll().status == "paused"

@@ -6,6 +6,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from gan_core.data import Dataset
 from gan_core.lab import create_run
@@ -86,13 +87,35 @@ def test_snapshot_is_a_private_copy(tiny_config, tiny_images):
 def test_snapshots_stay_consistent_while_training(tiny_config, tiny_images):
     trainer = _run(tiny_config, tiny_images).trainer
     trainer.start()
-    for _ in range(30):
+    assert _wait(lambda: trainer.snapshot().step > 0)  # read while it trains, not before the first point
+    steps_seen, delta_points = set(), 0
+    count, last = 0, -1.0
+    deadline = time.monotonic() + 30
+    while len(steps_seen) < 10 and time.monotonic() < deadline:
         snapshot = trainer.snapshot()
-        assert len({len(v) for v in snapshot.history.values()}) == 1
-        if len(snapshot.history["step"]):
-            assert snapshot.history["step"][-1] == snapshot.step
-        time.sleep(0.01)
+        assert len(snapshot.history["step"]) and len({len(v) for v in snapshot.history.values()}) == 1
+        assert snapshot.history["step"][-1] == snapshot.step  # the counter and the curves describe one moment
+        steps_seen.add(snapshot.step)
+        delta, reset, total = trainer.history_since(count, last)  # the worker's read: only the new points
+        assert not reset or count == 0
+        assert len({len(v) for v in delta.values()}) == 1 and total == count + len(delta["step"])
+        delta_points += len(delta["step"])
+        count, last = total, (delta["step"][-1] if len(delta["step"]) else last)
+        time.sleep(0.005)
     trainer.stop()
+    assert len(steps_seen) >= 10  # ten different moments were checked, all while training
+    assert delta_points == count and trainer.history_length() >= count
+
+
+def test_start_at_continues_the_curves_and_drops_points_past_the_step(tiny_config, tiny_images):
+    trainer = _run(tiny_config, tiny_images).trainer
+    history = {"step": np.array([5.0, 10.0, 15.0]), "time": np.array([0.1, 0.2, 0.3]), "d_loss": np.ones(3)}
+    trainer.start_at(10, history)  # a snapshot at step 10 whose CSV also holds a torn row at 15
+    numbers = trainer.status_numbers()
+    assert numbers["step"] == 10 and numbers["elapsed_s"] == pytest.approx(0.2)
+    trainer.run(10)
+    steps = trainer.snapshot().history["step"]
+    assert list(steps[:2]) == [5.0, 10.0] and np.all(np.diff(steps) > 0) and steps[-1] == 20
 
 
 def test_learning_rate_change_applies_between_chunks(tiny_config, tiny_images):

@@ -200,9 +200,13 @@ def new_run(config: GANConfig, quality_every: int = QUALITY_EVERY_STEPS, dataset
     `dataset` (images, labels) and `initial` (a bundle's weights, step, history): see LabEngine.create_run.
     """
     discard_run()
-    run = engine().create_run(config, quality_every=quality_every, dataset=dataset, initial=initial)
+    entry = _browser_entry()
+    # The owner is this browser (the hash of its secret), not the websocket: a reload keeps its trainer slot,
+    # and GAN_LAB_MAX_TRAINERS_PER_SESSION counts one browser's runs however many tabs it has.
+    owner = reattach.secret_hash(st.session_state[BROWSER_SECRET_KEY])[:16]
+    run = engine().create_run(config, quality_every=quality_every, dataset=dataset, initial=initial, owner=owner)
     st.session_state[RUN_KEY] = run
-    _browser_entry().run = run
+    entry.run = run
     return run
 
 
