@@ -412,13 +412,10 @@ def prepare_downloads(run) -> None:
         files["csv"] = history_csv(view.history)
     steps = dict.fromkeys(files, view.step)
     try:
-        files["zip"] = run.bundle()
         # The worker's weights may be ahead of the page's view: name the bundle by the step it records.
-        steps["zip"] = int(load_bundle_bytes(files["zip"])[2].get("step", view.step))
+        files["zip"], steps["zip"] = run.bundle_with_step()
     except state.EngineError as exc:
         errors.append(f"The model bundle needs the training process: {exc} Press Resume, then prepare again.")
-    except BundleError:
-        steps["zip"] = view.step
     st.session_state[DOWNLOADS_KEY] = {"run_id": run.run_id, "step": view.step, "steps": steps, "files": files,
                                        "errors": errors}
 
