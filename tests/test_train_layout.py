@@ -88,10 +88,12 @@ def test_explore_this_moment_names_the_step_of_the_weights_it_opens():
     at = _timeline_app()
     at.select_slider(key="train_timeline_step").set_value(20).run()
     label = at.button(key="train_timeline_explore").label
-    assert label == "Explore step 10 (the nearest kept weights)", label  # the picture shows step 20
+    assert label == "Explore step 10", label  # the picture shows step 20: the nearest kept weights are step 10's
+    assert any("step 10 is the nearest to 20" in str(c.value) for c in at.caption)
     at.session_state["fake_run"].view.timeline_weight_steps = (10, 20)
     at.run()
     assert at.button(key="train_timeline_explore").label == "Explore step 20"
+    assert not any("is the nearest to" in str(c.value) for c in at.caption)
 
 
 def _draw_downloads():

@@ -307,8 +307,8 @@ def timeline_ui(run, refresh_s: float | None) -> None:
         picture, text = st.columns([3, 2])
         with picture.container(key="train_timeline_picture"):
             if newest:  # the live grid above already shows it: the page draws each grid once
-                st.caption(f"Step {chosen:,} is the newest moment: its grid is the sample grid above. Drag the "
-                           f"slider back to see an earlier one here.")
+                st.caption("The newest moment is the live sample grid above. Drag the slider back to see an earlier "
+                           "one here.")
             else:
                 st.image(_timeline_png(run.run_id, view, chosen, sample_columns(run.config)), output_format="PNG",
                          caption=f"Timeline at step {chosen:,}: the same 64 noise vectors")
@@ -354,10 +354,11 @@ def _explore_moment_ui(container, run, view, chosen: int) -> None:
         container.caption("Weights are kept at coarser moments; the first comes with the first chunk.")
         return
     # Weights are kept at fewer moments than pictures: the button names the step whose weights it opens.
-    label = f"Explore step {kept:,}" + ("" if kept == chosen else " (the nearest kept weights)")
-    pressed = container.button(label, key="train_timeline_explore", icon=":material/explore:",
-                               help=f"Opens the Explore page with the model as it was at step {kept:,}. Weights are "
-                                    f"kept at fewer moments than pictures; this is the nearest to step {chosen:,}.")
+    pressed = container.button(f"Explore step {kept:,}", key="train_timeline_explore", icon=":material/explore:",
+                               help=f"Opens the Explore page with the model as it was at step {kept:,}.")
+    if kept != chosen:
+        container.caption(f"Weights are kept at fewer moments than pictures: step {kept:,} is the nearest to "
+                          f"{chosen:,}.")
     if not pressed:
         return
     try:
