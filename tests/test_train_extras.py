@@ -199,6 +199,8 @@ def test_downloads_timeline_explore_this_moment_and_continuing_from_the_bundle(l
     at.button(key="train_start").click().run()
     run = _run(at)
     assert run.wait_for_step(30, timeout=START_S), run.poll().message
+    # The worker sends a timeline frame at most at the page's redraw rate (chunks are timed, not counted).
+    assert _wait(lambda: len(run.poll().timeline_steps) >= 3, START_S), run.poll().timeline_steps
     at.button(key="train_pause").click().run()
     assert _idle(run)
     at.run()

@@ -43,3 +43,33 @@ def test_the_live_view_draws_the_same_slots_before_and_after_sharing_stops(monke
     monkeypatch.setattr(presenter, "watched", lambda: None)  # an unknown link: still the same slots
     at.run()
     assert _top_level(at) == live and any("does not lead to a run" in str(e.value) for e in at.error)
+
+
+def _timeline_app(explorable: bool) -> None:
+    import types
+
+    import numpy as np
+
+    from gan_core.config import GANConfig
+    from ui import train_extras
+
+    view = types.SimpleNamespace(timeline_steps=[100, 200, 300], max_frames=300,
+                                 timeline_frames=[np.zeros((64, 28, 28), np.uint8)] * 3,
+                                 timeline_weight_steps=(100, 300),
+                                 timeline_frame=lambda step: np.zeros((64, 28, 28), np.uint8))
+    run = types.SimpleNamespace(view=view, run_id="r" * 32, config=GANConfig(hidden_units=16, latent_dim=8))
+    train_extras.timeline_ui(run, refresh_s=None, explorable=explorable)
+
+
+def test_a_viewers_timeline_offers_no_explore_button_that_would_fail():
+    """Issue 14, item 8: a viewer cannot fetch past weights, so the timeline must not offer to."""
+    owner = AppTest.from_function(_timeline_app, args=(True,), default_timeout=60)
+    owner.run()
+    assert not owner.exception, owner.exception
+    assert any(b.key == "train_timeline_explore" for b in owner.button)  # the owner's page still offers it
+
+    viewer = AppTest.from_function(_timeline_app, args=(False,), default_timeout=60)
+    viewer.run()
+    assert not viewer.exception, viewer.exception
+    assert not any(b.key == "train_timeline_explore" for b in viewer.button)
+    assert any("latest generator" in str(c.value) for c in viewer.caption)

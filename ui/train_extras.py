@@ -285,8 +285,12 @@ def run_inputs(config: GANConfig) -> dict:
 
 
 # ---- the timeline ---------------------------------------------------------------------------------
-def timeline_ui(run, refresh_s: float | None) -> None:
-    """The fixed-noise grid through training, scrubbed with a slider; its own fragment."""
+def timeline_ui(run, refresh_s: float | None, explorable: bool = True) -> None:
+    """The fixed-noise grid through training, scrubbed with a slider; its own fragment.
+
+    `explorable`: offer "Explore step N" (the run's owner). A viewer of a shared run cannot fetch past weights
+    (nor Resume anything), so the viewer's timeline points to Explore's copy of the latest generator instead.
+    """
 
     @st.fragment(run_every=refresh_s)
     def timeline() -> None:
@@ -314,7 +318,10 @@ def timeline_ui(run, refresh_s: float | None) -> None:
                          caption=f"Timeline at step {chosen:,}: the same 64 noise vectors")
         text.markdown(f"{len(steps):,} moments kept, from step {steps[0]:,} to {steps[-1]:,} (evenly thinned to at most "
                       f"{view.max_frames}). Pick one to see what G drew then.")
-        _explore_moment_ui(text, run, view, chosen)
+        if explorable:
+            _explore_moment_ui(text, run, view, chosen)
+        else:
+            text.caption("Open **Explore** (left) to play with the presenter's latest generator.")
 
     timeline()
 

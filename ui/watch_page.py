@@ -70,7 +70,7 @@ def main() -> None:
         live()
     with timeline_slot:
         if _active(shared):
-            train_extras.timeline_ui(presenter.WatchedRun(shared), refresh_s=SLOW_REFRESH_S)
+            train_extras.timeline_ui(presenter.WatchedRun(shared), refresh_s=SLOW_REFRESH_S, explorable=False)
     slow()
 
 
