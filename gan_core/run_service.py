@@ -362,8 +362,10 @@ class RunService:
         return Path(folder) if folder else None
 
     def _maybe_save_recovery(self, snapshot) -> None:
-        # On the trainer's thread at a chunk's end: the moment is consistent by construction.
-        if time.monotonic() - self._last_recovery >= float(self.options["recovery_every_s"]):
+        # On the trainer's thread at a chunk's end: the moment is consistent by construction. A chunk that ends
+        # while paused is a Step's (the status went to "paused" before it ran): save its result too.
+        due = time.monotonic() - self._last_recovery >= float(self.options["recovery_every_s"])
+        if due or (self.run is not None and self.run.trainer.status == "paused"):
             try:
                 self._write_snapshot()
             except Exception:  # a failed snapshot only loses the ability to resume from it, never the run

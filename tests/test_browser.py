@@ -261,17 +261,19 @@ def _pick_view(page, label: str) -> None:
 def test_explore_raw_z_picker_survives_arithmetic_and_a_model_switch(page, server):
     """GAN -> Arithmetic -> Conditional GAN -> Latent sliders: the picker shows its dimensions, and they stay."""
     _open_explore(page, server)
-    assert _dims_chips(page) == [str(d) for d in range(6)]
+    dims = [str(d) for d in range(6)]
+    # The digit is drawn before the sliders (a slider move redraws the picture first): wait for the picker.
+    assert wait_until(lambda: _dims_chips(page) == dims, timeout=30), _dims_chips(page)
     _pick_view(page, "Arithmetic")
     by_key(page, "explore_model").click()
     page.get_by_role("option", name="Conditional GAN").click()
     wait_for_app_idle(page)
     _pick_view(page, "Latent sliders")
     page.wait_for_function(f"({DIGIT_SRC_JS})() !== null", timeout=PAGE_TIMEOUT_MS)
-    assert _dims_chips(page) == [str(d) for d in range(6)]  # the browser showed an empty picker here
+    assert wait_until(lambda: _dims_chips(page) == dims, timeout=30), _dims_chips(page)  # it showed an empty picker
     by_key(page, "explore_new_z").locator("button").click()  # one more click: its choice reaches the server
     wait_for_app_idle(page)
-    assert _dims_chips(page) == [str(d) for d in range(6)]
+    assert wait_until(lambda: _dims_chips(page) == dims, timeout=30), _dims_chips(page)
     assert page.locator('[class*="st-key-explore_z_"]').count() == 6
     _assert_no_exception(page)
 

@@ -275,15 +275,21 @@ def _clear_session_caches() -> None:
         caching.clear_session_resource_cache(session_id)
 
 
-def test_session_end_stops_the_worker_and_resume_continues_from_the_snapshot(lab):
-    """The lifecycle decision: a disconnect ends the worker; a reconnecting browser resumes from its step."""
+def test_session_end_stops_the_worker_and_resume_continues_from_the_snapshot(lab, monkeypatch):
+    """The lifecycle decision: a run outlives its tab for a grace period (a reload reattaches); a browser gone
+    longer has its worker ended, and coming back resumes from the snapshot."""
+    from ui import state
+
+    monkeypatch.setattr(state, "BROWSER_GRACE_S", 3.0)  # 10 minutes on a server
     at = lab
     at.button(key="train_start").click().run()
     run = _run(at)
     assert run.wait_for_step(10, timeout=START_S)
     pid = run.worker.pid
     _clear_session_caches()
-    assert _wait(lambda: not _alive(pid), timeout=5)
+    time.sleep(0.5)
+    assert _alive(pid) and run.status != "stopped"  # within the grace period: still training
+    assert _wait(lambda: not _alive(pid), timeout=15)
     view = run.poll()
     assert view.status == "stopped" and "the browser session ended" in view.message
     stopped_at = view.step
