@@ -196,3 +196,34 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# ---- pytest fixtures the browser test modules share (import them by name into the module) -------------------
+def _fixtures():
+    import pytest
+
+    from ci_support import skip_or_fail
+
+    @pytest.fixture(scope="module")
+    def browser():
+        """One headless Chromium per test module; no browser: skip here, fail in CI."""
+        from playwright import sync_api
+
+        with sync_api.sync_playwright() as playwright:
+            launched = launch_browser(playwright)
+            if launched is None:
+                skip_or_fail(INSTALL_HINT)
+            yield launched
+            launched.close()
+
+    @pytest.fixture(scope="module")
+    def server():
+        """`streamlit run app.py` for one test module."""
+        app = AppServer().start()
+        yield app
+        app.stop()
+
+    return browser, server
+
+
+browser, server = _fixtures()

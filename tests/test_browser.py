@@ -13,6 +13,7 @@ import pytest
 
 from ci_support import in_ci, skip_or_fail
 
+from browser_support import browser, server  # noqa: F401  (pytest fixtures)
 from browser_support import (ROOT, AppServer, INSTALL_HINT, by_key, launch_browser, screenshot, step_value, wait_for_app_idle,
                              wait_until)
 
@@ -48,23 +49,6 @@ WebSocket.prototype.send = function (data) { window.__wsSends.push(performance.n
 
 
 _no_browser = skip_or_fail
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        launched = launch_browser(playwright)
-        if launched is None:
-            _no_browser(INSTALL_HINT)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def server():
-    app = AppServer().start()
-    yield app
-    app.stop()
 
 
 @pytest.fixture

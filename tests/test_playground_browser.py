@@ -10,6 +10,7 @@ import pytest
 
 from ci_support import in_ci, skip_or_fail
 
+from browser_support import browser, server  # noqa: F401  (pytest fixtures)
 from browser_support import INSTALL_HINT, AppServer, by_key, launch_browser, screenshot, wait_for_app_idle, wait_until
 
 try:
@@ -25,23 +26,6 @@ RING_TIMEOUT_S = 240.0  # 30 s is the target on an idle machine (benchmarks/READ
 
 
 _no_browser = skip_or_fail
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        launched = launch_browser(playwright)
-        if launched is None:
-            _no_browser(INSTALL_HINT)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def server():
-    app = AppServer().start()
-    yield app
-    app.stop()
 
 
 @pytest.fixture
