@@ -175,7 +175,7 @@ def test_explore_instant_slider_redraws_without_a_server_round_trip(page, server
     pressed_at = page.evaluate("() => performance.now()")
     page.mouse.down()  # a press on the track moves the thumb there: an `input` event, no `change` yet
     page.mouse.move(box["x"] + box["width"] * 0.9, y, steps=5)
-    assert wait_until(lambda: canvas.evaluate("c => c.toDataURL()") != before, timeout=10), "the canvas never changed"
+    assert wait_until(lambda: canvas.evaluate("c => c.toDataURL()") != before, timeout=30), "the canvas never changed"
     # Keep dragging, back and forth, for the whole gesture: no message may leave before the release.
     for fraction in (0.2, 0.8, 0.3, 0.7):
         page.mouse.move(box["x"] + box["width"] * fraction, y, steps=5)

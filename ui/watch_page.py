@@ -30,12 +30,15 @@ def main() -> None:
     shared = presenter.watched()
     _notice(notice, shared)
     live_slot, timeline_slot = st.container(), st.container()
+    # Taken now, as a plain bool: `shared` is the very object the presenter's revoke marks ended, so asking it
+    # again inside a later fragment tick would answer "never was active" and draw no notice at all.
+    active_when_drawn = _active(shared)
 
-    @st.fragment(run_every=WATCH_REFRESH_S if _active(shared) else None)
+    @st.fragment(run_every=WATCH_REFRESH_S if active_when_drawn else None)
     def live() -> None:
         current = presenter.watched()
         if not _active(current):
-            if _active(shared):  # it ended since the page was drawn: say so here, in this fragment's own slot
+            if active_when_drawn:  # it ended since the page was drawn: say so here, in this fragment's own slot
                 _notice(st.empty(), current)
             return
         config = current.config
@@ -53,7 +56,7 @@ def main() -> None:
             views.autoencoder_charts_ui(view, config)
         views.samples_ui(view, config)
 
-    @st.fragment(run_every=SLOW_REFRESH_S if _active(shared) else None)
+    @st.fragment(run_every=SLOW_REFRESH_S if active_when_drawn else None)
     def slow() -> None:
         # As on the presenter's page: the D view and quality change far less often than the curves.
         current = presenter.watched()
