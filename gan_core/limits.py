@@ -83,3 +83,14 @@ MAX_BUNDLE_PNG_BYTES = 4 * MIB  # the sample grid
 MAX_BUNDLE_ARRAYS_PER_NETWORK = 64
 MAX_LATENT_DIM = 1024  # network sizes a bundle's config may ask for, so a config cannot demand gigabytes
 MAX_HIDDEN_UNITS = 8192
+
+
+# The Playground's presenter mode (gan_core/toy_share.py): what a presenter's browser may publish to the server,
+# a few times a second, for viewers. The page's largest networks (128 units x 4 layers, an 8-D latent) hold
+# 51k weights each; the default ring's 1.2k; two runs side by side send two of each (G and D).
+PLAYGROUND_STATE_MAX_BYTES = 2 * MIB  # one published state: its strings and numbers together, as received
+PLAYGROUND_MAX_RUNS = 2  # one run, or the recipe comparison
+PLAYGROUND_MAX_PARAMS = 65_536  # weights of one network
+PLAYGROUND_MAX_HISTORY = 512  # curve points per run and series (the browser keeps at most 400)
+PLAYGROUND_MAX_TEXT = 600  # the slow-motion sentence and a run's label, in characters
+PLAYGROUND_MIN_PUBLISH_S = 0.15  # a share keeps at most one state per this long (the browser sends ~3 a second)
