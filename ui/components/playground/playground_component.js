@@ -565,7 +565,7 @@ class PlaygroundView {
     this.publishEvery = Math.max(PUBLISH_EVERY_MS, bytes / PUBLISH_BYTES_PER_MS);
     const drawnUsed = this.runs.some((r) => r.config.dataset === "drawn");
     this.setStateValue("published", { seq: this.publishSeq, extent: this.extent, running: this.running,
-      slow_motion: this.slowMotion, sentence: this.sentence.textContent.slice(0, 600), layers: this.layers,
+      slow_motion: this.slowMotion, sentence: this.slowMotion ? this.sentence.textContent.slice(0, 600) : "", layers: this.layers,
       drawn: drawnUsed ? this.drawn : [], runs });
   }
 
@@ -651,7 +651,9 @@ class PlaygroundView {
     this.root.dataset.fps = String(this.frameTimes.length);
     this.root.dataset.frames = String(this.frames);
     this.root.dataset.stepsPerSecond = String(stepsPerSecond);
-    if (this.frames % 15 === 0) this.fpsBox.textContent = `${this.frameTimes.length} frames/s · ${stepsPerSecond} steps/s`;
+    if (this.frames % 15 === 0) {
+      this.fpsBox.textContent = `${this.frameTimes.length} frames/s` + (this.watching ? "" : ` · ${stepsPerSecond} steps/s`);
+    }
     if (this.publish) this.maybePublish(performance.now());
     requestAnimationFrame(this.loop);
   }
