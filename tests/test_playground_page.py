@@ -116,7 +116,19 @@ def _watched_state(viewer) -> dict | None:
     return _sent(viewer).get("watch")
 
 
-def test_sharing_the_playground_lets_a_viewer_watch_the_step_advance(at):
+@pytest.fixture
+def light_engine(monkeypatch):
+    """An engine with no worker processes (the Playground's share needs only its registry)."""
+    from gan_core.engine import EngineOptions, LabEngine
+    from ui import state
+
+    engine = LabEngine(EngineOptions(warm_spare=False, judge_dir=None), start=False)
+    monkeypatch.setattr(state, "engine", lambda: engine)
+    yield engine
+    engine.shutdown()
+
+
+def test_sharing_the_playground_lets_a_viewer_watch_the_step_advance(at, light_engine):
     import time
 
     from ui import presenter

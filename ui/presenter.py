@@ -139,15 +139,24 @@ def playground_owner() -> str:
     return f"playground:{ctx.session_id if ctx is not None else 'no-session'}"
 
 
+PLAYGROUND_TOKEN_KEY = "presenter_playground_token"
+
+
 def _share_playground() -> None:
     owner = playground_owner()
     engine = state.engine()
     _hold_playground(engine, owner)
-    engine.share_playground(owner)
+    st.session_state[PLAYGROUND_TOKEN_KEY] = engine.share_playground(owner)
 
 
 def playground_token() -> str | None:
-    return state.engine().playground_token(playground_owner())
+    """This tab's live Playground link, if it shares one (asks the engine only then: a Playground visit that
+    never shares starts no engine)."""
+    token = st.session_state.get(PLAYGROUND_TOKEN_KEY)
+    if token and state.engine().playground_token(playground_owner()) == token:
+        return token
+    st.session_state.pop(PLAYGROUND_TOKEN_KEY, None)
+    return None
 
 
 def playground_share_ui() -> str | None:
