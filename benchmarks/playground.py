@@ -28,7 +28,7 @@ from gan_core.toy import mode_scores, recipe_for  # noqa: E402
 RECIPES = ("textbook", "default")
 
 
-def keras_table(steps: int, seeds: list[int], presets: list[str]) -> list[dict]:
+def keras_table(steps: int, seeds: list[int], presets: list[str], recipes=RECIPES) -> list[dict]:
     from gan_core.quiet import silence_tensorflow
 
     silence_tensorflow()
@@ -36,7 +36,7 @@ def keras_table(steps: int, seeds: list[int], presets: list[str]) -> list[dict]:
 
     rows = []
     for preset in presets:
-        for recipe in RECIPES:
+        for recipe in recipes:
             for seed in seeds:
                 config = recipe_for(preset, textbook=recipe == "textbook", seed=seed)
                 gan = build_toy_gan(config)
@@ -117,12 +117,14 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--presets", default="ring8,grid25")
+    parser.add_argument("--recipes", default=",".join(RECIPES), help="textbook,default or either alone")
     parser.add_argument("--browser", action="store_true", help="also time the page in Chromium")
     parser.add_argument("--browser-only", action="store_true")
     parser.add_argument("--browser-limit", type=float, default=120.0, help="seconds to wait in the browser")
     args = parser.parse_args()
     if not args.browser_only:
-        rows = keras_table(args.steps, [int(s) for s in args.seeds.split(",")], args.presets.split(","))
+        rows = keras_table(args.steps, [int(s) for s in args.seeds.split(",")], args.presets.split(","),
+                           args.recipes.split(","))
         summary(rows)
     if args.browser or args.browser_only:
         (ROOT / "artifacts").mkdir(exist_ok=True)

@@ -56,14 +56,14 @@ class ToyConfig:
     depth: int = 2  # hidden layers in each network
     activation: str = "relu"
     loss: str = "non_saturating"
-    r1_gamma: float = 0.01
+    r1_gamma: float = 0.03
     gp_weight: float = 1.0  # WGAN-GP only
     label_smoothing: float = 0.0
     ema_decay: float = 0.99  # samples come from a moving average of G's weights; 0 turns it off
     d_steps: int = 1
     batch_size: int = 64
-    g_learning_rate: float = 3e-3
-    d_learning_rate: float = 3e-3
+    g_learning_rate: float = 8e-3
+    d_learning_rate: float = 8e-3
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0
