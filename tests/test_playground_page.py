@@ -47,12 +47,14 @@ def test_each_preset_reaches_the_component(at):
         assert not at.exception, at.exception
         sent = _sent(at)
         assert sent["runs"][0]["config"]["dataset"] == preset and sent["extent"] == extent
-        assert sent["runs"][0]["config"]["hidden_units"] == recipe_for(preset).hidden_units
+        expected = recipe_for(preset)
+        assert sent["runs"][0]["config"]["hidden_units"] == expected.hidden_units
+        assert sent["runs"][0]["config"]["g_learning_rate"] == expected.g_learning_rate  # each preset's own recipe
 
 
 def test_options_reach_the_running_model(at):
     at.selectbox(key="pg_default_loss").set_value("hinge").run()
-    at.number_input(key="pg_default_r1").set_value(0.5).run()
+    at.number_input(key="pg_default_ring8_r1").set_value(0.5).run()
     at.number_input(key="pg_default_dsteps").set_value(3).run()
     config = _sent(at)["runs"][0]["config"]
     assert (config["loss"], config["r1_gamma"], config["d_steps"]) == ("hinge", 0.5, 3)

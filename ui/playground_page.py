@@ -112,16 +112,16 @@ def network_ui(recipe: str, dataset: str, compare: bool) -> ToyConfig:
             st.caption("Comparing: the left run always uses the textbook recipe; these values set the right run.")
         left, middle, right = st.columns(3)
         k = f"pg_{recipe}_"
-        net = f"pg_{recipe}_{dataset}_"  # the network widgets start from each preset's own sizes
+        net = f"pg_{recipe}_{dataset}_"  # networks, learning rates and R1 start from each preset's own
         loss = left.selectbox("Loss", GAN_LOSSES, index=GAN_LOSSES.index(base.loss), key=k + "loss")
-        r1 = left.number_input("R1 weight (γ)", 0.0, 100.0, base.r1_gamma, step=0.01, format="%.3f", key=k + "r1",
+        r1 = left.number_input("R1 weight (γ)", 0.0, 100.0, base.r1_gamma, step=0.01, format="%.3f", key=net + "r1",
                                help="Zero-centred penalty on D's gradient at real points; 0 turns it off.")
         ema = left.number_input("G averaging (decay)", 0.0, 0.999, base.ema_decay, step=0.01, format="%.3f",
                                 key=k + "ema", help="Scores use a moving average of G's weights; 0 turns it off.")
         g_lr = middle.number_input("G learning rate", 1e-5, 0.1, base.g_learning_rate, step=1e-4, format="%.4f",
-                                   key=k + "glr")
+                                   key=net + "glr")
         d_lr = middle.number_input("D learning rate", 1e-5, 0.1, base.d_learning_rate, step=1e-4, format="%.4f",
-                                   key=k + "dlr")
+                                   key=net + "dlr")
         batch = middle.select_slider("Batch size", [16, 32, 64, 128, 256, 512], value=base.batch_size, key=k + "batch")
         d_steps = middle.number_input("D steps per G step", 1, 10, base.d_steps, key=k + "dsteps")
         hidden = right.select_slider("Hidden units", [8, 16, 32, 64, 128], value=base.hidden_units, key=net + "hidden")
