@@ -122,7 +122,7 @@ def network_ui(recipe: str, dataset: str, compare: bool) -> ToyConfig:
                                    key=net + "glr")
         d_lr = middle.number_input("D learning rate", 1e-5, 0.1, base.d_learning_rate, step=1e-4, format="%.4f",
                                    key=net + "dlr")
-        batch = middle.select_slider("Batch size", [16, 32, 64, 128, 256, 512], value=base.batch_size, key=k + "batch")
+        batch = middle.select_slider("Batch size", [16, 32, 64, 128, 256, 512], value=base.batch_size, key=net + "batch")
         d_steps = middle.number_input("D steps per G step", 1, 10, base.d_steps, key=k + "dsteps")
         hidden = right.select_slider("Hidden units", [8, 16, 32, 64, 128], value=base.hidden_units, key=net + "hidden")
         depth = right.number_input("Hidden layers", 1, 4, base.depth, key=net + "depth")
