@@ -174,7 +174,7 @@ def test_explore_a_projected_drawing_is_where_every_view_starts_and_the_link_reo
         assert "Your drawing: as drawn, and its projection" in " ".join(_images(at))
     assert "A (your drawing)" in " ".join(_images(at))
     at.segmented_control(key="explore_view").set_value("Interpolate").run()
-    assert "your drawing to #6 in 8 steps" in " ".join(_images(at))  # "my 7 -> a 1": from the drawing to a sample
+    assert "From your drawing to #6 in 8 steps" in " ".join(_images(at))  # "my 7 -> a 1"
     special = {"cgan": "Between classes", "vae2d": "Latent map", "ae": "Encode and decode"}.get(name)
     if special is not None:
         at.segmented_control(key="explore_view").set_value(special).run()

@@ -126,7 +126,8 @@ def read_link() -> list[str]:
     if request.seed is not None:
         st.session_state["explore_seed"] = request.seed
     if any(value is not None for value in (request.seed, request.z_moves, request.model, request.drawn)):
-        seed = None if request.seed is None and request.drawn is not None else int(st.session_state.get("explore_seed", 0))
+        from_drawing = request.seed is None and request.drawn is not None
+        seed = None if from_drawing else int(st.session_state.get("explore_seed", 0))
         st.session_state[LINK_PENDING_KEY] = (seed, request.z_moves or {}, request.drawn)
     if request.view is not None:
         st.session_state["explore_view"] = next(label for label, word in VIEW_WORDS.items() if word == request.view)
@@ -530,7 +531,7 @@ def digit_ui(loaded: state.LoadedModel) -> np.ndarray:
     z = _z()
     image = _generate(loaded, z[None])[0]
     st.image(to_png(image, scale=DIGIT_SCALE), width=28 * DIGIT_SCALE, output_format="PNG")
-    st.caption(f"z: **{_z_name()}**.  {_judgement(loaded, image)}  |z| = {np.linalg.norm(z):.1f}",
+    st.caption(f"z: **{_z_name()}**. {_judgement(loaded, image)}  |z| = {np.linalg.norm(z):.1f}",
                help=f"|z| is the length of z. Random z of {loaded.config.latent_dim} numbers has a length near "
                     f"√{loaded.config.latent_dim} ≈ {np.sqrt(loaded.config.latent_dim):.1f}, the size the generator "
                     f"saw in training; far longer or shorter z tends to give odd digits.")
@@ -618,7 +619,7 @@ def interpolate_ui(loaded: state.LoadedModel) -> None:
                                   "slerp" if method.startswith("Sph") else "lerp")
         frames = _generate(loaded, path)
         st.image(grid_png(frames, columns=steps, scale=2), output_format="PNG",
-                 caption=f"{_choice_name(start)} to {_choice_name(end)} in {steps} steps")
+                 caption=f"From {_choice_name(start)} to {_choice_name(end)} in {steps} steps")
         gif = to_gif(frames, scale=6, frame_ms=120)
         st.image(gif, caption="The same path, animated (forward and back)")
         ends = "-".join("drawing" if n == DRAWING_CHOICE else str(n) for n in (start, end))
