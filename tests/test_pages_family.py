@@ -171,7 +171,7 @@ def test_explore_a_projected_drawing_is_where_every_view_starts_and_the_link_reo
         at.segmented_control(key="explore_view").set_value(view).run()
         assert not at.exception, at.exception
         assert [_labelled(at, key) for key in pickers] == ["your drawing"]
-        assert "Your drawing: as drawn, and its projection" in " ".join(_images(at))
+        assert "Your drawing: as drawn, and its projection" in _text(at)
     assert "A (your drawing)" in " ".join(_images(at))
     at.segmented_control(key="explore_view").set_value("Interpolate").run()
     assert "From your drawing to #6 in 8 steps" in " ".join(_images(at))  # "my 7 -> a 1"

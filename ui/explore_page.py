@@ -485,8 +485,10 @@ def _start_ui(loaded: state.LoadedModel) -> None:
         return
     words_col, button_col = st.columns([5, 3], vertical_alignment="center")
     if _from_drawing():
+        traits = (" The principal directions move it by a trait: \"my 3, thicker\"."
+                  if loaded.directions is not None else "")
         words_col.caption(f"z starts from **{draw_digit.DRAWING_NAME}** (its projection); Reset comes back to it, "
-                          "a seed leaves it. The principal directions move it by a trait: \"my 3, thicker\".")
+                          f"a seed leaves it.{traits}")
     else:
         words_col.caption(f"z starts from seed {int(st.session_state['explore_seed'])}; "
                           f"{draw_digit.DRAWING_NAME} is kept for the other views.")
@@ -592,9 +594,9 @@ def drawing_ui(loaded: state.LoadedModel, drawing: dict | None) -> None:
         return
     drawn = draw_digit.drawn_picture(loaded)
     images = ([drawn] if drawn is not None else []) + [_generate(loaded, drawing["z"][None])[0]]
-    st.image(grid_png(np.stack(images), columns=len(images), scale=3), output_format="PNG",
-             caption=f"{draw_digit.DRAWING_NAME.capitalize()}: " +
-                     ("as drawn, and its projection" if drawn is not None else "its projection (from the link)"))
+    st.image(grid_png(np.stack(images), columns=len(images), scale=3), output_format="PNG", width=96 * len(images))
+    st.caption(f"{draw_digit.DRAWING_NAME.capitalize()}: " +
+               ("as drawn, and its projection" if drawn is not None else "its projection (from the link)"))
 
 
 # ---- tab 2: interpolation -------------------------------------------------------------------
