@@ -225,9 +225,12 @@ def canonical_point(z: np.ndarray) -> np.ndarray:
 
 
 # ---- downloads --------------------------------------------------------------------------------------------
-def z_json_bytes(z: np.ndarray, model: str, seed: int, label: int | None = None) -> bytes:
-    """z with where it came from, as JSON (numbers as written by Python: float32 values exactly)."""
-    record = {"model": model, "seed": int(seed), "latent_dim": int(np.size(z)),
+def z_json_bytes(z: np.ndarray, model: str, seed: int | None, label: int | None = None) -> bytes:
+    """z with where it came from, as JSON (numbers as written by Python: float32 values exactly).
+
+    seed None: z started from a projected drawing (`"start": "drawing"`), not from a seed's z."""
+    start = {"seed": int(seed)} if seed is not None else {"start": "drawing"}
+    record = {"model": model, **start, "latent_dim": int(np.size(z)),
               "z": [float(value) for value in np.asarray(z, np.float32).reshape(-1)]}
     if label is not None:
         record["label"] = int(label)

@@ -89,11 +89,22 @@ def test_draw_a_digit_project_it_and_explore_from_it(page, server, model):
     assert "drawn=" in page.url and "seed=" not in page.url, page.url
     by_key(page, "explore_view").locator("button").filter(has_text="Interpolate").click()
     wait_for_app_idle(page)
+    _assert_interpolation_starts_from_the_drawing(page)
+    screenshot(page, f"draw_{model}_interpolate")
+
+    link = page.url  # the address bar now holds the drawing, the view and (for the cGAN) the digit
+    assert "view=interpolate" in link, link
+    page.goto(link)  # a fresh session from the link alone: the same state
+    page.get_by_text("From your drawing to #6 in 8 steps").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    wait_for_app_idle(page)
+    _assert_interpolation_starts_from_the_drawing(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _assert_interpolation_starts_from_the_drawing(page) -> None:
     picker = by_key(page, "explore_interp_a_drawing")
     shown = picker.inner_text() + " ".join(picker.locator("input").evaluate_all("inputs => inputs.map(i => i.value)"))
     assert "your drawing" in shown, shown
     walk = page.locator('[data-testid="stImageContainer"]').filter(has_text="From your drawing to #6 in 8 steps")
     walk.locator("img").wait_for()
     assert walk.locator("img").evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
-    screenshot(page, f"draw_{model}_interpolate")
-    assert page.locator('[data-testid="stException"]').count() == 0

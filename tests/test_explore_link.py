@@ -54,3 +54,11 @@ def test_a_hostile_drawing_costs_a_named_refusal():
         request = explore_link.parse_params({"drawn": text}, ["gan"], ["sliders"])
         assert request.drawn is None and len(request.ignored) == 1 and request.ignored[0].startswith("`drawn`")
         assert text[:20] not in request.ignored[0]  # named, never echoed
+
+
+def test_a_z_started_from_a_drawing_says_so_in_its_json():
+    import json
+
+    record = json.loads(explore_link.z_json_bytes(np.zeros(4, np.float32), "gan", None))
+    assert record["start"] == "drawing" and "seed" not in record and record["latent_dim"] == 4
+    assert json.loads(explore_link.z_json_bytes(np.zeros(4, np.float32), "gan", 5))["seed"] == 5

@@ -236,11 +236,11 @@ def downloads_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
     png_col.download_button("PNG", to_png(image, scale=DIGIT_SCALE), file_name=f"{stem}.png",
                             mime="image/png", key="explore_download_png", icon=":material/download:",
                             on_click="ignore", width="stretch", help="The digit as shown (280 x 280 pixels).")
-    json_col.download_button("z", explore_link.z_json_bytes(z, stem.rsplit("-", 1)[0],
-                                                            int(st.session_state["explore_seed"]), _label(loaded)),
+    seed = None if _from_drawing() else int(st.session_state["explore_seed"])
+    json_col.download_button("z", explore_link.z_json_bytes(z, stem.rsplit("-", 1)[0], seed, _label(loaded)),
                              file_name=f"{stem}-z.json", mime="application/json", key="explore_download_json",
                              icon=":material/data_object:", on_click="ignore", width="stretch",
-                             help="z as JSON, with the model and seed it came from.")
+                             help="z as JSON, with the model and the seed (or your drawing) it started from.")
     npy_col.download_button(".npy", explore_link.z_npy_bytes(z), file_name=f"{stem}-z.npy",
                             mime="application/octet-stream", key="explore_download_npy",
                             icon=":material/download:", on_click="ignore", width="stretch",
