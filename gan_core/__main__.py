@@ -542,7 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "(N, 28, 28) in [0, 1] to --recon.")
     project.add_argument("--weights", required=True,
                          help="a run folder written by train, pretrained/gan, or a bundle .zip written by export")
-    project.add_argument("--images", required=True, help="a .npy of (N, 28, 28) digits, floats in [0, 1] or uint8")
+    project.add_argument("--images", required=True, help="a .npy of (N, 28, 28) digits, floats in [0, 1] or uint8 "
+                         f"(at most {MAX_PROJECT:,}; read in a limited child process, like an upload)")
     project.add_argument("--out", required=True, help="the latents, a .npy file")
     project.add_argument("--recon", required=True, help="the projections (generated pictures), a .npy file")
     project.add_argument("--png", help="also write a grid of (input, projection) pairs for the first 50 digits")

@@ -153,7 +153,8 @@ def apply_link_z(loaded: state.LoadedModel) -> list[str]:
     if point is not None:
         draw_digit.set_drawing(point, _label(loaded), loaded.key)  # the base, unless the link names a seed
     if point is None or seed is not None:
-        base = latent.sample_z(1, latent_dim, int(st.session_state.get("explore_seed", 0)) if seed is None else seed)[0]
+        seed = int(st.session_state.get("explore_seed", 0)) if seed is None else seed  # None: a drawing not used
+        base = latent.sample_z(1, latent_dim, seed)[0]
         st.session_state[draw_digit.FROM_DRAWING_KEY] = False
         _set_z(base, base=True)
     z, outside = explore_link.apply_z_moves(st.session_state["explore_base_z"], moves)
