@@ -64,6 +64,9 @@ class ParserLimits:
 PAGE_PARSER_LIMITS = ParserLimits()
 # The command line converts folders the user owns (all of MNIST as 60,000 PNGs): more time, the same box.
 CLI_PARSER_LIMITS = ParserLimits(memory_bytes=3072 * MIB, cpu_seconds=600, wall_seconds=900.0)
+# The project command's --images: a .npy of digits, read in the parsing child with these budgets.
+MAX_PROJECT_DIGITS = 10_000  # digits one project command takes: ~0.5 s each on a busy 2-core machine
+MAX_PROJECT_FILE_BYTES = 64 * MIB  # 10,000 digits as float64 (60 MB) and the header fit
 MAX_PARALLEL_PARSERS = 4  # children parsing at once in one process (page sessions share the server)
 PARSER_QUEUE_WAIT_S = 60.0  # how long an upload waits for a free slot before it is told the server is busy
 
