@@ -98,6 +98,15 @@ class RunClient:
             except (WorkerGone, WorkerError, TimeoutError, EngineError) as exc:
                 if lease.released:
                     return  # closed while starting: the pool ends the worker, nothing is replayed
+                current = lease.current
+                if isinstance(exc, WorkerGone) or (current is not None and not current.alive()):
+                    # The process died while it built the run (kill -9, out of memory): a worker that ended,
+                    # as after any later kill, so Resume starts another from the snapshot when there is one.
+                    # An error state would leave only Reset, which throws the snapshot and the curves away.
+                    with self._lock:
+                        self._queued = []
+                    self._ended()
+                    return
                 with self._lock:
                     self._start_error = describe_failure(exc)
                     self._queued = []
