@@ -103,9 +103,9 @@ class RunClient:
                     # The process died while it built the run (kill -9, out of memory): a worker that ended,
                     # as after any later kill, so Resume starts another from the snapshot when there is one.
                     # An error state would leave only Reset, which throws the snapshot and the curves away.
+                    # The lease stays until Resume or Reset (a dead worker holds no slot), as after a later kill.
                     with self._lock:
                         self._queued = []
-                    self._ended()
                     return
                 with self._lock:
                     self._start_error = describe_failure(exc)
