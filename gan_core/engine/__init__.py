@@ -48,10 +48,10 @@ from gan_core.engine.options import (RUN_OPTION_DEFAULTS, EngineOptions, default
                                      default_max_trainers_per_owner)
 from gan_core.engine.pool import Lease, WorkerPool
 from gan_core.engine.runs import RunClient, compact_dataset
-from gan_core.engine.sharing import SHARE_IDLE_S, SHARE_POLL_S, SharedRun, Shares
+from gan_core.engine.sharing import SHARE_IDLE_S, SHARE_POLL_S, SharedPlayground, SharedRun, Shares
 
 __all__ = ["CapacityError", "EngineError", "EngineOptions", "LabEngine", "Lease", "ModelHandle", "RUN_OPTION_DEFAULTS",
-           "RunClient", "SharedRun", "WorkerPool", "compact_dataset", "default_make_worker", "default_max_trainers",
+           "RunClient", "SharedPlayground", "SharedRun", "WorkerPool", "compact_dataset", "default_make_worker", "default_max_trainers",
            "default_max_trainers_per_owner", "describe_failure", "SHARE_IDLE_S", "SHARE_POLL_S"]
 
 JANITOR_EVERY_S = 60.0
@@ -233,7 +233,14 @@ class LabEngine:
     def revoke(self, token: str, message: str = "The presenter stopped sharing this live view.") -> None:
         self.shares.revoke(token, message)
 
-    def watch(self, token: str) -> SharedRun | None:
+    def share_playground(self, owner: str) -> str:
+        """A live-view link for a Playground that trains in `owner`'s (a page session's) browser."""
+        return self.shares.share_playground(owner)
+
+    def playground_token(self, owner: str) -> str | None:
+        return self.shares.playground_token(owner)
+
+    def watch(self, token: str) -> SharedRun | SharedPlayground | None:
         return self.shares.watch(token)
 
     # -- the end
