@@ -13,6 +13,7 @@ import csv
 import io
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -297,6 +298,7 @@ def browser_chaos(args) -> int:
             browser.close()
     finally:
         server.stop()
+        shutil.rmtree(recovery, ignore_errors=True)
         log = server.log_tail(200_000)
         if "Traceback" in log:
             report.notes.append("the server log holds a traceback (see below)")
