@@ -28,7 +28,8 @@ from gan_core.toy import mode_scores, recipe_for  # noqa: E402
 RECIPES = ("textbook", "default")
 
 
-def keras_table(steps: int, seeds: list[int], presets: list[str]) -> list[dict]:
+def keras_table(steps: int, seeds: list[int], presets: list[str], recipes=RECIPES, overrides: dict | None = None,
+                score_every: int = 0) -> list[dict]:
     from gan_core.quiet import silence_tensorflow
 
     silence_tensorflow()
@@ -36,17 +37,25 @@ def keras_table(steps: int, seeds: list[int], presets: list[str]) -> list[dict]:
 
     rows = []
     for preset in presets:
-        for recipe in RECIPES:
+        for recipe in recipes:
             for seed in seeds:
-                config = recipe_for(preset, textbook=recipe == "textbook", seed=seed)
+                config = recipe_for(preset, textbook=recipe == "textbook", seed=seed, **(overrides or {}))
                 gan = build_toy_gan(config)
                 started = time.perf_counter()
-                train_toy(gan, steps, steps_per_call=100)
+                trace = []
+
+                def on_chunk(step, metrics, gan=gan, trace=trace):
+                    if score_every and step % score_every == 0:
+                        s = mode_scores(gan.sample(2500, seed=12345), preset)
+                        trace.append([step, s["modes_covered"], round(s["high_quality"], 4)])
+
+                train_toy(gan, steps, steps_per_call=100, on_chunk=on_chunk)
                 scores = mode_scores(gan.sample(2500, seed=12345), preset)
                 row = {"preset": preset, "recipe": recipe, "seed": seed, "steps": steps,
                        "modes_covered": scores["modes_covered"], "modes_total": scores["modes_total"],
                        "high_quality": round(scores["high_quality"], 4),
-                       "seconds": round(time.perf_counter() - started, 1)}
+                       "seconds": round(time.perf_counter() - started, 1),
+                       **({"trace": trace} if trace else {}), **({"overrides": overrides} if overrides else {})}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     return rows
@@ -117,12 +126,16 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--presets", default="ring8,grid25")
+    parser.add_argument("--recipes", default=",".join(RECIPES), help="textbook,default or either alone")
+    parser.add_argument("--override", default="{}", help='recipe changes as JSON, e.g. \'{"batch_size": 128}\'')
+    parser.add_argument("--score-every", type=int, default=0, help="also score every N steps (a multiple of 100)")
     parser.add_argument("--browser", action="store_true", help="also time the page in Chromium")
     parser.add_argument("--browser-only", action="store_true")
     parser.add_argument("--browser-limit", type=float, default=120.0, help="seconds to wait in the browser")
     args = parser.parse_args()
     if not args.browser_only:
-        rows = keras_table(args.steps, [int(s) for s in args.seeds.split(",")], args.presets.split(","))
+        rows = keras_table(args.steps, [int(s) for s in args.seeds.split(",")], args.presets.split(","),
+                           args.recipes.split(","), json.loads(args.override), args.score_every)
         summary(rows)
     if args.browser or args.browser_only:
         (ROOT / "artifacts").mkdir(exist_ok=True)

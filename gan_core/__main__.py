@@ -14,6 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from gan_core.config import ARCHITECTURES, GAN_LOSSES, MODELS, GANConfig
+from gan_core.limits import MAX_PROJECT_DIGITS
 
 USAGE_ERROR = 2
 MIN_EVALUATE_SAMPLES = 100
@@ -21,7 +22,7 @@ DEFAULT_CHECKPOINT_MINUTES = 5.0
 MAX_SAMPLES = 200_000  # 630 MB of float32 digits: more is a typo, not a sample
 MAX_SEED = 2**32 - 1  # what numpy's generators accept
 MAX_EPOCHS = 1000
-MAX_PROJECT = 10_000  # digits one project command takes: ~0.5 s each on a busy 2-core machine
+MAX_PROJECT = MAX_PROJECT_DIGITS  # digits one project command takes (gan_core/limits.py)
 MAX_PROJECT_STEPS = 5000  # Adam steps: the loss has long flattened by then
 TOY_MODEL = "toy"  # the 2-D playground's GAN (gan_core.toy); its datasets are gan_core.toy.TOY_DATASETS
 CHOICES = {"loss": GAN_LOSSES, "model": MODELS + (TOY_MODEL,), "architecture": ARCHITECTURES}
@@ -318,26 +319,22 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _read_digits(path: Path, flag: str):
-    """(N, 28, 28) digits in [0, 1] from a .npy of floats in [0, 1] or uint8; UsageError names the flag and file."""
-    import numpy as np
+    """(N, 28, 28) digits in [0, 1] from a .npy of floats in [0, 1] or uint8; UsageError names the flag and file.
 
-    from gan_core.projection import as_digits
+    The file is parsed in the limited child (gan_core/sandbox.py) with its budgets checked first: whoever made
+    it, the worst it can do is be refused."""
+    from gan_core import projection, sandbox
 
     if path.suffix != ".npy":
         raise UsageError(f"{flag} {path}: give a .npy file holding (N, 28, 28) digits.")
     if not path.is_file():
         raise UsageError(f"{flag} {path}: no such file.")
     try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise UsageError(f"{flag} {path}: not a readable .npy array ({str(exc).splitlines()[0][:120]}).") from exc
-    try:
-        digits = as_digits(array)
-    except ValueError as exc:
-        raise UsageError(f"{flag} {path}: {exc}.") from exc
-    if len(digits) > MAX_PROJECT:
-        raise UsageError(f"{flag} {path}: {len(digits)} digits; at most {MAX_PROJECT:,} per command (split the file).")
-    return digits
+        return projection.read_digits_file(path, f"{flag} {path}", max_digits=MAX_PROJECT)
+    except sandbox.SandboxRefusal as refusal:
+        raise UsageError(f"{refusal}.") from refusal
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot be read ({exc.strerror or exc}).") from exc
 
 
 def labels_path(out: Path) -> Path:
@@ -545,7 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "(N, 28, 28) in [0, 1] to --recon.")
     project.add_argument("--weights", required=True,
                          help="a run folder written by train, pretrained/gan, or a bundle .zip written by export")
-    project.add_argument("--images", required=True, help="a .npy of (N, 28, 28) digits, floats in [0, 1] or uint8")
+    project.add_argument("--images", required=True, help="a .npy of (N, 28, 28) digits, floats in [0, 1] or uint8 "
+                         f"(at most {MAX_PROJECT:,}; read in a limited child process, like an upload)")
     project.add_argument("--out", required=True, help="the latents, a .npy file")
     project.add_argument("--recon", required=True, help="the projections (generated pictures), a .npy file")
     project.add_argument("--png", help="also write a grid of (input, projection) pairs for the first 50 digits")

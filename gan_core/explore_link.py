@@ -12,6 +12,11 @@ Decisions:
 - A link is text from anyone. Every value is checked against a fixed range or list; a wrong one is dropped
   and named (never echoed: a message repeats the parameter's name, not what it held), so a hostile link
   costs at most a caption. Oversized values are refused before they are parsed.
+- A projected drawing travels as `drawn`: its whole z in the same two forms (pairs against a zero z, packed
+  when longer), values clipped to ±MAX_Z_VALUE and kept at Z_DECIMALS (`canonical_point`), so the page keeps
+  the very point the link brings back. A link with `drawn` and no `seed` starts z (the sliders' base) from
+  the drawing; with a seed too, the drawing is only an operand (interpolation, arithmetic). The drawn digit's
+  pixels never travel: a link holds the point, not the picture.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ PACKED_PREFIX = "."  # `z=.<base64url>`: the packed form (see the module docstri
 UNMOVED = -32768  # a packed dimension left at the seed's value
 READABLE_CHARS = 200  # pairs up to this long stay readable (`3_1.25~7_-0.4`); longer ones are packed
 MODES = {"server": "Server", "instant": "Instant (in-browser)"}  # link word -> the page's radio option
-PARAMS = ("model", "seed", "z", "view", "mode", "label")
+PARAMS = ("model", "seed", "z", "view", "mode", "label", "drawn")
 
 
 @dataclass
@@ -49,11 +54,13 @@ class ShareRequest:
     view: str | None = None  # a view's link word
     mode: str | None = None  # the page's radio option
     label: int | None = None
+    drawn: dict[int, float] | None = None  # the drawing's z as dimension -> value (dimensions checked later)
     ignored: list[str] = field(default_factory=list)  # "`seed` (why)" for each value dropped
 
     @property
     def empty(self) -> bool:
-        return all(getattr(self, name) is None for name in ("model", "seed", "z_moves", "view", "mode", "label"))
+        return all(getattr(self, name) is None for name in ("model", "seed", "z_moves", "view", "mode", "label",
+                                                      "drawn"))
 
 
 def _text(params, name: str, limit: int, ignored: list[str]) -> str | None:
@@ -155,6 +162,11 @@ def parse_params(params, models: list[str], views: list[str]) -> ShareRequest:
         request.label = _int_in(label, 0, 9)
         if request.label is None:
             ignored.append("`label` (a digit from 0 to 9)")
+    drawn = _text(params, "drawn", MAX_Z_CHARS, ignored)
+    if drawn is not None:
+        request.drawn = parse_z_moves(drawn)
+        if request.drawn is None:
+            ignored.append(f"`drawn` (a z written by this page, values within ±{MAX_Z_VALUE:g})")
     return request
 
 
@@ -194,10 +206,31 @@ def canonical_z(z: np.ndarray, base: np.ndarray) -> np.ndarray:
     return apply_z_moves(base, moves or {})[0]
 
 
+def encode_point(z: np.ndarray) -> str:
+    """A whole z (a projected drawing) as link text: its values against a zero z, clipped to ±MAX_Z_VALUE."""
+    z = np.clip(np.asarray(z, np.float32), -MAX_Z_VALUE, MAX_Z_VALUE)
+    return encode_z(z, np.zeros_like(z))
+
+
+def point_from_moves(moves: dict[int, float], latent_dim: int) -> np.ndarray | None:
+    """The z a `drawn` parameter holds, or None when it names a dimension the model does not have."""
+    z, outside = apply_z_moves(np.zeros(latent_dim, np.float32), moves)
+    return None if outside else z
+
+
+def canonical_point(z: np.ndarray) -> np.ndarray:
+    """z as a `drawn` link brings it back (clipped, Z_DECIMALS decimals)."""
+    z = np.asarray(z, np.float32)
+    return point_from_moves(parse_z_moves(encode_point(z)) or {}, len(z))
+
+
 # ---- downloads --------------------------------------------------------------------------------------------
-def z_json_bytes(z: np.ndarray, model: str, seed: int, label: int | None = None) -> bytes:
-    """z with where it came from, as JSON (numbers as written by Python: float32 values exactly)."""
-    record = {"model": model, "seed": int(seed), "latent_dim": int(np.size(z)),
+def z_json_bytes(z: np.ndarray, model: str, seed: int | None, label: int | None = None) -> bytes:
+    """z with where it came from, as JSON (numbers as written by Python: float32 values exactly).
+
+    seed None: z started from a projected drawing (`"start": "drawing"`), not from a seed's z."""
+    start = {"seed": int(seed)} if seed is not None else {"start": "drawing"}
+    record = {"model": model, **start, "latent_dim": int(np.size(z)),
               "z": [float(value) for value in np.asarray(z, np.float32).reshape(-1)]}
     if label is not None:
         record["label"] = int(label)

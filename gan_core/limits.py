@@ -64,6 +64,9 @@ class ParserLimits:
 PAGE_PARSER_LIMITS = ParserLimits()
 # The command line converts folders the user owns (all of MNIST as 60,000 PNGs): more time, the same box.
 CLI_PARSER_LIMITS = ParserLimits(memory_bytes=3072 * MIB, cpu_seconds=600, wall_seconds=900.0)
+# The project command's --images: a .npy of digits, read in the parsing child with these budgets.
+MAX_PROJECT_DIGITS = 10_000  # digits one project command takes: ~0.5 s each on a busy 2-core machine
+MAX_PROJECT_FILE_BYTES = 64 * MIB  # 10,000 digits as float64 (60 MB) and the header fit
 MAX_PARALLEL_PARSERS = 4  # children parsing at once in one process (page sessions share the server)
 PARSER_QUEUE_WAIT_S = 60.0  # how long an upload waits for a free slot before it is told the server is busy
 
@@ -83,3 +86,14 @@ MAX_BUNDLE_PNG_BYTES = 4 * MIB  # the sample grid
 MAX_BUNDLE_ARRAYS_PER_NETWORK = 64
 MAX_LATENT_DIM = 1024  # network sizes a bundle's config may ask for, so a config cannot demand gigabytes
 MAX_HIDDEN_UNITS = 8192
+
+
+# The Playground's presenter mode (gan_core/toy_share.py): what a presenter's browser may publish to the server,
+# a few times a second, for viewers. The page's largest networks (128 units x 4 layers, an 8-D latent) hold
+# 51k weights each; the default ring's 1.2k; two runs side by side send two of each (G and D).
+PLAYGROUND_STATE_MAX_BYTES = 2 * MIB  # one published state: its strings and numbers together, as received
+PLAYGROUND_MAX_RUNS = 2  # one run, or the recipe comparison
+PLAYGROUND_MAX_PARAMS = 65_536  # weights of one network
+PLAYGROUND_MAX_HISTORY = 512  # curve points per run and series (the browser keeps at most 400)
+PLAYGROUND_MAX_TEXT = 600  # the slow-motion sentence and a run's label, in characters
+PLAYGROUND_MIN_PUBLISH_S = 0.15  # a share keeps at most one state per this long (the browser sends ~3 a second)

@@ -17,17 +17,23 @@ Decisions, and why:
   `advance` after `advance`, and show progress between them: the engine's worker answers one chunk per request
   and the page draws a progress bar between requests. Adam is written out (five lines) for exactly that reason.
 - This module needs TensorFlow (the classifier is convolutional): it runs in an engine worker or the CLI,
-  never in the page's process.
+  never in the page's process. Importing it does not load TensorFlow, so the parsing child can run
+  `digits_job` (a file of digits to project, from anyone: read with its budgets checked, shape and count from
+  the .npy header before the data, in gan_core/sandbox.py's limited child).
 """
 
 from __future__ import annotations
 
+import io
 import weakref
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
+from gan_core import sandbox
 from gan_core.config import NUM_CLASSES
+from gan_core.limits import CLI_PARSER_LIMITS, MAX_PROJECT_DIGITS, MAX_PROJECT_FILE_BYTES, MIB, ParserLimits
 
 SIDE = 28
 MAX_Z = 4.0  # |z[d]| after each step: N(0, 1) rarely goes past 4, and the page's links keep values within 10
@@ -75,6 +81,57 @@ def as_digits(images) -> np.ndarray:
     if not np.isfinite(array).all() or array.min() < 0.0 or array.max() > 1.0:
         raise ValueError("float images must lie in [0, 1] (or pass uint8 0-255)")
     return array
+
+
+def read_digits_file(path: str | Path, what: str, max_digits: int = MAX_PROJECT_DIGITS,
+                     max_bytes: int = MAX_PROJECT_FILE_BYTES, parser: ParserLimits | None = None) -> np.ndarray:
+    """A .npy of digits from anyone -> float32 (N, 28, 28) in [0, 1], parsed in the limited child.
+
+    Raises sandbox.SandboxRefusal whose message starts with `what` and says why (too large, not an array, the
+    wrong shape or values, too many digits, or the child ran out of its limits); OSError when unreadable here.
+    """
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise sandbox.SandboxRefusal(f"{what}: {size / MIB:,.1f} MB is over the {max_bytes // MIB} MB limit for "
+                                     f"one file of digits (at most {max_digits:,} digits; split the file)")
+    request = {"path": str(Path(path).resolve()), "max_digits": int(max_digits), "max_bytes": int(max_bytes)}
+    return sandbox.run_job("digits", request, what=what, limits=parser or CLI_PARSER_LIMITS).arrays["digits"]
+
+
+def _npy_header(stream) -> tuple[tuple, np.dtype]:
+    """(shape, dtype) from a .npy header, before any data is read; SandboxRefusal when it is not one."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(stream, max_header_size=10_000)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise sandbox.SandboxRefusal(f"not a readable .npy array ({str(exc).splitlines()[0][:120]})") from exc
+    return shape, dtype
+
+
+def digits_job(request: dict, blobs: list[bytes]) -> tuple[dict, dict[str, np.ndarray]]:
+    """The parsing child's entry (gan_core.sandbox JOBS['digits']): a .npy of digits -> float32 (N, 28, 28)."""
+    max_digits, max_bytes = int(request["max_digits"]), int(request["max_bytes"])
+    with open(request["path"], "rb") as file:
+        data = file.read(max_bytes + 1)  # the file may have grown since the parent looked
+    if len(data) > max_bytes:
+        raise sandbox.SandboxRefusal(f"over the {max_bytes // MIB} MB limit for one file of digits")
+    shape, dtype = _npy_header(io.BytesIO(data))
+    if dtype.hasobject:
+        raise sandbox.SandboxRefusal("the array holds Python objects, which are never unpickled; save plain numbers")
+    if len(shape) not in (2, 3) or tuple(shape[-2:]) != (SIDE, SIDE) or 0 in shape:
+        raise sandbox.SandboxRefusal(f"images have shape {tuple(shape)}; expected (N, 28, 28) digits, N at least 1")
+    count = shape[0] if len(shape) == 3 else 1
+    if count > max_digits:
+        raise sandbox.SandboxRefusal(f"{count:,} digits; at most {max_digits:,} per command (split the file)")
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise sandbox.SandboxRefusal(f"not a readable .npy array ({str(exc).splitlines()[0][:120]})") from exc
+    try:
+        return {"count": count}, {"digits": as_digits(array)}
+    except ValueError as exc:
+        raise sandbox.SandboxRefusal(str(exc)) from exc
 
 
 def uses_encoder(model) -> bool:

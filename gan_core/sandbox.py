@@ -2,7 +2,7 @@
 
 Decisions, and why:
 - Every untrusted file (an upload on the Train page, a `folder:` / `zip:` dataset, a model bundle and the HDF5
-  weights inside it) is parsed by a job run here, never in the caller's process. Pillow's decoders, NumPy's
+  weights inside it, the digits `project --images` reads) is parsed by a job run here, never in the caller's process. Pillow's decoders, NumPy's
   .npy reader, zipfile and the HDF5 library all run on a stranger's bytes; a bug, a bomb or a slow path in any
   of them costs the child, and the caller gets a refusal naming the file.
 - A fresh interpreter (subprocess: fork + exec), never a bare fork of the caller: the caller may be the
@@ -38,7 +38,8 @@ import numpy as np
 
 from gan_core.limits import MAX_PARALLEL_PARSERS, MIB, PAGE_PARSER_LIMITS, PARSER_QUEUE_WAIT_S, ParserLimits
 
-JOBS = {"uploads": "gan_core.uploads:sandbox_job", "bundle": "gan_core.bundle:sandbox_job"}
+JOBS = {"uploads": "gan_core.uploads:sandbox_job", "bundle": "gan_core.bundle:sandbox_job",
+        "digits": "gan_core.projection:digits_job"}
 MAGIC = b"GANLAB-SANDBOX-1"
 ARRAY_KINDS = "biuf"  # bool, signed, unsigned, float: nothing else crosses back
 MAX_HEADER_BYTES = 16 * MIB  # the JSON part of a frame (notes of up to 100,000 refused files fit)

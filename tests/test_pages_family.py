@@ -141,6 +141,69 @@ def test_autoencoder_shows_reconstructions_and_why_sampling_fails(lab):
     assert "The manifold" not in " ".join(_images(at))
 
 
+def _labelled(at, key: str) -> str:
+    return at.selectbox(key=key).format_func(at.selectbox(key=key).value)
+
+
+@pytest.mark.parametrize("name", ["gan", "cgan", "wgan_gp", "vae2d", "ae"])
+def test_explore_a_projected_drawing_is_where_every_view_starts_and_the_link_reopens_it(lab, monkeypatch, name):
+    """Draw (the canvas's picture patched in), project, then every view offers "your drawing"; its link reopens it."""
+    from ui import draw_digit
+
+    drawn = np.zeros((28, 28), np.float32)
+    drawn[4:24, 12:16] = 1.0  # a "1" in MNIST form
+    monkeypatch.setattr(draw_digit, "digit_from_drawing", lambda drawing: drawn)
+    at = _page(lab, EXPLORE, explore_model=name)
+    seed_z = at.session_state["explore_z"].copy()
+    assert "explore_to_drawing" not in [button.key for button in at.button]  # no drawing yet, nothing to go back to
+    at.button(key="explore_draw_project").click().run()
+    assert not at.exception, at.exception
+    assert "mean pixel difference" in _text(at) and "Its projection" in " ".join(_images(at))
+    point = at.session_state["explore_drawing"]["z"]
+    assert not np.array_equal(point, seed_z) and np.array_equal(at.session_state["explore_z"], point)
+    assert "z: **your drawing**" in _text(at)  # the sliders' digit is the drawing's
+    link = dict(at.query_params)
+    assert "drawn" in link and "seed" not in link and "z" not in link  # the drawing is the base: nothing moved
+    if name == "cgan":
+        assert link["label"] == str(at.session_state["explore_drawing"]["label"])
+    views = {"Interpolate": ["explore_interp_a_drawing"], "Arithmetic": ["explore_arith_a_drawing"]}
+    for view, pickers in views.items():
+        at.segmented_control(key="explore_view").set_value(view).run()
+        assert not at.exception, at.exception
+        assert [_labelled(at, key) for key in pickers] == ["your drawing"]
+        assert "Your drawing: as drawn, and its projection" in _text(at)
+    assert "A (your drawing)" in " ".join(_images(at))
+    at.segmented_control(key="explore_view").set_value("Interpolate").run()
+    assert "From your drawing to #6 in 8 steps" in " ".join(_images(at))  # "my 7 -> a 1"
+    special = {"cgan": "Between classes", "vae2d": "Latent map", "ae": "Encode and decode"}.get(name)
+    if special is not None:
+        at.segmented_control(key="explore_view").set_value(special).run()
+        assert not at.exception, at.exception
+        assert "your drawing" in (_text(at) + " ".join(_images(at))).lower()
+    at.segmented_control(key="explore_view").set_value("Latent sliders").run()
+    at.slider(key=f"explore_z_{_dims_picker(at).value[0]}").set_value(2.5).run()  # move the drawing's z
+    assert "z: **your drawing, moved**" in _text(at)
+    link = dict(at.query_params)
+    moved = at.session_state["explore_z"].copy()
+    assert "z" in link and "seed" not in link
+
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    fresh.query_params.update(link)
+    fresh.run()
+    fresh.switch_page(EXPLORE).run()
+    assert not fresh.exception, fresh.exception
+    assert "Ignored" not in _text(fresh)
+    np.testing.assert_array_equal(fresh.session_state["explore_drawing"]["z"], point)  # byte for byte
+    np.testing.assert_array_equal(fresh.session_state["explore_z"], moved)
+    fresh.button(key="explore_reset").click().run()  # Reset goes back to the drawing, not to a seed
+    np.testing.assert_array_equal(fresh.session_state["explore_z"], point)
+    fresh.number_input(key="explore_seed").set_value(4).run()  # a seed leaves the drawing, which stays an operand
+    assert "seed" in fresh.query_params and "drawn" in fresh.query_params
+    fresh.button(key="explore_to_drawing").click().run()
+    np.testing.assert_array_equal(fresh.session_state["explore_z"], point)
+    assert "seed" not in fresh.query_params and not fresh.exception
+
+
 # ---- compare ------------------------------------------------------------------------------------------
 def test_compare_draws_every_model_on_the_same_seed(lab):
     at = _page(lab, COMPARE)

@@ -98,3 +98,39 @@ def test_drawing_with_the_mouse_makes_a_distribution_that_trains(page):
     # JS in nats: ln 2 = 0.693 while the clouds are disjoint (the start), falling as G learns the drawn line
     assert wait_until(lambda: 0 <= float(_attr(page, "pg-score-0", "data-js") or 1) < 0.4, 120, interval=0.5), \
         _attr(page, "pg-score-0", "data-js")
+
+
+def test_a_shared_playground_is_watched_live_read_only_and_ends_with_the_link(page, browser):
+    page.get_by_text("Share live view").first.click()  # the expander
+    by_key(page, "playground_share").get_by_role("button").click()
+    code = page.locator('[data-testid="stCode"] code').first
+    code.wait_for()
+    link = code.inner_text().strip()
+    assert "?watch=" in link
+    page.locator('[data-testid="pg-start"]').click()
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    viewer = context.new_page()
+    try:
+        viewer.goto(link)
+        viewer.get_by_text("Live view: Playground").wait_for()
+        watched = lambda: int(_attr(viewer, "pg-root", "data-watched-step") or 0)  # noqa: E731
+        assert wait_until(lambda: viewer.locator('[data-testid="pg-root"]').count() > 0 and watched() > 0, 90,
+                          interval=0.5)
+        first = watched()
+        assert wait_until(lambda: watched() > first, 60, interval=0.5)  # it follows the presenter's run
+        frames = int(_attr(viewer, "pg-root", "data-frames"))
+        time.sleep(1.0)
+        assert int(_attr(viewer, "pg-root", "data-frames")) > frames + 5  # drawn every frame between states
+        assert viewer.locator('[data-testid="pg-start"]').is_hidden()  # no controls for a viewer
+        assert viewer.locator('[data-testid="pg-step"]').is_hidden()
+        assert viewer.get_by_text("Recipe and networks").count() == 0
+        assert _attr(viewer, "pg-score-0", "data-total") == "8"
+        screenshot(viewer, "playground_viewer_live")
+        by_key(page, "playground_revoke").get_by_role("button").click()
+        viewer.get_by_text("The presenter stopped sharing this live view").wait_for(timeout=30_000)
+        assert viewer.locator('[data-testid="stException"]').count() == 0
+    finally:
+        screenshot(viewer, "playground_viewer_end")
+        context.close()

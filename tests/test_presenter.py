@@ -115,6 +115,77 @@ def test_the_cap_holds_under_concurrent_starts():
         engine.shutdown()
 
 
+# ---- the Playground's share: a state the presenter's browser publishes, checked, latest kept ---------
+def _playground_state(step: int, config=None, seq: int = 1) -> dict:
+    import numpy as np
+
+    from gan_core.toy import ToyConfig
+    from gan_core.toy_share import encode_weights, network_sizes, parameter_count
+
+    config = config or ToyConfig()
+    sizes = network_sizes(config)
+    return {"seq": seq, "extent": 3.0, "running": True, "sentence": "", "layers": {"heatmap": True}, "drawn": [],
+            "runs": [{"label": "", "config": config.to_dict(), "step": step,
+                      **{name: encode_weights(np.zeros(parameter_count(sizes[name]))) for name in sizes},
+                      "history": {"step": [step], "d_loss": [1.0], "g_loss": [1.0], "d_real": [0.5], "d_fake": [0.5]},
+                      "scores": {"covered": 8, "total": 8, "hq": 0.9}}]}
+
+
+def test_a_playground_share_keeps_the_latest_checked_state_a_few_times_a_second_and_ends():
+    from gan_core.engine.sharing import Shares
+    from gan_core.limits import PLAYGROUND_MIN_PUBLISH_S
+
+    shares = Shares(backend=None, make_model=None)
+    token = shares.share_playground("playground:session-a")
+    assert len(token) >= 32 and shares.share_playground("playground:session-a") == token
+    assert shares.share_playground("playground:session-b") != token  # one link per presenter session
+    shared = shares.watch(token)
+    assert shared.kind == "playground" and shared.latest() is None
+    assert shared.publish(_playground_state(10), now=100.0)
+    assert not shared.publish(_playground_state(11), now=100.0 + PLAYGROUND_MIN_PUBLISH_S / 2)  # too soon: dropped
+    assert shared.latest()["runs"][0]["step"] == 10
+    assert shared.publish(_playground_state(12), now=100.0 + PLAYGROUND_MIN_PUBLISH_S)
+    assert shared.latest()["runs"][0]["step"] == 12 and shared.published == 2
+    shares.revoke(token)
+    assert "stopped sharing" in shared.ended and shared.latest() is None
+    assert not shared.publish(_playground_state(13), now=200.0)
+    assert shares.playground_token("playground:session-a") is None
+
+
+@pytest.mark.parametrize("spoil, words", [
+    (lambda s: s["runs"][0].update(G=s["runs"][0]["G"][:-4]), "run 1: G: must be base64 of exactly 1,218"),
+    (lambda s: s["runs"][0].update(D="!" * len(s["runs"][0]["D"])), "run 1: D: not base64"),
+    (lambda s: s["runs"][0]["config"].update(hidden_units=512, depth=6), "more than presenter mode shares"),
+    (lambda s: s["runs"][0]["config"].update(loss="cheat"), "run 1: config: loss must be one of"),
+    (lambda s: s["runs"].extend([s["runs"][0]] * 2), "1 to 2 runs"),
+    (lambda s: s["runs"][0]["history"].update(step=list(range(1000))), "at most 512 numbers"),
+    (lambda s: s["runs"][0]["history"].update(step=[1, 2]), "one length"),
+    (lambda s: s.update(sentence="x" * 5000), "sentence: must be text of at most 600"),
+    (lambda s: s.update(extra=["x" * 1024] * 3000), "larger than 2 MiB"),
+    (lambda s: s.update(deep=[[[[[[["x"]]]]]]]), "nested deeper"),
+    (lambda s: s.update(drawn=[[0.0, float("nan")]]), "drawn points must be finite"),
+])
+def test_a_published_playground_state_is_refused_with_what_is_wrong(spoil, words):
+    import base64
+
+    import numpy as np
+
+    from gan_core.toy_share import StateRefused, check_state
+
+    good = _playground_state(5)
+    checked = check_state(good)
+    assert checked["runs"][0]["G"] == good["runs"][0]["G"] and "extra" not in checked
+    spoil(good)
+    with pytest.raises(StateRefused, match=None) as refused:
+        check_state(good)
+    assert words in str(refused.value), str(refused.value)
+    nan = _playground_state(5)
+    count = len(base64.b64decode(nan["runs"][0]["G"])) // 4
+    nan["runs"][0]["G"] = base64.b64encode(np.full(count, np.nan, "<f4").tobytes()).decode()
+    with pytest.raises(StateRefused, match="finite"):
+        check_state(nan)
+
+
 # ---- the link in a real browser ---------------------------------------------------------------------
 def test_a_presenter_link_in_a_browser_shows_the_run_live_without_controls_and_revoking_ends_it():
     sync_api = pytest.importorskip("playwright.sync_api")

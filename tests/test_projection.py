@@ -120,6 +120,68 @@ def test_project_usage_errors_exit_2_naming_the_input(tmp_path, capsys, monkeypa
     assert message.format(dir=tmp_path) in capsys.readouterr().err
 
 
+def _hostile_images(path: Path, kind: str) -> None:
+    """A .npy of digits made by a stranger: each kind must be refused by name, never parsed in this process."""
+    if kind == "pickle":
+        np.save(path, np.array([{"x": 1}, None], dtype=object), allow_pickle=True)
+    elif kind == "claims_a_billion":  # a header promising 1e9 digits (6 TB of floats) over a few bytes of data
+        header = {"descr": "<f8", "fortran_order": False, "shape": (10**9, 28, 28)}
+        with open(path, "wb") as file:
+            np.lib.format.write_array_header_1_0(file, header)
+            file.write(b"\0" * 64)
+    elif kind == "truncated":
+        data = (np.ones((5, 28, 28)) * 0.5).astype(np.float32)
+        np.save(path, data)
+        path.write_bytes(path.read_bytes()[:-1000])
+    elif kind == "garbage":
+        path.write_bytes(b"\x93NUMPY\x01\x00" + b"\xff" * 300)
+    elif kind == "too_many":
+        np.save(path, np.zeros((11, 28, 28), np.uint8))
+    elif kind == "oversized":
+        np.save(path, np.zeros((40, 28, 28), np.float64))  # 250 KB against a 200 KB budget (patched)
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("pickle", "holds Python objects, which are never unpickled"),
+    ("claims_a_billion", "1,000,000,000 digits; at most 10 per command (split the file)"),
+    ("truncated", "not a readable .npy array"),
+    ("garbage", "not a readable .npy array"),
+    ("too_many", "11 digits; at most 10 per command"),
+    ("oversized", "MB is over the 0 MB limit for one file of digits"),
+])
+def test_project_refuses_a_strangers_images_file_by_name_with_exit_2(tmp_path, capsys, monkeypatch, kind, message):
+    from gan_core import __main__ as cli
+
+    monkeypatch.setattr(cli, "MAX_PROJECT", 10)
+    monkeypatch.setattr(projection, "MAX_PROJECT_FILE_BYTES", 200 * 1024)
+    monkeypatch.setattr(projection.read_digits_file, "__defaults__",
+                        (projection.MAX_PROJECT_DIGITS, 200 * 1024, None))
+    images = tmp_path / "digits.npy"
+    _hostile_images(images, kind)
+    code = main(["project", "--weights", str(PRETRAINED / "gan"), "--images", str(images), "--out",
+                 str(tmp_path / "z.npy"), "--recon", str(tmp_path / "r.npy")])
+    error = capsys.readouterr().err
+    assert code == 2 and f"--images {images}: " in error and message in error, error
+    assert "Traceback" not in error and not (tmp_path / "z.npy").exists()
+
+
+def test_the_digits_file_is_parsed_in_the_limited_child_not_here(tmp_path, monkeypatch):
+    digits = np.random.default_rng(0).random((3, 28, 28)).astype(np.float32)
+    np.save(tmp_path / "x.npy", digits)
+    np.save(tmp_path / "u8.npy", (digits[0] * 255).astype(np.uint8))  # one digit, (28, 28), uint8
+
+    def no_load_here(*args, **kwargs):
+        raise AssertionError("np.load ran in the caller's process")
+
+    monkeypatch.setattr(np, "load", no_load_here)
+    np.testing.assert_array_equal(projection.read_digits_file(tmp_path / "x.npy", "x.npy"), digits)
+    one = projection.read_digits_file(tmp_path / "u8.npy", "u8.npy")
+    assert one.shape == (1, 28, 28) and one.dtype == np.float32 and one.max() <= 1.0
+    tiny = projection.ParserLimits(memory_bytes=64 * 1024 * 1024)  # NumPy alone needs more: the child dies
+    with pytest.raises(projection.sandbox.SandboxRefusal, match=r"^x\.npy: not read: "):  # and this one lives on
+        projection.read_digits_file(tmp_path / "x.npy", "x.npy", parser=tiny)
+
+
 def test_the_canvas_drawing_becomes_an_mnist_form_digit():
     from ui.draw_digit import SEND_SIDE, digit_from_drawing
 

@@ -9,6 +9,7 @@ here, plus one real train -> Reset -> train -> Reset path through the engine.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from pathlib import Path
@@ -222,14 +223,16 @@ def test_the_view_rendering_and_label_travel_in_the_link(patched):
 
 def test_hostile_links_cost_a_caption_never_an_exception(patched):
     hostile = {"model": "<img src=x onerror=alert(1)>", "seed": "1e9999", "z": "3_" + "9" * 20000,
-               "view": "../../secret", "mode": "turbo", "label": "-1"}
+               "view": "../../secret", "mode": "turbo", "label": "-1",
+               "drawn": "." + "A" * 9000}
     at = _open(patched, EXPLORE_PAGE, hostile)
     notes = _captions(at)
     assert "Ignored from the link" in notes and "onerror" not in notes and "secret" not in notes
-    for name in ("model", "seed", "z", "view", "mode", "label"):
+    for name in ("model", "seed", "z", "view", "mode", "label", "drawn"):
         assert f"`{name}`" in notes
     assert at.number_input(key="explore_seed").value == 0 and at.selectbox(key="explore_model").value == "gan"
     assert at.query_params["seed"] == "0" and "z" not in at.query_params  # the URL now says what is on screen
+    assert "drawn" not in at.query_params and "explore_drawing" not in at.session_state
     partly = _open(patched, EXPLORE_PAGE, {"seed": "7", "z": "1_0.5~500_1"})  # 500: the model's z has 12
     assert partly.number_input(key="explore_seed").value == 7
     assert partly.session_state["explore_z"][1] == np.float32(0.5)
@@ -246,7 +249,9 @@ def test_downloads_are_the_digit_on_screen_and_its_z(patched, media):
     at = _open(patched, EXPLORE_PAGE, {"seed": "3", "z": "4_-1.25"})
     png = Image.open(io.BytesIO(_download(at, media, "explore_download_png")))
     assert png.format == "PNG" and png.size == (280, 280)
-    shown = media.get_file(_digit_url(at).rsplit("/", 1)[-1]).content
+    url = _digit_url(at)
+    assert url.startswith("data:image/png;base64,")  # the digit travels inside the message (no second request)
+    shown = base64.b64decode(url.split(",", 1)[1])
     assert _download(at, media, "explore_download_png") == shown
     record = json.loads(_download(at, media, "explore_download_json"))
     assert record["seed"] == 3 and record["model"] == "gan" and record["z"][4] == pytest.approx(-1.25)

@@ -8,9 +8,10 @@ Decisions, and why:
 - The projection runs in the engine's inference worker (ModelHandle.project; the classifier is convolutional
   and the page holds no TensorFlow), one chunk of Adam steps per request, so a progress bar moves between
   requests. Autoencoders answer in one request (their encoder).
-- The result sets the page's z (and a conditional GAN's digit) before the sliders are drawn, so the sliders,
-  the principal directions and the link in the address bar all start from the projected z: a copied link
-  reopens the projection.
+- The result becomes "your drawing" (DRAWING_KEY), set before the sliders are drawn: the sliders' base z (Reset
+  comes back to it; a seed leaves it), the principal directions, the operand every view offers (interpolation,
+  arithmetic, the cGAN's walk between classes, the 2-D VAE's map, the autoencoders' reconstructions) and the
+  link in the address bar (`drawn`, gan_core.explore_link): a copied link reopens the projection.
 
 DOM, inside the component's shadow root (Playwright's CSS selectors and get_by_test_id pierce it):
   [data-testid="draw-digit"]         root; data-strokes (strokes on the canvas), data-sent (pictures sent)
@@ -25,20 +26,22 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from gan_core import explore_link, latent, uploads
-from gan_core.images import grid_png, to_png
+from gan_core import explore_link, uploads
+from gan_core.images import to_png
 
 CANVAS_KEY = "explore_draw_canvas"
 SOURCE_KEY = "explore_draw_source"
 UPLOAD_KEY = "explore_draw_upload"
 UPLOAD_DIGIT_KEY = "_draw_digit_upload"  # (file id, digit or None, reason or None) of the last upload read
 RESULT_KEY = "_explore_projection"  # {"model_key", "digit", "report"} of the last projection
+DRAWING_KEY = "explore_drawing"  # {"z", "label", "model_key"}: "your drawing", projected here or from a link
+FROM_DRAWING_KEY = "explore_from_drawing"  # True while the sliders' base z is the drawing (not a seed's z)
+DRAWING_NAME = "your drawing"  # what every view calls it
 SOURCES = ("Draw", "Upload an image")
 SEND_SIDE = 112  # what ui/draw_digit.js sends: SEND_SIDE x SEND_SIDE grey levels 0-255
 CHUNK_STEPS = 40  # Adam steps per request to the worker: one progress-bar move
 DIGIT_SCALE = 6  # 28 px -> 168 px
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif"]
-WALK_STEPS = 8
 
 _HTML = """
 <div class="draw-digit" data-testid="draw-digit" data-strokes="0" data-sent="0">
@@ -142,13 +145,39 @@ def _project(model, digit: np.ndarray) -> dict | None:
     return report
 
 
-def apply_projection(report: dict) -> None:
-    """Make the projected z the page's z (and the cGAN's label its digit), as a link would bring it back."""
-    z = np.asarray(report["z"][0], np.float32)
-    base = st.session_state.get("explore_base_z")
-    st.session_state["explore_z"] = explore_link.canonical_z(z, base) if base is not None and base.shape == z.shape else z
-    if report.get("labels") is not None:
-        st.session_state["explore_label"] = int(report["labels"][0])
+def apply_projection(report: dict, model_key: str) -> None:
+    """Make the projected z "your drawing": the page's z and the sliders' base (and the cGAN's label its digit),
+    kept at the precision a link brings back."""
+    z = explore_link.canonical_point(report["z"][0])
+    label = None if report.get("labels") is None else int(report["labels"][0])
+    set_drawing(z, label, model_key)
+    if label is not None:
+        st.session_state["explore_label"] = label
+
+
+def set_drawing(z: np.ndarray, label: int | None, model_key: str) -> None:
+    """Remember the drawing's z (an operand of every view) and start the sliders from it."""
+    z = np.asarray(z, np.float32)
+    st.session_state[DRAWING_KEY] = {"z": z.copy(), "label": label, "model_key": model_key}
+    st.session_state["explore_z"] = z.copy()
+    st.session_state["explore_base_z"] = z.copy()
+    st.session_state[FROM_DRAWING_KEY] = True
+
+
+def drawing_for(loaded) -> dict | None:
+    """{"z", "label", "model_key"} of the drawing projected with this very model, else None."""
+    drawing = st.session_state.get(DRAWING_KEY)
+    if drawing is None or drawing["model_key"] != loaded.key or drawing["z"].shape != (loaded.config.latent_dim,):
+        return None
+    return drawing
+
+
+def drawn_picture(loaded) -> np.ndarray | None:
+    """The digit as drawn (MNIST form) when it was drawn in this session for this model; None from a link."""
+    earlier = st.session_state.get(RESULT_KEY)
+    if earlier is None or earlier["model_key"] != loaded.key:
+        return None
+    return earlier["digit"]
 
 
 def _result_ui(loaded, digit: np.ndarray, report: dict) -> None:
@@ -166,24 +195,10 @@ def _result_ui(loaded, digit: np.ndarray, report: dict) -> None:
                          f"is set to it).")
         how = ("its encoder" if loaded.config.model in ("ae", "vae") else
                f"{report['step']} Adam steps from {report['settings']['restarts']} random starts")
-        lines.append(f"Found with {how}. The sliders below now start from this z, and the address bar holds it.")
+        lines.append(f"Found with {how}. Every view below now starts from this z, named **your drawing**: the "
+                     "sliders and directions move it, Interpolate walks from it to a digit you pick, Arithmetic "
+                     "takes it as an operand. The address bar holds it.")
         st.markdown("  \n".join(lines))
-    _walk_ui(loaded, report)
-
-
-def _walk_ui(loaded, report: dict) -> None:
-    """Your digit -> the seed's digit along the sphere: "my 7 -> a 1" by picking a seed that draws a 1."""
-    base = st.session_state.get("explore_base_z")
-    start = np.asarray(report["z"][0], np.float32)
-    if base is None or np.shape(base) != start.shape:
-        return
-    labels = report.get("labels")
-    frames = loaded.model.generate(latent.interpolate(start, base, WALK_STEPS, "slerp"),
-                                   labels=None if labels is None else int(labels[0]))
-    seed = int(st.session_state.get("explore_seed", 0))
-    st.image(grid_png(frames, columns=WALK_STEPS, scale=2), output_format="PNG",
-             caption=f"A walk (slerp) from your digit's z to the z of seed {seed}: change the seed below to choose "
-                     "where it ends.")
 
 
 def draw_digit_ui(loaded) -> None:
@@ -201,7 +216,7 @@ def draw_digit_ui(loaded) -> None:
             if report is not None:
                 report = {name: value for name, value in report.items() if name != "state"}
                 st.session_state[RESULT_KEY] = earlier = {"model_key": loaded.key, "digit": digit, "report": report}
-                apply_projection(report)
+                apply_projection(report, loaded.key)
         if earlier is not None and earlier["model_key"] == loaded.key:
             _result_ui(loaded, earlier["digit"], earlier["report"])
         elif earlier is not None:

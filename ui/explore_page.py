@@ -6,12 +6,18 @@ samples from the prior beside samples from where the encoder really puts digits.
 
 One view is drawn at a time (a choice, not st.tabs, which would compute every tab on every rerun). The page's
 state lives in the URL (gan_core.explore_link: model, seed, the moved values of z, view, rendering, the cGAN's
-digit): the page reads a link it has not written itself once, then writes its state back after every change,
-so the address bar always reopens the digit on screen.
+digit, the projected drawing): the page reads a link it has not written itself once, then writes its state
+back after every change, so the address bar always reopens the digit on screen.
+
+"Your drawing" (ui/draw_digit.py: a digit drawn or uploaded, projected into the latent space) is a point every
+view offers by that name: the sliders start from it (it is their base: Reset comes back to it, a seed leaves
+it), Interpolate and Arithmetic take it as an operand (chosen by default once it exists), the cGAN's walk
+between classes starts at its digit, the 2-D VAE's map marks it, the autoencoders decode it beside the drawing.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 from urllib.parse import urlencode
 
@@ -49,7 +55,8 @@ MAX_SLIDERS = 12
 VIEW_WORDS = {"Latent sliders": "sliders", "Between classes": "classes", "Latent map": "map",
               "Encode and decode": "encode", "Interpolate": "interpolate", "Arithmetic": "arithmetic"}
 LINK_WRITTEN_KEY = "_explore_link_written"  # the link parameters this page last wrote to the URL
-LINK_PENDING_KEY = "_explore_link_pending"  # (seed, moved z values) from a link, applied once the model is known
+LINK_PENDING_KEY = "_explore_link_pending"  # (seed or None, moved z values, drawn z values or None) from a link,
+# applied once the model is known; no seed with a drawing means the sliders start from the drawing
 # The dimensions picker: "explore_dims" holds the choice; the widget itself gets a fresh key (a generation)
 # whenever it comes back after a view or model change. The browser keeps a widget's last value by its key and,
 # for a multiselect that was off the page, showed it empty over the server's value (then sent that empty choice
@@ -119,8 +126,10 @@ def read_link() -> list[str]:
         _on_model()
     if request.seed is not None:
         st.session_state["explore_seed"] = request.seed
-    if request.seed is not None or request.z_moves is not None or request.model is not None:
-        st.session_state[LINK_PENDING_KEY] = (int(st.session_state.get("explore_seed", 0)), request.z_moves or {})
+    if any(value is not None for value in (request.seed, request.z_moves, request.model, request.drawn)):
+        from_drawing = request.seed is None and request.drawn is not None
+        seed = None if from_drawing else int(st.session_state.get("explore_seed", 0))
+        st.session_state[LINK_PENDING_KEY] = (seed, request.z_moves or {}, request.drawn)
     if request.view is not None:
         st.session_state["explore_view"] = next(label for label, word in VIEW_WORDS.items() if word == request.view)
     if request.mode is not None:
@@ -131,15 +140,25 @@ def read_link() -> list[str]:
 
 
 def apply_link_z(loaded: state.LoadedModel) -> list[str]:
-    """The link's z: its seed's z with the moved values set; moved dimensions get sliders."""
+    """The link's z: its base (the seed's z, or the drawing's) with the moved values set; moved dimensions get
+    sliders. A drawing in the link becomes "your drawing" whether or not the sliders start from it."""
     pending = st.session_state.pop(LINK_PENDING_KEY, None)
     if pending is None:
         return []
-    seed, moves = pending
+    seed, moves, drawn = pending
     latent_dim = loaded.config.latent_dim
-    base = latent.sample_z(1, latent_dim, seed)[0]
-    z, outside = explore_link.apply_z_moves(base, moves)
-    _set_z(base, base=True)
+    ignored = []
+    point = None if drawn is None else explore_link.point_from_moves(drawn, latent_dim)
+    if drawn is not None and point is None:
+        ignored.append(f"`drawn` (a z of another length than this model's {latent_dim})")
+    if point is not None:
+        draw_digit.set_drawing(point, _label(loaded), loaded.key)  # the base, unless the link names a seed
+    if point is None or seed is not None:
+        seed = int(st.session_state.get("explore_seed", 0)) if seed is None else seed  # None: a drawing not used
+        base = latent.sample_z(1, latent_dim, seed)[0]
+        st.session_state[draw_digit.FROM_DRAWING_KEY] = False
+        _set_z(base, base=True)
+    z, outside = explore_link.apply_z_moves(st.session_state["explore_base_z"], moves)
     _set_z(z)
     moved = sorted(dim for dim in moves if dim < latent_dim)
     if moved:
@@ -147,13 +166,18 @@ def apply_link_z(loaded: state.LoadedModel) -> list[str]:
         st.session_state["explore_dims"] = sorted((moved + kept)[:MAX_SLIDERS])
         _renew_dims_widget()
     if outside:
-        return [f"`z` values for {len(outside)} dimension(s) this model does not have (its z has {latent_dim})"]
-    return []
+        ignored.append(f"`z` values for {len(outside)} dimension(s) this model does not have (its z has {latent_dim})")
+    return ignored
 
 
 def link_params(loaded: state.LoadedModel) -> dict[str, str]:
     """The page's state as link parameters; defaults (no moves, the sliders view, server rendering) left out."""
-    params = {"model": str(st.session_state["explore_model"]), "seed": str(int(st.session_state["explore_seed"]))}
+    params = {"model": str(st.session_state["explore_model"])}
+    drawing = draw_digit.drawing_for(loaded)
+    if drawing is not None:
+        params["drawn"] = explore_link.encode_point(drawing["z"])
+    if drawing is None or not _from_drawing():
+        params["seed"] = str(int(st.session_state["explore_seed"]))
     moves = explore_link.encode_z(_z(), st.session_state["explore_base_z"])
     if moves:
         params["z"] = moves
@@ -190,8 +214,8 @@ def link_url(params: dict[str, str]) -> str:
     return f"{page}?{query}" if page else f"?{query}"
 
 
-def share_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
-    """The link to this very digit, and the digit and its z to download."""
+def share_ui(loaded: state.LoadedModel, png: bytes) -> None:
+    """The link to this very digit, and the digit (its PNG as shown) and its z to download."""
     url = link_url(write_link(loaded))
     with st.expander("Link and downloads", icon=":material/share:"):
         st.code(url, language=None, wrap_lines=True)
@@ -199,25 +223,26 @@ def share_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
                    "moved sliders, view, rendering" + (", digit" if loaded.config.model == "cgan" else "") + ")." +
                    (" A trained model lives only in this browser session, so someone else opening it sees "
                     "nothing trained." if st.session_state["explore_model"] == catalog.SESSION else ""))
-        downloads_ui(loaded, image)
+        downloads_ui(loaded, png)
 
 
 def _file_stem() -> str:
     name = str(st.session_state["explore_model"])
-    return f"{name if name in catalog.BY_NAME else 'session'}-seed{int(st.session_state['explore_seed'])}"
+    start = "drawing" if _from_drawing() else f"seed{int(st.session_state['explore_seed'])}"
+    return f"{name if name in catalog.BY_NAME else 'session'}-{start}"
 
 
-def downloads_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
+def downloads_ui(loaded: state.LoadedModel, png: bytes) -> None:
     z, stem = _z(), _file_stem()
     png_col, json_col, npy_col = st.columns(3)
-    png_col.download_button("PNG", to_png(image, scale=DIGIT_SCALE), file_name=f"{stem}.png",
+    png_col.download_button("PNG", png, file_name=f"{stem}.png",
                             mime="image/png", key="explore_download_png", icon=":material/download:",
                             on_click="ignore", width="stretch", help="The digit as shown (280 x 280 pixels).")
-    json_col.download_button("z", explore_link.z_json_bytes(z, stem.rsplit("-seed", 1)[0],
-                                                            int(st.session_state["explore_seed"]), _label(loaded)),
+    seed = None if _from_drawing() else int(st.session_state["explore_seed"])
+    json_col.download_button("z", explore_link.z_json_bytes(z, stem.rsplit("-", 1)[0], seed, _label(loaded)),
                              file_name=f"{stem}-z.json", mime="application/json", key="explore_download_json",
                              icon=":material/data_object:", on_click="ignore", width="stretch",
-                             help="z as JSON, with the model and seed it came from.")
+                             help="z as JSON, with the model and the seed (or your drawing) it started from.")
     npy_col.download_button(".npy", explore_link.z_npy_bytes(z), file_name=f"{stem}-z.npy",
                             mime="application/octet-stream", key="explore_download_npy",
                             icon=":material/download:", on_click="ignore", width="stretch",
@@ -307,6 +332,9 @@ def prepare_latent_state(loaded: state.LoadedModel) -> None:
     if z is None or z.shape != (latent_dim,):
         st.session_state["explore_z"] = latent.sample_z(1, latent_dim, int(st.session_state.get("explore_seed", 0)))[0]
         st.session_state["explore_base_z"] = st.session_state["explore_z"].copy()
+    if _from_drawing() and draw_digit.drawing_for(loaded) is None:  # the drawing was found with other weights
+        st.session_state[draw_digit.FROM_DRAWING_KEY] = False
+        _set_z(latent.sample_z(1, latent_dim, int(st.session_state.get("explore_seed", 0)))[0], base=True)
     dims = st.session_state.get("explore_dims")
     if dims is None or any(d >= latent_dim for d in dims):
         st.session_state["explore_dims"] = list(range(min(DEFAULT_DIMS, latent_dim)))
@@ -317,6 +345,17 @@ def prepare_latent_state(loaded: state.LoadedModel) -> None:
 
 def _z() -> np.ndarray:
     return st.session_state["explore_z"]
+
+
+def _from_drawing() -> bool:
+    """Whether the sliders' base z is the drawing's (after a projection, or a link with `drawn` and no seed)."""
+    return bool(st.session_state.get(draw_digit.FROM_DRAWING_KEY))
+
+
+def _z_name() -> str:
+    """What z on screen is, in words: your drawing or a seed's z, and whether the sliders moved it."""
+    start = draw_digit.DRAWING_NAME if _from_drawing() else f"seed {int(st.session_state['explore_seed'])}"
+    return start if np.array_equal(_z(), st.session_state["explore_base_z"]) else f"{start}, moved"
 
 
 def _set_z(z: np.ndarray, *, base: bool = False) -> None:
@@ -332,12 +371,20 @@ def _set_z(z: np.ndarray, *, base: bool = False) -> None:
 
 def _on_seed() -> None:
     seed = int(st.session_state["explore_seed"])
+    st.session_state[draw_digit.FROM_DRAWING_KEY] = False  # the drawing stays an operand of the other views
     _set_z(latent.sample_z(1, st.session_state["explore_latent_dim"], seed)[0], base=True)
 
 
 def _on_new_z() -> None:
     st.session_state["explore_seed"] = int(np.random.default_rng().integers(0, 100_000))
     _on_seed()
+
+
+def _on_to_drawing() -> None:
+    drawing = st.session_state[draw_digit.DRAWING_KEY]
+    draw_digit.set_drawing(drawing["z"], drawing["label"], drawing["model_key"])
+    if drawing["label"] is not None:
+        st.session_state["explore_label"] = drawing["label"]
 
 
 def _on_reset() -> None:
@@ -382,20 +429,26 @@ def _generate(loaded: state.LoadedModel, z: np.ndarray) -> np.ndarray:
 # ---- tab 1: sliders ---------------------------------------------------------------------------
 @st.fragment
 def sliders_ui(loaded: state.LoadedModel) -> None:
-    """A fragment: a slider move reruns only this tab (one digit, its neighbours), not the other tabs."""
+    """A fragment: the rendering choice, seed, buttons and dimensions picker; below it the digit and its sliders.
+
+    A change here reruns this tab, not the other views. The digit and the sliders are a fragment of their own
+    inside it (digit_and_sliders_ui), so a slider move reruns just those, not the seed, buttons and picker.
+    """
     # Every sampler of the family runs in the browser (gan_core/browser_export.py names their layers).
-    mode = st.radio("Rendering", MODES, key="explore_mode", horizontal=True,
-                    help="Server: each slider move asks the server for the digit (the reference). Instant: the "
-                         "generator runs in your browser, so the digit follows the slider as you drag.")
-    instant_generator = _instant_component() if mode == MODES[1] else None
     controls, picture = st.columns([3, 2], gap="large")
+    with picture:
+        mode = st.radio("Rendering", MODES, key="explore_mode", horizontal=True,
+                        help="Server: each slider move asks the server for the digit (the reference). Instant: the "
+                             "generator runs in your browser, so the digit follows the slider as you drag.")
+    instant_generator = _instant_component() if mode == MODES[1] else None
     with controls:
         seed_col, new_col, reset_col = st.columns([3, 3, 2], vertical_alignment="bottom")
         seed_col.number_input("Seed of z", 0, 2**31 - 1, key="explore_seed", on_change=_on_seed,
                               help="The same seed always gives the same z, so you can come back to a digit.")
         new_col.button("New random z", key="explore_new_z", icon=":material/casino:", on_click=_on_new_z)
         reset_col.button("Reset", key="explore_reset", icon=":material/undo:", on_click=_on_reset,
-                         help="Back to this seed's z, undoing the slider moves.")
+                         help="Back to where z started (this seed's z, or your drawing's), undoing the slider moves.")
+        _start_ui(loaded)
         picker = _dims_widget_key()
         if picker not in st.session_state or list(st.session_state[picker]) != st.session_state["explore_dims"]:
             st.session_state[picker] = list(st.session_state["explore_dims"])
@@ -404,12 +457,23 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
                               help=f"z has {loaded.config.latent_dim} numbers; pick the ones you want to hold.")
     if instant_generator is not None and _instant_ui(instant_generator, loaded, dims, picture):
         with picture:
-            share_ui(loaded, _generate(loaded, _z()[None])[0])  # z as of the last slider release
+            share_ui(loaded, _digit_png(_generate(loaded, _z()[None])[0]))  # z as of the last slider release
         return
+    digit_and_sliders_ui(loaded, dims)
+
+
+@st.fragment
+def digit_and_sliders_ui(loaded: state.LoadedModel, dims: list[int]) -> None:
+    """A fragment inside sliders_ui: a slider move redraws the digit, its neighbours and the sliders, nothing else.
+
+    Every slider's value can change with any one of them (the principal directions are coordinates of all of
+    z), so the sliders are redrawn too; the digit is drawn first, so its picture leaves before them.
+    """
     _sync_sliders(dims, loaded)
-    with picture:  # first: the new digit's picture leaves before the unchanged sliders are redrawn
+    sliders, picture = st.columns([3, 2], gap="large")
+    with picture:
         share_ui(loaded, digit_ui(loaded))
-    with controls:
+    with sliders:
         left, right = st.columns(2)
         with left:
             st.markdown("**Raw dimensions of z**")
@@ -430,6 +494,25 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
                     st.slider(f"direction {index + 1} ({shares[index]:.0%} of the variation)", -SLIDER_RANGE,
                               SLIDER_RANGE, step=SLIDER_STEP, key=f"explore_pc_{index}", on_change=_on_pc_slider,
                               args=(index,))
+
+
+def _start_ui(loaded: state.LoadedModel) -> None:
+    """Where z starts (your drawing or the seed), and the way back to the drawing once a seed took over."""
+    drawing = draw_digit.drawing_for(loaded)
+    if drawing is None:
+        return
+    words_col, button_col = st.columns([5, 3], vertical_alignment="center")
+    if _from_drawing():
+        traits = (" The principal directions move it by a trait: \"my 3, thicker\"."
+                  if loaded.directions is not None else "")
+        words_col.caption(f"z starts from **{draw_digit.DRAWING_NAME}** (its projection); Reset comes back to it, "
+                          f"a seed leaves it.{traits}")
+    else:
+        words_col.caption(f"z starts from seed {int(st.session_state['explore_seed'])}; "
+                          f"{draw_digit.DRAWING_NAME} is kept for the other views.")
+    button_col.button("Back to your drawing", key="explore_to_drawing", icon=":material/draw:",
+                      on_click=_on_to_drawing,  # never disabled: a slider move reruns only the digit's fragment
+                      help="z becomes your drawing's projected z again.")
 
 
 def _instant_component():
@@ -463,19 +546,30 @@ def _instant_ui(instant_generator, loaded: state.LoadedModel, dims: list[int], p
     return True
 
 
-def digit_ui(loaded: state.LoadedModel) -> np.ndarray:
-    """The digit at z (returned), its score and its neighbours."""
+def _digit_png(image: np.ndarray) -> bytes:
+    return to_png(image, scale=DIGIT_SCALE)
+
+
+def digit_ui(loaded: state.LoadedModel) -> bytes:
+    """The digit at z, its score and its neighbours; returns the digit's PNG as shown."""
     z = _z()
     image = _generate(loaded, z[None])[0]
-    st.image(to_png(image, scale=DIGIT_SCALE), width=28 * DIGIT_SCALE, output_format="PNG")
-    st.caption(f"{_judgement(loaded, image)}  |z| = {np.linalg.norm(z):.1f}",
+    png = _digit_png(image)
+    st.image(_data_uri(png), width=28 * DIGIT_SCALE)
+    st.caption(f"z: **{_z_name()}**. {_judgement(loaded, image)}  |z| = {np.linalg.norm(z):.1f}",
                help=f"|z| is the length of z. Random z of {loaded.config.latent_dim} numbers has a length near "
                     f"√{loaded.config.latent_dim} ≈ {np.sqrt(loaded.config.latent_dim):.1f}, the size the generator "
                     f"saw in training; far longer or shorter z tends to give odd digits.")
     nearby = _generate(loaded, latent.neighbours(z, NEIGHBOURS, NEIGHBOUR_SCALE, seed=1))
-    st.image(grid_png(nearby, columns=NEIGHBOURS // 2, scale=2), output_format="PNG",
+    st.image(_data_uri(grid_png(nearby, columns=NEIGHBOURS // 2, scale=2)),
              caption=f"Neighbours: z plus small noise (scale {NEIGHBOUR_SCALE}). Similar digits here mean a smooth space.")
-    return image
+    return png
+
+
+def _data_uri(png: bytes) -> str:
+    """A PNG inside its own URL: the browser shows it from the message itself, with no second request to the
+    server for the picture (which, on a busy server, waits behind the rest of the rerun)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _judgement(loaded: state.LoadedModel, image: np.ndarray) -> str:
@@ -501,47 +595,93 @@ def sample_grid_ui(loaded: state.LoadedModel, key: str) -> np.ndarray:
     return zs
 
 
-def _numbers() -> list[int]:
-    return list(range(1, GRID_COUNT + 1))
+DRAWING_CHOICE = 0  # in the pickers below: your drawing; 1-16 are the grid's samples
+
+
+def _numbers(drawing: dict | None = None) -> list[int]:
+    return ([DRAWING_CHOICE] if drawing is not None else []) + list(range(1, GRID_COUNT + 1))
+
+
+def _choice_name(number: int) -> str:
+    return draw_digit.DRAWING_NAME if number == DRAWING_CHOICE else f"#{number}"
+
+
+def _picked(zs: np.ndarray, number: int, drawing: dict | None) -> np.ndarray:
+    return drawing["z"] if number == DRAWING_CHOICE else zs[number - 1]
+
+
+def _picker_key(key: str, drawing: dict | None) -> str:
+    """Pickers offering the drawing have keys of their own, so the drawing is picked the first time it appears."""
+    return key if drawing is None else f"{key}_drawing"
+
+
+def drawing_ui(loaded: state.LoadedModel, drawing: dict | None) -> None:
+    """The drawing as an operand: as drawn (when drawn in this session) and as the model draws its z."""
+    if drawing is None:
+        st.caption("Draw or upload a digit above (Start from your own digit) and it joins these pickers as "
+                   f"'{draw_digit.DRAWING_NAME}'.")
+        return
+    drawn = draw_digit.drawn_picture(loaded)
+    images = ([drawn] if drawn is not None else []) + [_generate(loaded, drawing["z"][None])[0]]
+    st.image(grid_png(np.stack(images), columns=len(images), scale=3), output_format="PNG", width=96 * len(images))
+    st.caption(f"{draw_digit.DRAWING_NAME.capitalize()}: " +
+               ("as drawn, and its projection" if drawn is not None else "its projection (from the link)"))
 
 
 # ---- tab 2: interpolation -------------------------------------------------------------------
 def interpolate_ui(loaded: state.LoadedModel) -> None:
     st.write("Walk in a straight line (linear) or along the sphere (spherical) from one z to another and draw "
              "every stop. Spherical keeps |z| at the size the generator saw in training, so the middle stays sharp.")
+    drawing = draw_digit.drawing_for(loaded)
     picks, result = st.columns([2, 3], gap="large")
     with picks:
+        drawing_ui(loaded, drawing)
         zs = sample_grid_ui(loaded, "explore_interp_grid_seed")
         start_col, end_col = st.columns(2)
-        start = start_col.selectbox("From sample", _numbers(), index=0, key="explore_interp_a")
-        end = end_col.selectbox("To sample", _numbers(), index=5, key="explore_interp_b")
+        numbers = _numbers(drawing)
+        start = start_col.selectbox("From", numbers, index=0, key=_picker_key("explore_interp_a", drawing),
+                                    format_func=_choice_name)
+        end = end_col.selectbox("To", numbers, index=numbers.index(6), key=_picker_key("explore_interp_b", drawing),
+                                format_func=_choice_name)
     with result:
         method = st.radio("Path", ("Spherical (slerp)", "Linear (lerp)"), key="explore_interp_method", horizontal=True)
         steps = st.slider("Steps", 3, 16, 8, key="explore_interp_steps")
-        path = latent.interpolate(zs[start - 1], zs[end - 1], steps, "slerp" if method.startswith("Sph") else "lerp")
+        path = latent.interpolate(_picked(zs, start, drawing), _picked(zs, end, drawing), steps,
+                                  "slerp" if method.startswith("Sph") else "lerp")
         frames = _generate(loaded, path)
-        st.image(grid_png(frames, columns=steps, scale=2), output_format="PNG", caption=f"#{start} to #{end} in {steps} steps")
+        st.image(grid_png(frames, columns=steps, scale=2), output_format="PNG",
+                 caption=f"From {_choice_name(start)} to {_choice_name(end)} in {steps} steps")
         gif = to_gif(frames, scale=6, frame_ms=120)
         st.image(gif, caption="The same path, animated (forward and back)")
-        st.download_button("Download GIF", gif, file_name=f"interpolation-{start}-{end}.gif", mime="image/gif",
+        ends = "-".join("drawing" if n == DRAWING_CHOICE else str(n) for n in (start, end))
+        st.download_button("Download GIF", gif, file_name=f"interpolation-{ends}.gif", mime="image/gif",
                            key="explore_interp_gif", icon=":material/download:", on_click="ignore")
 
 
 # ---- tab 3: arithmetic ----------------------------------------------------------------------
 def arithmetic_ui(loaded: state.LoadedModel) -> None:
     st.write("Vectors can be added: A - B + C asks 'what is to C as A is to B?'. Pick three samples; with a small "
-             "unconditional GAN the answer is often a blend rather than a clean analogy, which is itself a lesson.")
+             "unconditional GAN the answer is often a blend rather than a clean analogy, which is itself a lesson. "
+             f"With {draw_digit.DRAWING_NAME} as A, a thin digit as B and a thick one as C asks for your digit, "
+             "thicker.")
+    drawing = draw_digit.drawing_for(loaded)
     picks, result = st.columns([2, 3], gap="large")
     with picks:
+        drawing_ui(loaded, drawing)
         zs = sample_grid_ui(loaded, "explore_arith_grid_seed")
     with result:
         a_col, b_col, c_col = st.columns(3)
-        a = a_col.selectbox("A", _numbers(), index=0, key="explore_arith_a")
-        b = b_col.selectbox("minus B", _numbers(), index=1, key="explore_arith_b")
-        c = c_col.selectbox("plus C", _numbers(), index=2, key="explore_arith_c")
-        answer = latent.arithmetic(zs[a - 1], zs[b - 1], zs[c - 1])
-        images = _generate(loaded, np.stack([zs[a - 1], zs[b - 1], zs[c - 1], answer]))
-        for cell, image, label in zip(st.columns(4), images, (f"A (#{a})", f"B (#{b})", f"C (#{c})", "A - B + C")):
+        numbers = _numbers(drawing)
+        a = a_col.selectbox("A", numbers, index=0, key=_picker_key("explore_arith_a", drawing),
+                            format_func=_choice_name)
+        b = b_col.selectbox("minus B", numbers, index=numbers.index(2), key=_picker_key("explore_arith_b", drawing),
+                            format_func=_choice_name)
+        c = c_col.selectbox("plus C", numbers, index=numbers.index(3), key=_picker_key("explore_arith_c", drawing),
+                            format_func=_choice_name)
+        operands = [_picked(zs, number, drawing) for number in (a, b, c)]
+        images = _generate(loaded, np.stack([*operands, latent.arithmetic(*operands)]))
+        names = (f"A ({_choice_name(a)})", f"B ({_choice_name(b)})", f"C ({_choice_name(c)})", "A - B + C")
+        for cell, image, label in zip(st.columns(4), images, names):
             cell.image(to_png(image, scale=4), caption=label, output_format="PNG")
 
 
@@ -550,16 +690,20 @@ def classes_ui(loaded: state.LoadedModel) -> None:
     st.write("Keep z fixed and change only the label: z carries the style (slant, thickness), the label the "
              "class. Below, the label vector walks in a straight line from one digit's one-hot code to another's, "
              "so the middle frames show what the generator draws for a label it never saw: half a 3, half an 8.")
-    z = _z()
+    z, drawing = _z(), draw_digit.drawing_for(loaded)
     st.image(grid_png(loaded.model.generate(np.repeat(z[None], 10, axis=0), labels=np.arange(10)), columns=10,
-                      scale=3), output_format="PNG", caption="Every digit at the z of the Latent sliders tab.")
+                      scale=3), output_format="PNG",
+             caption=f"Every digit at the z of the Latent sliders view: {_z_name()}.")
     start_col, end_col, steps_col = st.columns(3)
-    start = start_col.selectbox("From digit", list(range(10)), index=3, key="explore_class_a")
+    first = drawing["label"] if drawing is not None and drawing["label"] is not None else 3
+    start = start_col.selectbox("From digit", list(range(10)), index=first,
+                                key=_picker_key("explore_class_a", drawing),
+                                help=f"Starts at the digit {draw_digit.DRAWING_NAME} was read as, once you have one.")
     end = end_col.selectbox("To digit", list(range(10)), index=8, key="explore_class_b")
     steps = steps_col.slider("Steps", 3, 16, 9, key="explore_class_steps")
     frames = loaded.model.generate_soft(np.repeat(z[None], steps, axis=0), maps.label_path(start, end, steps))
     st.image(grid_png(frames, columns=steps, scale=3), output_format="PNG",
-             caption=f"From {start} to {end} at the same z, the label blended in {steps} steps.")
+             caption=f"From {start} to {end} at the same z ({_z_name()}), the label blended in {steps} steps.")
 
 
 def _real_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -583,12 +727,17 @@ def latent_map_ui(loaded: state.LoadedModel) -> None:
                    caption="The manifold: decoded grid of the latent plane")
     images, labels = _real_digits(SCATTER_COUNT)
     codes = loaded.model.encode(images)
+    drawing = draw_digit.drawing_for(loaded)
     with scatter_col:
-        st.altair_chart(_code_scatter(codes, labels, float(maps.normal_quantiles(2, low, high)[1])), width="stretch")
-        st.caption(f"{len(codes):,} real digits encoded (the mean of q(z|x)); the box is the grid on the left.")
+        chart = _code_scatter(codes, labels, float(maps.normal_quantiles(2, low, high)[1]),
+                              None if drawing is None else drawing["z"])
+        st.altair_chart(chart, width="stretch")
+        st.caption(f"{len(codes):,} real digits encoded (the mean of q(z|x)); the box is the grid on the left." +
+                   (f" The black cross is {draw_digit.DRAWING_NAME}." if drawing is not None else ""))
 
 
-def _code_scatter(codes: np.ndarray, labels: np.ndarray, half_width: float) -> alt.LayerChart:
+def _code_scatter(codes: np.ndarray, labels: np.ndarray, half_width: float,
+                  drawn: np.ndarray | None = None) -> alt.LayerChart:
     # Plain field names: Vega-Lite would read "z[0]" as an index into a field called z.
     points = pd.DataFrame({"z0": codes[:, 0], "z1": codes[:, 1], "digit": labels.astype(str)})
     x_axis, y_axis = dict(title="z[0]"), dict(title="z[1]")
@@ -598,12 +747,21 @@ def _code_scatter(codes: np.ndarray, labels: np.ndarray, half_width: float) -> a
     box = alt.Chart(pd.DataFrame({"x": [-half_width], "x2": [half_width], "y": [-half_width], "y2": [half_width]}))
     box = box.mark_rect(fillOpacity=0, stroke="#666", strokeDash=[4, 3]).encode(
         x=alt.X("x:Q", **x_axis), x2="x2", y=alt.Y("y:Q", **y_axis), y2="y2")
-    return (scatter + box).properties(height=420)
+    layers = scatter + box
+    if drawn is not None:
+        mark = pd.DataFrame({"z0": [float(drawn[0])], "z1": [float(drawn[1])], "what": [draw_digit.DRAWING_NAME]})
+        layers += alt.Chart(mark).mark_point(shape="cross", size=260, filled=True, color="black").encode(
+            x=alt.X("z0:Q", **x_axis), y=alt.Y("z1:Q", **y_axis), tooltip=["what", "z0", "z1"])
+    return layers.properties(height=420)
 
 
 # ---- autoencoders: reconstructions, and sampling the latent space --------------------------------
 def encode_decode_ui(loaded: state.LoadedModel) -> None:
     real = _real_digits(RECONSTRUCTION_COUNT, seed=int(st.session_state.get("explore_seed", 0)))[0]
+    drawing = draw_digit.drawing_for(loaded)
+    if drawing is not None:
+        st.markdown(f"**{draw_digit.DRAWING_NAME.capitalize()}**")
+        drawing_ui(loaded, drawing)
     st.markdown("**Reconstructions**")
     st.image(grid_png(np.concatenate([real, loaded.model.reconstruct(real)]), columns=len(real), scale=3),
              output_format="PNG", caption="Top: real digits. Bottom: each one encoded to z and decoded back.")

@@ -7,6 +7,10 @@ Decisions, and why:
 - Widgets here set the recipe; the component applies learning rates, loss, penalties, d_steps and batch size
   to the running model live, and starts new networks for a new preset, network or seed.
 - Recipe widgets are keyed by the recipe they start from, so choosing a recipe shows its values.
+- Presenter mode (ui/presenter.py): while this tab shares a link, the component publishes its state a few times
+  a second; the view lives in a fragment so each publication reruns only the fragment, which hands a state it has
+  not handed yet (a new `seq`) to the share (checked there, gan_core.toy_share). A refused state is said under
+  the view; training goes on.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import streamlit as st
 
 from gan_core.config import GAN_LOSSES
 from gan_core.toy import ACTIVATIONS, TOY_DATASETS, VIEW_EXTENT, ToyConfig, recipe_for
+from gan_core.toy_share import StateRefused
 from ui import playground_text as text
-from ui.components.playground import drawn_points, playground
+from ui import presenter, state
+from ui.components.playground import drawn_points, playground, published_state
 
 PRESETS = {"ring8": "Ring of 8 Gaussians", "grid25": "Grid of 25 Gaussians", "moons": "Two moons",
            "spiral": "Spiral", "line": "Line", "drawn": "Draw your own"}
@@ -25,6 +31,8 @@ RECIPES = {"default": "Default recipe (R1 + averaged G)", "textbook": "Textbook 
 VIEWS = ("One run", "Compare recipes side by side")
 COMPONENT_KEY = "playground_view"
 DRAWN_KEY = "playground_drawn"
+SHARE_PROBLEM_KEY = "playground_share_problem"
+PUBLISHED_SEQ_KEY = "playground_published_seq"
 
 
 def main() -> None:
@@ -39,14 +47,43 @@ def main() -> None:
         recipe = st.session_state.get("playground_recipe", "default")
         config = network_ui(recipe, dataset, compare=False)
         runs = [{"label": "", "config": config.to_dict()}]
+    sharing = presenter.playground_share_ui() is not None
     view_column, words_column = st.columns([3, 1.25] if view == VIEWS[0] else [4, 1])
     with view_column:
-        drawn = _remember_drawn()
-        playground(runs, drawn, VIEW_EXTENT.get(dataset, 3.0), key=COMPONENT_KEY)
-        if dataset == "drawn":
-            st.caption(f"{len(drawn)} points drawn." if drawn else "Nothing drawn yet: click and drag on the plane.")
+        view_ui(runs, dataset, sharing)
     with words_column:
         explanations_ui(dataset, view)
+
+
+@st.fragment
+def view_ui(runs: list[dict], dataset: str, sharing: bool) -> None:
+    """The component (and what it sends back): a fragment, so a presenter's publications rerun only this."""
+    drawn = _remember_drawn()
+    playground(runs, drawn, VIEW_EXTENT.get(dataset, 3.0), key=COMPONENT_KEY, publish=sharing)
+    if sharing:
+        _hand_on_published()
+    if dataset == "drawn":
+        st.caption(f"{len(drawn)} points drawn." if drawn else "Nothing drawn yet: click and drag on the plane.")
+    problem = st.session_state.get(SHARE_PROBLEM_KEY) if sharing else None
+    if problem:
+        st.warning(f"Viewers do not see the latest state: {problem}.", icon=":material/share:")
+
+
+def _hand_on_published() -> None:
+    """The component's latest published state, if not handed on yet, goes to the share, which checks it."""
+    token, value = presenter.playground_token(), published_state(COMPONENT_KEY)
+    shared = state.engine().watch(token) if token else None
+    if shared is None or not isinstance(value, dict) or getattr(shared, "kind", "") != "playground":
+        return
+    if value.get("seq") == st.session_state.get(PUBLISHED_SEQ_KEY):
+        return  # a rerun for another reason: this one was handed on already
+    st.session_state[PUBLISHED_SEQ_KEY] = value.get("seq")
+    try:
+        shared.publish(value)
+    except StateRefused as exc:
+        st.session_state[SHARE_PROBLEM_KEY] = str(exc)
+    else:
+        st.session_state.pop(SHARE_PROBLEM_KEY, None)
 
 
 def preset_ui() -> tuple[str, str]:
@@ -75,17 +112,17 @@ def network_ui(recipe: str, dataset: str, compare: bool) -> ToyConfig:
             st.caption("Comparing: the left run always uses the textbook recipe; these values set the right run.")
         left, middle, right = st.columns(3)
         k = f"pg_{recipe}_"
-        net = f"pg_{recipe}_{dataset}_"  # the network widgets start from each preset's own sizes
+        net = f"pg_{recipe}_{dataset}_"  # networks, learning rates and R1 start from each preset's own
         loss = left.selectbox("Loss", GAN_LOSSES, index=GAN_LOSSES.index(base.loss), key=k + "loss")
-        r1 = left.number_input("R1 weight (γ)", 0.0, 100.0, base.r1_gamma, step=0.01, format="%.3f", key=k + "r1",
+        r1 = left.number_input("R1 weight (γ)", 0.0, 100.0, base.r1_gamma, step=0.01, format="%.3f", key=net + "r1",
                                help="Zero-centred penalty on D's gradient at real points; 0 turns it off.")
         ema = left.number_input("G averaging (decay)", 0.0, 0.999, base.ema_decay, step=0.01, format="%.3f",
                                 key=k + "ema", help="Scores use a moving average of G's weights; 0 turns it off.")
         g_lr = middle.number_input("G learning rate", 1e-5, 0.1, base.g_learning_rate, step=1e-4, format="%.4f",
-                                   key=k + "glr")
+                                   key=net + "glr")
         d_lr = middle.number_input("D learning rate", 1e-5, 0.1, base.d_learning_rate, step=1e-4, format="%.4f",
-                                   key=k + "dlr")
-        batch = middle.select_slider("Batch size", [16, 32, 64, 128, 256, 512], value=base.batch_size, key=k + "batch")
+                                   key=net + "dlr")
+        batch = middle.select_slider("Batch size", [16, 32, 64, 128, 256, 512], value=base.batch_size, key=net + "batch")
         d_steps = middle.number_input("D steps per G step", 1, 10, base.d_steps, key=k + "dsteps")
         hidden = right.select_slider("Hidden units", [8, 16, 32, 64, 128], value=base.hidden_units, key=net + "hidden")
         depth = right.number_input("Hidden layers", 1, 4, base.depth, key=net + "depth")

@@ -41,6 +41,6 @@ DRAWN = ("**Draw your own.** Click and drag on the plane to add points (each is 
 COMPARISON = (
     "**The lesson.** Left: the textbook recipe (non-saturating loss, Adam 2e-4, batch 128, nothing else). Right: "
     "this playground's default, which adds the R1 penalty (a zero-centred penalty on D's gradient at real points, "
-    "Mescheder et al. 2018), a moving average of G's weights, and a larger learning rate on a smaller batch. Same "
-    "seed, same networks, one Start. Watch the left run drop modes or spend its samples between them, and the right "
+    "Mescheder et al. 2018), a moving average of G's weights, and a larger learning rate (on the ring also a "
+    "smaller batch). Same seed, same networks, one Start. Watch the left run drop modes or spend its samples between them, and the right "
     "one lock onto all of them. benchmarks/README.md measures both over seeds.")

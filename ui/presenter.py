@@ -11,6 +11,10 @@ Decisions (the engine's are in gan_core.engine.SharedRun):
   stand-in (`WatchedRun`) for the presenter's run: "This session's model" is then a private copy of the
   presenter's latest weights (one copy shared by viewers asking within a few seconds), dense models
   instant mode included. It has no start/pause/step: nothing a viewer does reaches the presenter's run.
+- The Playground trains in the presenter's browser, so its link (`playground_share_ui`) belongs to the page
+  session: the component publishes its state through the server (gan_core.engine.SharedPlayground), the link
+  ends when the presenter stops sharing or their session ends, and a viewer gets one page, the Playground's
+  Live view (ui/watch_playground_page.py), which draws the state with the component's own drawing code.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from gan_core.engine import SharedRun
+from dataclasses import dataclass
+
+from gan_core.engine import LabEngine, SharedPlayground, SharedRun
 from ui import state
 
 WATCH_PARAM = "watch"
@@ -106,6 +112,74 @@ def share_ui(run) -> None:
                   args=(token,))
 
 
+# ---- the Playground's presenter ----------------------------------------------------------------
+@dataclass(frozen=True)
+class _PlaygroundHold:
+    engine: LabEngine
+    owner: str
+
+
+def _end_playground_share(hold: _PlaygroundHold) -> None:
+    # On a server thread when the presenter's session goes away: their browser publishes nothing any more.
+    token = hold.engine.playground_token(hold.owner)
+    if token is not None:
+        hold.engine.revoke(token, "The presenter closed their Playground; this live view has ended.")
+
+
+@st.cache_resource(scope="session", on_release=_end_playground_share, show_spinner=False)
+def _hold_playground(_engine: LabEngine, owner: str) -> _PlaygroundHold:
+    return _PlaygroundHold(_engine, owner)
+
+
+def playground_owner() -> str:
+    """This page session, as the owner of its Playground's link (the Playground trains in this session's tab)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return f"playground:{ctx.session_id if ctx is not None else 'no-session'}"
+
+
+PLAYGROUND_TOKEN_KEY = "presenter_playground_token"
+
+
+def _share_playground() -> None:
+    owner = playground_owner()
+    engine = state.engine()
+    _hold_playground(engine, owner)
+    st.session_state[PLAYGROUND_TOKEN_KEY] = engine.share_playground(owner)
+
+
+def playground_token() -> str | None:
+    """This tab's live Playground link, if it shares one (asks the engine only then: a Playground visit that
+    never shares starts no engine)."""
+    token = st.session_state.get(PLAYGROUND_TOKEN_KEY)
+    if token and state.engine().playground_token(playground_owner()) == token:
+        return token
+    st.session_state.pop(PLAYGROUND_TOKEN_KEY, None)
+    return None
+
+
+def playground_share_ui() -> str | None:
+    """The Playground's "Share live view": make or revoke this tab's link; returns the live token, if any."""
+    token = playground_token()
+    with st.expander("Share live view", icon=":material/share:", expanded=token is not None):
+        if token is None:
+            st.write("A link anyone can open to watch this playground live (the plane, every layer, the curves and "
+                     "scores) with no controls. The training stays in this browser tab; viewers' browsers draw it.")
+            st.button("Share live view", key="playground_share", icon=":material/share:", on_click=_share_playground)
+            return None
+        st.write("Anyone with this link watches this playground live. It stops working when you press **Stop "
+                 "sharing** or close this tab.")
+        st.code(link_for(token), language=None)
+        if _share_base()[1]:
+            st.warning(f"This link names this computer (localhost), so other laptops cannot open it. Start the app "
+                       f"with `{PUBLIC_URL_ENV}=http://<this computer's address>:<port>` (or set Streamlit's "
+                       f"`browser.serverAddress`), then share again.", icon=":material/lan:")
+        st.button("Stop sharing", key="playground_revoke", icon=":material/link_off:", on_click=_revoke,
+                  args=(token,))
+    return token
+
+
 # ---- the viewer's side ------------------------------------------------------------------------
 def viewer_navigation():
     """The viewer pages when this session came through a live-view link, else None (app.py routes)."""
@@ -114,6 +188,9 @@ def viewer_navigation():
         st.session_state[WATCH_KEY] = str(token)
     if not st.session_state.get(WATCH_KEY):
         return None
+    if getattr(watched(), "kind", "") == "playground":
+        return st.navigation([st.Page(str(ROOT / "ui" / "watch_playground_page.py"), title="Live view",
+                                      icon=":material/live_tv:", url_path="watch", default=True)])
     return st.navigation([
         st.Page(str(ROOT / "ui" / "watch_page.py"), title="Live view", icon=":material/live_tv:",
                 url_path="watch", default=True),
@@ -122,7 +199,7 @@ def viewer_navigation():
     ])
 
 
-def watched() -> SharedRun | None:
+def watched() -> "SharedRun | SharedPlayground | None":
     """The shared run this viewer session watches, or None for an unknown (mistyped, forgotten) link."""
     token = st.session_state.get(WATCH_KEY, "")
     return state.engine().watch(token) if token else None

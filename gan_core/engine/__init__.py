@@ -13,7 +13,9 @@ Process lifecycle (the decisions the pages rely on):
   browser session; ending the run ends the process, so its memory goes back to the operating system.
 - A warm spare: when the engine is made (at server start-up), one worker imports TensorFlow and builds and
   traces the default recipe in the background. The first Start with that recipe (or other learning rates)
-  leases it and trains at once; a new spare warms once that run has drawn its first point. Any other recipe
+  leases it and trains at once. A new spare warms once that run has drawn its first point where the machine has
+  cores beside the training (a cluster, or TRAINER_CORES per run and one more: WorkerPool.spare_fits_beside_training),
+  else when a run ends: on two cores a spare warming beside a run took a core from it. Any other recipe
   is built in the spare's process or a new one: `create_run` never blocks the page.
 - At most `max_trainers` leases at once (GAN_LAB_MAX_TRAINERS), and `max_trainers_per_owner` per session
   (GAN_LAB_MAX_TRAINERS_PER_SESSION, when the page passes `owner=`); over either, CapacityError with a message.
@@ -48,10 +50,10 @@ from gan_core.engine.options import (RUN_OPTION_DEFAULTS, EngineOptions, default
                                      default_max_trainers_per_owner)
 from gan_core.engine.pool import Lease, WorkerPool
 from gan_core.engine.runs import RunClient, compact_dataset
-from gan_core.engine.sharing import SHARE_IDLE_S, SHARE_POLL_S, SharedRun, Shares
+from gan_core.engine.sharing import SHARE_IDLE_S, SHARE_POLL_S, SharedPlayground, SharedRun, Shares
 
 __all__ = ["CapacityError", "EngineError", "EngineOptions", "LabEngine", "Lease", "ModelHandle", "RUN_OPTION_DEFAULTS",
-           "RunClient", "SharedRun", "WorkerPool", "compact_dataset", "default_make_worker", "default_max_trainers",
+           "RunClient", "SharedPlayground", "SharedRun", "WorkerPool", "compact_dataset", "default_make_worker", "default_max_trainers",
            "default_max_trainers_per_owner", "describe_failure", "SHARE_IDLE_S", "SHARE_POLL_S"]
 
 JANITOR_EVERY_S = 60.0
@@ -233,7 +235,14 @@ class LabEngine:
     def revoke(self, token: str, message: str = "The presenter stopped sharing this live view.") -> None:
         self.shares.revoke(token, message)
 
-    def watch(self, token: str) -> SharedRun | None:
+    def share_playground(self, owner: str) -> str:
+        """A live-view link for a Playground that trains in `owner`'s (a page session's) browser."""
+        return self.shares.share_playground(owner)
+
+    def playground_token(self, owner: str) -> str | None:
+        return self.shares.playground_token(owner)
+
+    def watch(self, token: str) -> SharedRun | SharedPlayground | None:
         return self.shares.watch(token)
 
     # -- the end

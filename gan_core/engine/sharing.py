@@ -4,6 +4,8 @@
 replica sees (gan_core.transport_ray), a link works from any replica. It knows runs only through what they
 offer (worker, config, notes, the on_ended callback), and models only through the `make_model` callback the
 facade hands it.
+A Playground's share (`SharedPlayground`) is simpler: its run trains in the presenter's browser, which
+publishes its checked state here (gan_core.toy_share); viewers read the latest one. It lives in this replica.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Callable
 
 from gan_core.config import GANConfig
 from gan_core.engine.errors import EngineError, describe_failure
+from gan_core.limits import PLAYGROUND_MIN_PUBLISH_S
 from gan_core.messages import RunSnapshot, RunView
+from gan_core.toy_share import check_state
 from gan_core.transport import WorkerError, WorkerGone
 
 # ---- presenter mode: one run, many viewers -------------------------------------------------------
@@ -210,6 +214,52 @@ class SharedRun:
                 pass
 
 
+class SharedPlayground:
+    """A Playground presenter's browser run as its viewers see it: the latest state the browser published.
+
+    - Nothing polls: the presenter's page hands each state the component sends to `publish`, which checks it
+      (gan_core.toy_share.check_state: budgets, then every field) before keeping it, and keeps at most one per
+      PLAYGROUND_MIN_PUBLISH_S (a faster one is dropped: the next is at most that far behind).
+    - Viewers read `latest()`: the same checked dict for all, replaced (never changed) by the next publish.
+    - Owned by the presenter's session (`owner`): it ends when they stop sharing or their session ends, and an
+      ended share keeps only its message. It is not published to other replicas (the browser talks to one).
+    """
+
+    kind = "playground"
+
+    def __init__(self, token: str, owner: str):
+        self.token = token
+        self.owner = owner
+        self._run = None  # (Shares looks for a training run's shares by this; a browser run has none here)
+        self.ended = ""
+        self.published = 0  # states kept (tests read it)
+        self._state: dict | None = None
+        self._kept_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def publish(self, value, now: float | None = None) -> bool:
+        """Check and keep a published state; False when dropped (too soon, or ended). StateRefused if bad."""
+        now = time.monotonic() if now is None else now
+        if self.ended or now - self._kept_at < PLAYGROUND_MIN_PUBLISH_S:
+            return False
+        state = check_state(value)
+        with self._lock:
+            if self.ended:
+                return False
+            self._state, self._kept_at = state, now
+            self.published += 1
+        return True
+
+    def latest(self) -> dict | None:
+        """The latest checked state (None before the first, and once ended)."""
+        return self._state
+
+    def end(self, message: str, withdraw: bool = True) -> None:
+        with self._lock:
+            if not self.ended:
+                self.ended, self._state = message, None
+
+
 def _frozen(view: RunView) -> RunView:
     """A copy of `view` that later polls never change: polls replace arrays, and may grow lists and dicts in
     place (the timeline), so those are copied one level deep; arrays are shared, never copied."""
@@ -238,6 +288,20 @@ class Shares:
             token = secrets.token_urlsafe(24)
             self._shares[token] = SharedRun(self, token, run=run)
             return token
+
+    def share_playground(self, owner: str) -> str:
+        """The live-view token of `owner`'s (a page session's) Playground, made on first call."""
+        with self._lock:
+            token = self.playground_token(owner)
+            if token is None:
+                token = secrets.token_urlsafe(24)
+                self._shares[token] = SharedPlayground(token, owner)
+            return token
+
+    def playground_token(self, owner: str) -> str | None:
+        with self._lock:
+            return next((token for token, shared in self._shares.items()
+                         if isinstance(shared, SharedPlayground) and shared.owner == owner and not shared.ended), None)
 
     def share_token(self, run) -> str | None:
         with self._lock:

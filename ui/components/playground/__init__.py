@@ -1,9 +1,11 @@
 """The 2-D playground component: a GAN trained and drawn in the browser (see playground_component.js).
 
 `playground(runs, drawn, extent, key)` mounts it. Python sends the recipe(s) and the drawn points; the browser
-trains, draws each animation frame and scores; it sends back only the drawn points, on each mouse-up. The
-component's JavaScript is trusted code of this package: no user text ever goes into its html/js, only into
-`data` (numbers, and the run labels below, which are this package's own strings).
+trains, draws each animation frame and scores; it sends back the drawn points, on each mouse-up, and in
+presenter mode (`publish=True`) the view's state for viewers a few times a second (state "published", checked
+by gan_core.toy_share before the server keeps it). `playground_watch(state, key)` mounts a viewer's read-only
+view of such a state. The component's JavaScript is trusted code of this package: no user text ever goes into
+its html/js, only into `data`, which the JavaScript shows as text, never as markup.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import streamlit as st
 
 _HERE = Path(__file__).resolve().parent
 DRAWN_STATE = "drawn"
+PUBLISHED_STATE = "published"
 
 _HTML = '<div class="pg-root" data-testid="pg-root"></div>'
 
@@ -35,6 +38,7 @@ _CSS = """
 .pg-score { font-weight: 600; font-variant-numeric: tabular-nums; }
 .pg-stats { font-size: 0.8rem; opacity: 0.75; font-variant-numeric: tabular-nums; }
 .pg-curves { border: 1px solid rgba(49, 51, 63, 0.1); }
+.pg-watching .pg-canvas { cursor: default; }
 """
 
 _JS = (_HERE / "toy_gan.js").read_text() + "\n" + (_HERE / "playground_component.js").read_text()
@@ -55,6 +59,26 @@ def drawn_points(key: str) -> list[list[float]]:
     return points if isinstance(points, list) else []
 
 
-def playground(runs: list[dict], drawn: list[list[float]], extent: float, key: str) -> None:
-    """runs: [{"label": str, "config": ToyConfig.to_dict()}], one or two (side by side, one Start)."""
-    _component(key=key, data={"runs": runs, "drawn": drawn, "extent": float(extent)}, on_drawn_change=_on_drawn)
+def published_state(key: str):
+    """What the component with this key last published for viewers (unchecked: see gan_core.toy_share), or None."""
+    try:
+        return st.session_state[key].get(PUBLISHED_STATE)
+    except (KeyError, AttributeError):
+        return None
+
+
+def _ignore() -> None:
+    """For a state the page reads elsewhere (a callback must exist for each state name)."""
+
+
+def playground(runs: list[dict], drawn: list[list[float]], extent: float, key: str, publish: bool = False) -> None:
+    """runs: [{"label": str, "config": ToyConfig.to_dict()}], one or two (side by side, one Start).
+
+    publish: send the view's state back (presenter mode; read it with published_state)."""
+    _component(key=key, data={"runs": runs, "drawn": drawn, "extent": float(extent), "publish": bool(publish)},
+               on_drawn_change=_on_drawn, on_published_change=_ignore)
+
+
+def playground_watch(state: dict | None, key: str) -> None:
+    """A viewer's read-only view of a presenter's published (and checked) state; None: waiting for the first."""
+    _component(key=key, data={"watch": state})

@@ -1,9 +1,13 @@
 // The 2-D playground component (Streamlit components v2): trains ToyGan (toy_gan.js, put in front of this
 // file by ui/playground.py) in the browser and redraws every animation frame, with no server round trip.
 //
-// data = {runs: [{label, config}], drawn: [[x, y], ...], extent, layers: {...}}
+// data = {runs: [{label, config}], drawn: [[x, y], ...], extent, layers: {...}, publish}
 //   one run, or two side by side (the recipe comparison: one Start drives both, same seed).
-// Back to Python: state "drawn" (the drawn points, on each mouse-up) so a rerun or a remount keeps them.
+// Back to Python: state "drawn" (the drawn points, on each mouse-up) so a rerun or a remount keeps them; with
+//   publish (presenter mode), state "published": the view's state for viewers (gan_core/toy_share.py says what
+//   it holds), when it changed, at most every PUBLISH_EVERY_MS (longer for big networks: PUBLISH_BYTES_PER_MS).
+// data = {watch: <a published state, or null>}: a viewer's read-only view of a presenter's playground; it
+//   trains nothing, draws the latest published weights every frame, and has no buttons.
 // A rerun that changes only live fields (learning rates, loss, penalties, d_steps, batch size) applies them to
 // the running model; a change of network, dataset or seed starts a new model.
 //
@@ -26,7 +30,14 @@ const LAYERS = [
   ["heatmap", "D's heatmap"], ["real", "Real points"], ["fake", "Generated points"],
   ["manifold", "G's manifold"], ["arrows", "Gradient arrows"], ["average", "Averaged G"],
 ];
-const FRAME_BUDGET_MS = 12; // training time per animation frame, shared by the runs shown
+// Training time per animation frame, shared by the runs shown: at least FRAME_BUDGET_MS, and more while the
+// view keeps >= 30 frames/s. Every 15 frames it grows by 1 ms while the last second drew more than FAST_FPS
+// frames and shrinks (not below FRAME_BUDGET_MS) while it drew fewer than 30. Frames come at the display's
+// 60 Hz, so a frame of up to ~30 ms of work still draws at 30 frames/s, where 12 ms of training and ~8 ms of
+// drawing left the rest idle. The floor: on a loaded machine frames are slow whatever the page does, and
+// training less would only slow the run (measured: 8 ms under load average 15 halved the steps per second).
+const FRAME_BUDGET_MS = 12;
+const FRAME_BUDGET_MIN_MS = FRAME_BUDGET_MS, FRAME_BUDGET_MAX_MS = 24, FAST_FPS = 32;
 const EVAL_SAMPLES = 2500; // as the literature scores the ring and the grid
 const SHOWN_POINTS = 600;
 const ARROW_POINTS = 120;
@@ -34,6 +45,8 @@ const HEAT_CELLS = 36;
 const MESH_LINES = 21;
 const SCORE_EVERY_MS = 1000;
 const HISTORY_MAX = 400;
+const PUBLISH_EVERY_MS = 300; // presenter mode: about 3 states a second...
+const PUBLISH_BYTES_PER_MS = 200; // ...and at most ~200 kB/s for big networks
 
 function el(tag, attrs = {}, text = "") {
   const node = document.createElement(tag);
@@ -85,6 +98,46 @@ class PlaygroundRun {
     this.heatFresh = false;
     this.previousPoints = null;
     this.updateScore(true);
+  }
+
+  // A viewer's run: the presenter's published weights, step, curves and scores (see PlaygroundView.watch).
+  applyPublished(published) {
+    const spec = { label: published.label, config: published.config };
+    const rebuild = !this.model || REBUILD_FIELDS.some((name) => spec.config[name] !== this.config[name]);
+    this.configure(spec, rebuild);
+    if (!ToyGan.decodeWeights(this.model.G, published.G) || !ToyGan.decodeWeights(this.model.D, published.D)) return;
+    this.model.Gema = null; // the presenter sends the generator their view shows
+    this.step = published.step;
+    const h = published.history, num = (v) => (v === null ? NaN : v);
+    this.history = h.step.map((step, i) => ({ step, d_loss: num(h.d_loss[i]), g_loss: num(h.g_loss[i]),
+      d_real: num(h.d_real[i]), d_fake: num(h.d_fake[i]) }));
+    this.showScores(published.scores);
+    this.heatFresh = false;
+  }
+
+  // The state a viewer needs to draw this run as it is now.
+  published() {
+    const columns = { step: [], d_loss: [], g_loss: [], d_real: [], d_fake: [] };
+    const finite = (v) => (Number.isFinite(v) ? v : null);
+    for (const row of this.history) for (const key of Object.keys(columns)) columns[key].push(finite(row[key]));
+    const d = this.score.dataset;
+    return { label: this.label, config: { ...this.config, ...pick(this.model.config, LIVE_FIELDS) }, step: this.step,
+      G: ToyGan.encodeWeights(this.viewNetwork()), D: ToyGan.encodeWeights(this.model.D), history: columns,
+      scores: { covered: Number(d.covered) || 0, total: Number(d.total) || 0, hq: Number(d.hq) || 0,
+        js: d.js === "" ? null : finite(Number(d.js)), kl: d.kl === undefined || d.kl === "" ? null : finite(Number(d.kl)) } };
+  }
+
+  showScores(s) {
+    if (this.modeDataset) {
+      this.score.dataset.covered = String(s.covered);
+      this.score.dataset.total = String(s.total);
+      this.score.dataset.hq = Number(s.hq).toFixed(4);
+      this.score.textContent = `Modes covered ${s.covered}/${s.total} · high-quality samples ${(100 * s.hq).toFixed(1)}%`;
+    } else if (s.js !== null) {
+      this.score.dataset.js = Number(s.js).toFixed(4);
+      this.score.textContent = `JS divergence ${Number(s.js).toFixed(3)} nats (0 = same; ln 2 = 0.693 = disjoint)` +
+        (s.kl !== null ? ` · KL(real‖generated) ${Number(s.kl).toFixed(2)}` : "");
+    }
   }
 
   get modeDataset() {
@@ -164,6 +217,7 @@ class PlaygroundRun {
   }
 
   updateScore(force) {
+    if (this.view.watching) return; // a viewer shows the presenter's scores
     const now = performance.now();
     if (!force && now - this.lastScoreAt < SCORE_EVERY_MS) return;
     this.lastScoreAt = now;
@@ -184,6 +238,7 @@ class PlaygroundRun {
       if (!this.realEval) this.realEval = ToyGan.samplePoints(c.dataset, EVAL_SAMPLES, ToyGan.makeRng(c.seed + 3), this.view.drawn);
       const d = ToyGan.jsDivergence(this.realEval, EVAL_SAMPLES, points, EVAL_SAMPLES, this.view.extent);
       this.score.dataset.js = d.js.toFixed(4);
+      this.score.dataset.kl = d.kl.toFixed(4);
       this.score.textContent = `JS divergence ${d.js.toFixed(3)} nats (0 = same; ln 2 = 0.693 = disjoint) · ` +
         `KL(real‖generated) ${d.kl.toFixed(2)}`;
     }
@@ -362,6 +417,12 @@ function fmt(value, digits = 3) {
   return Number.isFinite(value) ? value.toFixed(digits) : "—";
 }
 
+function pick(object, names) {
+  const out = {};
+  for (const name of names) out[name] = object[name];
+  return out;
+}
+
 function flatten(points) {
   const out = new Float64Array(points.length * 2);
   points.forEach((p, k) => { out[2 * k] = p[0]; out[2 * k + 1] = p[1]; });
@@ -375,6 +436,7 @@ class PlaygroundView {
     this.running = false;
     this.slowMotion = false;
     this.frames = 0;
+    this.trainBudget = FRAME_BUDGET_MS;
     this.frameTimes = [];
     this.drawn = [];
     this.drawing = null;
@@ -432,6 +494,11 @@ class PlaygroundView {
 
   update(data, setStateValue) {
     this.setStateValue = setStateValue;
+    if ("watch" in data) {
+      this.watch(data.watch);
+      return;
+    }
+    this.publish = !!data.publish;
     this.extent = Number(data.extent) || 3;
     if (Array.isArray(data.drawn) && this.drawn.length === 0 && data.drawn.length) this.drawn = data.drawn.map((p) => [p[0], p[1]]);
     if (data.layers) for (const [name, on] of Object.entries(data.layers)) if (name in this.layers) this.layers[name] = !!on;
@@ -455,6 +522,59 @@ class PlaygroundView {
       });
     }
     this.root.classList.toggle("pg-drawing-mode", drawnPreset);
+  }
+
+  // ---- presenter mode ----
+  // A viewer: no buttons, no training; the runs follow the presenter's latest published state.
+  watch(state) {
+    if (!this.watching) {
+      this.watching = true;
+      this.root.classList.add("pg-watching");
+      for (const node of this.root.querySelectorAll(".pg-bar button, .pg-toggles, .pg-layers")) node.style.display = "none";
+      this.sentence.textContent = "Waiting for the presenter's playground...";
+    }
+    if (!state || state.seq === this.watchedSeq) return;
+    this.watchedSeq = state.seq;
+    this.extent = Number(state.extent) || 3;
+    Object.assign(this.layers, state.layers || {});
+    const drawn = (state.drawn || []).map((p) => [p[0], p[1]]);
+    const drawnChanged = drawn.length !== this.drawn.length;
+    this.drawn = drawn;
+    if (state.runs.length !== this.runs.length) {
+      this.runs = state.runs.map((published, i) => new PlaygroundRun(this, i, { label: published.label, config: published.config }));
+      this.panels.replaceChildren(...this.runs.map((r) => r.panel));
+    }
+    state.runs.forEach((published, i) => {
+      const run = this.runs[i];
+      if (drawnChanged && published.config.dataset === "drawn") run.model = null; // new real points: rebuild
+      run.applyPublished(published);
+    });
+    this.running = !!state.running;
+    this.slowMotion = !!state.slow_motion;
+    this.root.dataset.running = String(this.running);
+    this.root.dataset.watchedStep = String(this.runs.length ? this.runs[0].step : 0);
+    if (state.sentence) this.sentence.textContent = state.sentence;
+    else this.sentence.textContent = this.running ? "The presenter is training: this view follows their run live."
+      : "The presenter's training is paused.";
+  }
+
+  // The presenter: publish the view's state when it changed, a few times a second (see the file's header).
+  maybePublish(now) {
+    if (!this.publish || !this.setStateValue || !this.runs.length) return;
+    if (now - (this.publishedAt || -Infinity) < (this.publishEvery || PUBLISH_EVERY_MS)) return;
+    const signature = JSON.stringify([this.runs.map((r) => [r.step, r.phase, r.model.config]), this.sentence.textContent,
+      this.layers, this.running, this.slowMotion, this.drawn.length, this.extent]);
+    if (signature === this.publishedSignature) return;
+    this.publishedSignature = signature;
+    this.publishedAt = now;
+    this.publishSeq = (this.publishSeq || 0) + 1;
+    const runs = this.runs.map((run) => run.published());
+    const bytes = runs.reduce((sum, r) => sum + r.G.length + r.D.length, 0);
+    this.publishEvery = Math.max(PUBLISH_EVERY_MS, bytes / PUBLISH_BYTES_PER_MS);
+    const drawnUsed = this.runs.some((r) => r.config.dataset === "drawn");
+    this.setStateValue("published", { seq: this.publishSeq, extent: this.extent, running: this.running,
+      slow_motion: this.slowMotion, sentence: this.slowMotion ? this.sentence.textContent.slice(0, 600) : "", layers: this.layers,
+      drawn: drawnUsed ? this.drawn : [], runs });
   }
 
   toggleRunning() {
@@ -484,7 +604,7 @@ class PlaygroundView {
 
   // ---- mouse drawing on a "drawn" run's plane ----
   startDrawing(run, event) {
-    if (run.config.dataset !== "drawn") return;
+    if (run.config.dataset !== "drawn" || this.watching) return;
     this.drawing = run;
     run.canvas.setPointerCapture?.(event.pointerId);
     this.addPoint(run, event);
@@ -518,8 +638,8 @@ class PlaygroundView {
   frame() {
     if (!this.alive) return;
     const started = performance.now();
-    if (this.running && this.runs.length) {
-      const budget = FRAME_BUDGET_MS;
+    if (this.running && this.runs.length && !this.watching) {
+      const budget = this.trainBudget;
       let i = 0;
       while (performance.now() - started < budget) {
         this.runs[i % this.runs.length].trainStep(this.trainD, this.trainG);
@@ -539,8 +659,18 @@ class PlaygroundView {
     this.root.dataset.fps = String(this.frameTimes.length);
     this.root.dataset.frames = String(this.frames);
     this.root.dataset.stepsPerSecond = String(stepsPerSecond);
-    if (this.frames % 15 === 0) this.fpsBox.textContent = `${this.frameTimes.length} frames/s · ${stepsPerSecond} steps/s`;
+    if (this.frames % 15 === 0 && this.running && this.frameTimes.length > 1) this.adaptBudget(this.frameTimes.length);
+    if (this.frames % 15 === 0) {
+      this.fpsBox.textContent = `${this.frameTimes.length} frames/s` + (this.watching ? "" : ` · ${stepsPerSecond} steps/s`);
+    }
+    if (this.publish) this.maybePublish(performance.now());
     requestAnimationFrame(this.loop);
+  }
+
+  adaptBudget(fps) {
+    if (fps > FAST_FPS) this.trainBudget = Math.min(FRAME_BUDGET_MAX_MS, this.trainBudget + 1);
+    else if (fps < 30) this.trainBudget = Math.max(FRAME_BUDGET_MIN_MS, this.trainBudget - 1);
+    this.root.dataset.trainBudgetMs = String(this.trainBudget);
   }
 
   destroy() {

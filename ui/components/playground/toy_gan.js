@@ -509,10 +509,40 @@ function getWeights(net) {
   return out;
 }
 
+// ---- weights on the wire (presenter mode; gan_core/toy_share.py checks them) ---------------------
+// One network as base64 of little-endian float32: every layer's W (row-major), then its b, in order.
+function encodeWeights(net) {
+  let count = 0;
+  for (let l = 0; l < net.W.length; l++) count += net.W[l].length + net.b[l].length;
+  const values = new Float32Array(count);
+  let at = 0;
+  for (let l = 0; l < net.W.length; l++) { values.set(net.W[l], at); at += net.W[l].length; values.set(net.b[l], at); at += net.b[l].length; }
+  const bytes = new Uint8Array(values.buffer);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+// Loads encodeWeights' output into a network of the same sizes; false (and the network untouched) otherwise.
+function decodeWeights(net, encoded) {
+  const binary = atob(encoded), bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  const values = new Float32Array(bytes.buffer, 0, Math.floor(bytes.length / 4));
+  let count = 0;
+  for (let l = 0; l < net.W.length; l++) count += net.W[l].length + net.b[l].length;
+  if (values.length !== count) return false;
+  let at = 0;
+  for (let l = 0; l < net.W.length; l++) {
+    net.W[l] = Float64Array.from(values.subarray(at, at + net.W[l].length)); at += net.W[l].length;
+    net.b[l] = Float64Array.from(values.subarray(at, at + net.b[l].length)); at += net.b[l].length;
+  }
+  return true;
+}
+
 const generatorTermFor = (loss, logits) => generatorTerm(loss, logits).grad;
 
 const ToyGan = { generatorTermFor, makeRng, makeNetwork, cloneNetwork, forward, predict, backward, inputGradient, makeModel,
   discriminatorLoss, generatorLoss, updateDiscriminator, updateGenerator, update, samplePoints, normals,
-  modeCentres, modeStd, modeScores, jsDivergence, setWeights, getWeights, meanScore, sigmoid, LOGISTIC };
+  modeCentres, modeStd, modeScores, jsDivergence, setWeights, getWeights, encodeWeights, decodeWeights, meanScore, sigmoid, LOGISTIC };
 
 if (typeof module !== "undefined" && module.exports) module.exports = ToyGan;
