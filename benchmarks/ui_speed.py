@@ -422,6 +422,9 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--quick", action="store_true",
                         help="only issue 17's 'Done when' rows, shorter: about three minutes on an idle machine")
+    parser.add_argument("--ray", action="store_true",
+                        help="also Start on Ray (GAN_LAB_ENGINE=ray against a local head this run starts and stops), "
+                             "pressed 5 s after the Train page opened, and its training rate")
     parser.add_argument("--only", choices=["explore", "charts"],
                         help="explore: only Explore's slider latency and instant mode for every model (about two "
                              "minutes); charts: only one live chart redraw's payload, Vega-Lite vs appended (no browser)")
@@ -471,6 +474,11 @@ def main() -> None:
                   file=sys.stderr)
         finally:
             server.stop()
+        if args.ray and args.only is None:
+            try:
+                ray_rows(browser, args, row)
+            except (PlaywrightTimeout, RuntimeError, OSError) as exc:
+                print(f"ui_speed: the Ray rows failed: {exc}", file=sys.stderr)
         browser.close()
 
     load = os.getloadavg()
@@ -546,6 +554,38 @@ def train_rows(train, server: AppServer, args, row) -> None:
     row("browser tab closed while training -> that session's worker 5 s later",
         f"{'gone' if gone else 'still running'}; {left} engine processes remain (warm spare + shared "
         f"inference)", "gone", gone)
+
+
+RAY_ENV = {"GAN_LAB_ENGINE": "ray", "RAY_ADDRESS": "auto", "GAN_LAB_RAY_TRAINER_CPUS": "1",
+           "GAN_LAB_RAY_INFERENCE_CPUS": "0.5"}
+
+
+def ray_rows(browser, args, row) -> None:
+    """Start on Ray (a local head, as a workshop's one-machine cluster), pressed 5 s after the page opened, and the
+    steps/s it then trains at; the Ray head is started and stopped here."""
+    import subprocess
+
+    ray = str(Path(sys.executable).with_name("ray"))
+    subprocess.run([ray, "start", "--head", "--num-cpus", "2", "--include-dashboard=false",
+                    "--disable-usage-stats"], check=True, capture_output=True)
+    try:
+        with AppServer(env=RAY_ENV) as server:
+            page = new_page(browser)
+            page.goto(server.url)
+            by_key(page, "train_start").locator("button").first.wait_for(timeout=TIMEOUT_MS)
+            time.sleep(5.0)
+            with CpuSplit(server) as split:
+                first = click_start_to_first_loss_point(page)
+            row(f"Ray (local head, 2 CPUs): Start pressed 5 s after the page opened -> first loss point (CPU {split})",
+                f"{first:.1f} s", "as fast as today (2.3 s idle)", None)
+            time.sleep(3.0)
+            rate, readout = page_steps_per_second(page, args.train_seconds)
+            row(f"Ray: training with the Train page open, {args.train_seconds:.0f} s (page readout {readout}; the "
+                f"actor is not the server's child, so the split's worker share reads 0)", f"{rate:.1f} steps/s", "-",
+                None)
+            page.context.close()
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True)
 
 
 if __name__ == "__main__":
