@@ -476,3 +476,26 @@ def test_recovery_folders_of_ended_sessions_go_after_the_grace_period_and_past_t
         assert engine.clean_recovery() == [kept.run_id]
     finally:
         engine.shutdown()
+
+
+def test_a_spare_warms_beside_training_only_where_the_cores_go_round(monkeypatch):
+    from fake_transport import FakeWorkers
+
+    from gan_core.engine import pool as pool_module
+
+    workers = FakeWorkers()
+    pool = pool_module.WorkerPool(workers, max_trainers=4, spare=False)
+    try:
+        lease = pool.lease("trainer")  # one run training
+        monkeypatch.setattr(pool_module.os, "cpu_count", lambda: 2)
+        assert not pool.spare_fits_beside_training()  # this machine: the run keeps both cores busy
+        monkeypatch.setattr(pool_module.os, "cpu_count", lambda: 2 * pool_module.TRAINER_CORES)
+        assert pool.spare_fits_beside_training()
+        lease.release()
+        monkeypatch.setattr(pool_module.os, "cpu_count", lambda: 2)
+        assert pool.spare_fits_beside_training()  # nothing trains: the spare takes no core from anyone
+        pool.lease("trainer")
+        workers.is_cluster = True  # a cluster's spare warms on a node of its own
+        assert pool.spare_fits_beside_training()
+    finally:
+        pool.close_all()

@@ -194,6 +194,9 @@ def attach_browser() -> None:
 
     The secret goes only to this browser's own cookie (the component's data), never into the page's text.
     """
+    # Streamlit runs no code of ours when the server starts, so the server's first script run (whatever page)
+    # makes the engine, first thing: its warm spare starts loading TensorFlow before any page draws.
+    engine()
     entry = _browser_entry()
     if entry.run is not None and st.session_state.get(RUN_KEY) is not entry.run:
         st.session_state[RUN_KEY] = entry.run  # a reload or another tab of this browser: the same run

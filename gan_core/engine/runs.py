@@ -256,8 +256,10 @@ class RunClient:
         view.apply(snapshot)
         if self.first_point_s is None and view.history.get("step") is not None and len(view.history["step"]):
             self.first_point_s = time.monotonic() - self.created
-            # Only now: a spare importing TensorFlow beside a run's first chunk would slow both on few cores.
-            self.pool.refill_later()
+            # Only now: a spare importing TensorFlow beside a run's first chunk would slow both on few cores;
+            # and on a machine this run fills, not even now: the next spare warms when a run ends (LabEngine).
+            if self.pool.spare_fits_beside_training():
+                self.pool.refill_later()
         return view
 
     def _starting_message(self) -> str:
@@ -267,7 +269,8 @@ class RunClient:
             where = "on the cluster" if getattr(self.pool.make_worker, "is_cluster", False) else ""
             return f"Starting a training process{(' ' + where) if where else ''}: {waited:.0f} s..."
         if lease is not None and lease.from_spare:
-            return "Starting the training process (the warm trainer is finishing its preparation)..."
+            return (f"Starting the training process: the warm trainer is finishing its preparation (TensorFlow, "
+                    f"the recipe's model and its traced step): {waited:.0f} s...")
         return f"Starting the training process: building the model ({waited:.0f} s)..."
 
     def wait_first_point(self, timeout: float) -> bool:
