@@ -1,14 +1,26 @@
-"""Chaos at the engine level: sessions doing random Start / Pause / Resume / Step / Reset / close-tab / reopen,
-plus `kill -9` of random workers, for a while; then every session closes.
+"""Chaos: sessions doing random Start / Pause / Resume / Step / Reset / close-tab / reopen, plus `kill -9` of
+random workers, for a while; then every session closes.
+
+Two modes:
+- engine (default): sessions are threads calling the engine directly, as the pages do.
+- `--browser`: real Chromium tabs on one `streamlit run app.py` server (`--port`), one browser context (its own
+  cookie, so its own run) per session; buttons are clicked on the Train page, tabs closed and reopened, and
+  random worker processes of the server killed. The server runs with a short browser grace
+  (GAN_LAB_BROWSER_GRACE_S), so a tab away longer than it comes back to a stopped run that Resume continues.
 
 Checks (any failure exits 1 and says which):
-- no call a page makes raises anything but the engine's messages (CapacityError, EngineError);
-- every run's curve is strictly increasing in step at every poll (Resume continues where it stopped);
-- after all sessions close, only the warm spare and the inference worker remain, and the cap counts nothing;
-- prints the app's and the workers' memory at the start and the end (RSS, MB).
+- engine: no call a page makes raises anything but the engine's messages (CapacityError, EngineError);
+  browser: no exception box, no "Traceback" and no error box other than the engine's messages on any page;
+- every run's curve is strictly increasing in step (engine: at every poll; browser: the history CSV the
+  Downloads expander gives, fetched at random moments and at the end);
+- after all sessions close (browser: and the grace has passed), only the warm spare and the inference worker
+  remain, and the cap counts nothing;
+- the app's and the workers' memory (RSS) at the start and the end, within 100 MB.
 
 Usage: python benchmarks/chaos.py [--sessions 3] [--seconds 120] [--seed 0] [--max-trainers 2]
-Tiny networks, so the chaos is about ownership and recovery, not about training speed.
+       python benchmarks/chaos.py --browser [--sessions 3] [--seconds 180] [--port 8611] [--grace 8]
+Tiny networks in engine mode, the Train page's default recipe in the browser: the chaos is about ownership and
+recovery, not about training speed.
 """
 
 from __future__ import annotations
@@ -111,7 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-trainers", type=int, default=2)
+    parser.add_argument("--browser", action="store_true", help="real Chromium tabs on a `streamlit run app.py`")
+    parser.add_argument("--port", type=int, default=8611, help="--browser: the server's port")
+    parser.add_argument("--grace", type=float, default=8.0, help="--browser: the browser grace (seconds)")
     args = parser.parse_args(argv)
+    if args.browser:
+        from chaos_browser import browser_chaos  # noqa: PLC0415 - playwright only for this mode
+
+        return browser_chaos(args)
     engine = LabEngine(EngineOptions(max_trainers=args.max_trainers, spare_config=TINY, chunk_steps=10,
                                      quality_every=0, judge_dir=None, recovery_every_s=1.0))
     began = time.monotonic()

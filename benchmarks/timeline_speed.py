@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # browser_support imports ci_support by its bare name
 
 from tests.browser_support import (INSTALL_HINT, AppServer, by_key, launch_browser, screenshot,  # noqa: E402
                                    step_value, wait_for_app_idle, wait_until)

@@ -1,12 +1,17 @@
 """How fast the app feels, measured in a real browser (headless Chromium) against a real `streamlit run app.py`.
 
     .venv/bin/python benchmarks/ui_speed.py [--slider-changes 30] [--drag-seconds 3] [--train-seconds 20] [--only explore|charts]
-                                            [--rounds 2] [--cycles 20]
+                                            [--rounds 2] [--cycles 20] [--quick]
 
 Prints one table of measurements against the lab engine's targets: start-up against a one-slider Streamlit
 page, Start -> first loss point (cold and warm), Explore's slider latency and instant mode, training with the
 Train page open against the CLI alone (alternating rounds, so machine noise hits both), memory over Start/Reset
 cycles, a killed worker, and a closed tab. Page-side times use the page's own clock (performance.now()).
+Beside each row, the CPU each group used meanwhile (engine workers, Chromium, the Streamlit server; % of one core).
+
+--quick (about three minutes on an idle 2-core machine): only issue 17's "Done when" rows (Start at first render
+and warm, server-mode slider p50/p95, instant mode for every model, page-open training vs the CLI with the CPU
+split), with fewer presses, shorter drags and one 10 s round; no start-up comparison, cycles, kill or closed tab.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # browser_support's pytest fixtures import ci_support by its bare name
 
 from tests.browser_support import (INSTALL_HINT, AppServer, by_key, launch_browser, metric_value,  # noqa: E402
                                    step_value, wait_for_app_idle, wait_until)
@@ -277,34 +283,48 @@ def resume_training(page) -> None:
     wait_until(lambda: step_value(page) > before, timeout=120, interval=0.2)
 
 
-def cli_steps_per_second(seconds: float) -> float:
-    """The CLI training the same default recipe on its own for `seconds`: steps/s from its history.csv."""
+def cli_steps_per_second(seconds: float) -> tuple[float, float]:
+    """The CLI training the same default recipe on its own for `seconds`: steps/s from its history.csv, and the
+    CPU it used over its whole life (% of one core; start-up included, so a little under its training share)."""
     import csv
+    import resource
     import subprocess
     import tempfile
 
     with tempfile.TemporaryDirectory() as out:
+        before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
         subprocess.run([sys.executable, "-m", "gan_core", "train", "--steps", "1000000", "--max-seconds",
                         str(seconds), "--out", out, "--checkpoint-every", "1000000"], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - started
+        cpu = 100 * (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall
         with open(Path(out) / "history.csv") as stream:
             rows = list(csv.DictReader(stream))
     # Skip the first points (tracing); the rest are steady-state steps over training time.
     first, last = rows[min(4, len(rows) - 2)], rows[-1]
-    return (float(last["step"]) - float(first["step"])) / (float(last["time"]) - float(first["time"]))
+    return (float(last["step"]) - float(first["step"])) / (float(last["time"]) - float(first["time"])), cpu
 
 
-def throughput(page, rounds: int, seconds: float) -> tuple[list[float], list[float], list[str]]:
+def throughput(page, server: AppServer, rounds: int, seconds: float) -> dict:
     """Alternating rounds: the open Train page training, then (paused) the CLI alone, same recipe."""
-    page_rates, cli_rates, readouts = [], [], []
+    page_rates, cli_rates, readouts, splits, cli_cpu = [], [], [], [], []
     for _ in range(rounds):
-        rate, readout = page_steps_per_second(page, seconds)
+        with CpuSplit(server) as split:
+            rate, readout = page_steps_per_second(page, seconds)
         page_rates.append(rate)
         readouts.append(readout)
+        splits.append(split)
         pause_training(page)
-        cli_rates.append(cli_steps_per_second(seconds))
+        cli_rate, cpu = cli_steps_per_second(seconds)
+        cli_rates.append(cli_rate)
+        cli_cpu.append(cpu)
         resume_training(page)
-    return page_rates, cli_rates, readouts
+    worker_cpu = statistics.median(split.percent["worker"] for split in splits)
+    return {"page": page_rates, "cli": cli_rates, "readouts": readouts, "splits": splits, "cli_cpu": cli_cpu,
+            "ratio": statistics.median(page_rates) / statistics.median(cli_rates),
+            # training steps per second of CPU: the page's worker against the CLI's process
+            "worker_per_core_s": statistics.median(page_rates) / max(worker_cpu / 100, 1e-9),
+            "cli_per_core_s": statistics.median(cli_rates) / max(statistics.median(cli_cpu) / 100, 1e-9)}
 
 
 def worker_pids(server: AppServer) -> list[int]:
@@ -390,6 +410,9 @@ def chart_redraw_cost(points: int = 4000, new_points: int = 12, repeats: int = 2
             "delta_points": len(update["steps"]), "delta_bytes": len(json.dumps(update)), "delta_ms": delta_ms}
 
 
+QUICK = {"slider_changes": 12, "drag_seconds": 1.5, "train_seconds": 10.0, "rounds": 1}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--slider-changes", type=int, default=30)
@@ -397,18 +420,25 @@ def main() -> None:
     parser.add_argument("--train-seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--quick", action="store_true",
+                        help="only issue 17's 'Done when' rows, shorter: about three minutes on an idle machine")
+    parser.add_argument("--ray", action="store_true",
+                        help="also Start on Ray (GAN_LAB_ENGINE=ray against a local head this run starts and stops), "
+                             "pressed 5 s after the Train page opened, and its training rate")
     parser.add_argument("--only", choices=["explore", "charts"],
                         help="explore: only Explore's slider latency and instant mode for every model (about two "
                              "minutes); charts: only one live chart redraw's payload, Vega-Lite vs appended (no browser)")
     args = parser.parse_args()
+    if args.quick:
+        for name, value in QUICK.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
     if args.only == "charts":
         cost = chart_redraw_cost()
         print(f"loss chart redraw at 4,000 history points: Vega-Lite {cost['vega_rows']} rows, {cost['vega_bytes']:,} "
               f"bytes, {cost['vega_ms']:.2f} ms to build; appended: {cost['delta_points']} points, "
               f"{cost['delta_bytes']:,} bytes, {cost['delta_ms']:.3f} ms (load average {os.getloadavg()[0]:.1f})")
         return
-    import tempfile
-
     from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
 
     rows = []
@@ -417,84 +447,145 @@ def main() -> None:
         rows.append((name, result, target, met))
         print(f"{name}: {result} (target {target})", file=sys.stderr, flush=True)
 
+    load_before = os.getloadavg()
+    began = time.monotonic()
     with sync_playwright() as playwright:
         browser = launch_browser(playwright)
         if browser is None:
             sys.exit(f"ui_speed: {INSTALL_HINT}")
-        with tempfile.TemporaryDirectory() as folder:
-            trivial = Path(folder) / "one_slider.py"
-            trivial.write_text(TRIVIAL_APP)
-            trivial_s, trivial_server, trivial_page = server_to_first_render(browser, str(trivial),
-                                                                             '[data-testid="stSlider"]')
-            trivial_page.context.close()
-            trivial_server.stop()
+        trivial_s = None if args.quick else one_slider_page_s(browser)
         app_s, server, train = server_to_first_render(browser, "app.py", ".st-key-train_start button")
         try:
-            row("`streamlit run` -> first page rendered (app vs one-slider page)",
-                f"{app_s:.1f} s vs {trivial_s:.1f} s (+{app_s - trivial_s:.1f} s)", "<= +1.5 s",
-                app_s - trivial_s <= 1.5)
+            if trivial_s is not None:
+                row("`streamlit run` -> first page rendered (app vs one-slider page)",
+                    f"{app_s:.1f} s vs {trivial_s:.1f} s (+{app_s - trivial_s:.1f} s)", "<= +1.5 s",
+                    app_s - trivial_s <= 1.5)
             if args.only != "explore":
-                cold = click_start_to_first_loss_point(train)  # at once: the warm spare is still warming
-                row("Start at once (engine cold) -> first loss point", f"{cold:.1f} s", "<= 6 s", cold <= 6)
+                with CpuSplit(server) as split:
+                    cold = click_start_to_first_loss_point(train)  # at once: the warm spare is still warming
+                row(f"Start pressed the moment the page renders ({app_s:.1f} s after `streamlit run`) -> first loss "
+                    f"point (CPU {split})", f"{cold:.1f} s", "<= 6 s", cold <= 6)
                 reset(train)
-
-            explore = new_page(browser, WS_SEND_HOOK)
-            open_explore(explore, server)
-            with CpuSplit(server) as split:
-                latencies, misses = server_slider_latencies(explore, args.slider_changes)
-            p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
-            row(f"Explore, server mode: slider key -> new digit shown (n={len(latencies)}, {misses} unchanged; "
-                f"CPU {split})", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", "p95 <= 150 ms", p95 <= 150)
-            for label, instant, split in instant_fps_every_model(explore, server, args.drag_seconds):
-                row(f"instant mode, {label}: frames/s while dragging ({instant['sends']} messages to the server; "
-                    f"{instant['readout']}; CPU {split})", f"{instant['fps']:.0f} frames/s", ">= 30, 0 messages",
-                    instant["fps"] >= 30 and instant["sends"] == 0)
-            explore.context.close()
-            if args.only is None:  # the Train page's measurements
-                train.reload()
-                by_key(train, "train_start").locator("button").first.wait_for()
-                time.sleep(10.0)  # the page has been open 10 s: the engine is warm
-                warm = click_start_to_first_loss_point(train)
-                row("page open 10 s (engine warm), Start -> first loss point", f"{warm:.2f} s", "<= 1.0 s", warm <= 1.0)
-                page_rates, cli_rates, readouts = throughput(train, args.rounds, args.train_seconds)
-                ratio = statistics.median(page_rates) / statistics.median(cli_rates)
-                row(f"training with the Train page open vs the CLI alone, default recipe, {args.rounds} alternating "
-                    f"rounds of {args.train_seconds:.0f} s (page {', '.join(f'{r:.1f}' for r in page_rates)}; CLI "
-                    f"{', '.join(f'{r:.1f}' for r in cli_rates)} steps/s; page readouts {', '.join(readouts)})",
-                    f"{ratio:.2f}x", ">= 0.9x", ratio >= 0.9)
-                reset(train)
-
-                before, after, cycle_s = start_reset_cycles(train, server, args.cycles)
-                row(f"{args.cycles} Start/Reset cycles ({cycle_s:.0f} s): RSS of server + workers",
-                    f"{before:.0f} MB -> {after:.0f} MB ({after - before:+.0f} MB)", "within 60 MB",
-                    abs(after - before) <= 60)
-                shown = kill_worker_shown_s(train, server)
-                row("kill -9 of the training worker -> shown on the page", f"{shown:.1f} s", "<= 3 s", shown <= 3)
-
-                by_key(train, "train_resume").locator("button").first.click()
-                train.locator(LOSS_LINE).first.wait_for(timeout=TIMEOUT_MS)
-                time.sleep(15.0)  # the next warm spare has finished importing TensorFlow: the busiest is the trainer
-                run_worker = busiest_worker(server)
-                train.context.close()
-                time.sleep(5.0)
-                gone = not Path(f"/proc/{run_worker}").exists() or "Z" in Path(f"/proc/{run_worker}/stat").read_text(
-                    ).rsplit(")", 1)[1].split()[0]
-                left = len(worker_pids(server))
-                row("browser tab closed while training -> that session's worker 5 s later",
-                    f"{'gone' if gone else 'still running'}; {left} engine processes remain (warm spare + shared "
-                    f"inference)", "gone", gone)
+            explore_rows(browser, server, args, row)
+            if args.only is None:
+                train_rows(train, server, args, row)
         except PlaywrightTimeout as exc:
             print(f"ui_speed: a page did not respond in time ({exc}); server log:\n{server.log_tail()}",
                   file=sys.stderr)
         finally:
             server.stop()
+        if args.ray and args.only is None:
+            try:
+                ray_rows(browser, args, row)
+            except (PlaywrightTimeout, RuntimeError, OSError) as exc:
+                print(f"ui_speed: the Ray rows failed: {exc}", file=sys.stderr)
         browser.close()
 
     load = os.getloadavg()
-    print(f"load average at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")
+    print(f"{'quick run' if args.quick else 'run'} of {time.monotonic() - began:.0f} s; load average before "
+          f"{load_before[0]:.2f}, at the end {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")
     print("| measurement | result | target | met |\n|---|---|---|---|")
     for name, result, target, met in rows:
         print(f"| {name} | {result} | {target} | {'-' if met is None else 'yes' if met else 'no'} |")
+
+
+def one_slider_page_s(browser) -> float:
+    """`streamlit run` -> first render of a one-slider page: what Streamlit itself costs here."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        trivial = Path(folder) / "one_slider.py"
+        trivial.write_text(TRIVIAL_APP)
+        seconds, server, page = server_to_first_render(browser, str(trivial), '[data-testid="stSlider"]')
+        page.context.close()
+        server.stop()
+    return seconds
+
+
+def explore_rows(browser, server: AppServer, args, row) -> None:
+    explore = new_page(browser, WS_SEND_HOOK)
+    open_explore(explore, server)
+    with CpuSplit(server) as split:
+        latencies, misses = server_slider_latencies(explore, args.slider_changes)
+    p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
+    row(f"Explore, server mode: slider key -> new digit shown (n={len(latencies)}, {misses} unchanged; "
+        f"CPU {split})", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", "p95 <= 150 ms", p95 <= 150)
+    for label, instant, split in instant_fps_every_model(explore, server, args.drag_seconds):
+        row(f"instant mode, {label}: frames/s while dragging ({instant['sends']} messages to the server; "
+            f"{instant['readout']}; CPU {split})", f"{instant['fps']:.0f} frames/s", ">= 30, 0 messages",
+            instant["fps"] >= 30 and instant["sends"] == 0)
+    explore.context.close()
+
+
+def train_rows(train, server: AppServer, args, row) -> None:
+    train.reload()
+    by_key(train, "train_start").locator("button").first.wait_for()
+    time.sleep(10.0)  # the page has been open 10 s: the engine is warm
+    with CpuSplit(server) as split:
+        warm = click_start_to_first_loss_point(train)
+    row(f"page open 10 s (engine warm), Start -> first loss point (CPU {split})", f"{warm:.2f} s", "<= 1.0 s",
+        warm <= 1.0)
+    result = throughput(train, server, args.rounds, args.train_seconds)
+    splits = "; ".join(str(split) for split in result["splits"])
+    row(f"training with the Train page open vs the CLI alone, default recipe, {args.rounds} alternating "
+        f"round(s) of {args.train_seconds:.0f} s (page {', '.join(f'{r:.1f}' for r in result['page'])}; CLI "
+        f"{', '.join(f'{r:.1f}' for r in result['cli'])} steps/s; page readouts {', '.join(result['readouts'])}; "
+        f"CPU with the page open: {splits}; the CLI alone: {', '.join(f'{c:.0f}%' for c in result['cli_cpu'])}; "
+        f"training steps per core-second: worker {result['worker_per_core_s']:.0f}, CLI "
+        f"{result['cli_per_core_s']:.0f})", f"{result['ratio']:.2f}x", ">= 0.9x", result["ratio"] >= 0.9)
+    reset(train)
+    if args.quick:
+        return
+    before, after, cycle_s = start_reset_cycles(train, server, args.cycles)
+    row(f"{args.cycles} Start/Reset cycles ({cycle_s:.0f} s): RSS of server + workers",
+        f"{before:.0f} MB -> {after:.0f} MB ({after - before:+.0f} MB)", "within 60 MB", abs(after - before) <= 60)
+    shown = kill_worker_shown_s(train, server)
+    row("kill -9 of the training worker -> shown on the page", f"{shown:.1f} s", "<= 3 s", shown <= 3)
+
+    by_key(train, "train_resume").locator("button").first.click()
+    train.locator(LOSS_LINE).first.wait_for(timeout=TIMEOUT_MS)
+    time.sleep(15.0)  # the next warm spare has finished importing TensorFlow: the busiest is the trainer
+    run_worker = busiest_worker(server)
+    train.context.close()
+    time.sleep(5.0)
+    gone = not Path(f"/proc/{run_worker}").exists() or "Z" in Path(f"/proc/{run_worker}/stat").read_text(
+        ).rsplit(")", 1)[1].split()[0]
+    left = len(worker_pids(server))
+    row("browser tab closed while training -> that session's worker 5 s later",
+        f"{'gone' if gone else 'still running'}; {left} engine processes remain (warm spare + shared "
+        f"inference)", "gone", gone)
+
+
+RAY_ENV = {"GAN_LAB_ENGINE": "ray", "RAY_ADDRESS": "auto", "GAN_LAB_RAY_TRAINER_CPUS": "1",
+           "GAN_LAB_RAY_INFERENCE_CPUS": "0.5"}
+
+
+def ray_rows(browser, args, row) -> None:
+    """Start on Ray (a local head, as a workshop's one-machine cluster), pressed 5 s after the page opened, and the
+    steps/s it then trains at; the Ray head is started and stopped here."""
+    import subprocess
+
+    ray = str(Path(sys.executable).with_name("ray"))
+    subprocess.run([ray, "start", "--head", "--num-cpus", "2", "--include-dashboard=false",
+                    "--disable-usage-stats"], check=True, capture_output=True)
+    try:
+        with AppServer(env=RAY_ENV) as server:
+            page = new_page(browser)
+            page.goto(server.url)
+            by_key(page, "train_start").locator("button").first.wait_for(timeout=TIMEOUT_MS)
+            time.sleep(5.0)
+            with CpuSplit(server) as split:
+                first = click_start_to_first_loss_point(page)
+            row(f"Ray (local head, 2 CPUs): Start pressed 5 s after the page opened -> first loss point (CPU {split})",
+                f"{first:.1f} s", "as fast as today (2.3 s idle)", None)
+            time.sleep(3.0)
+            rate, readout = page_steps_per_second(page, args.train_seconds)
+            row(f"Ray: training with the Train page open, {args.train_seconds:.0f} s (page readout {readout}; the "
+                f"actor is not the server's child, so the split's worker share reads 0)", f"{rate:.1f} steps/s", "-",
+                None)
+            page.context.close()
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True)
 
 
 if __name__ == "__main__":

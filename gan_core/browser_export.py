@@ -11,8 +11,9 @@ as Keras's inference does, so the browser's digit equals the server's to float32
 (tests/test_instant.py runs the JS in Node against Keras).
 
 Weights come from a Keras model of the family (its `sampler`), from anything with `sampler_arrays()` (the
-page's NumPy models), or from a page's model handle: `sampler_weights()` where it has one, else the weights
-folder or arrays the handle loads its inference model from (.weights.h5 read as data with h5py, never code).
+page's NumPy models), or from anything with `sampler_weights()`: a page's model handle (engine.ModelHandle),
+which reads them with `source_sampler_weights` from the weights folder or arrays its inference model loads
+from (.weights.h5 read as data with h5py, never code).
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ def read_h5_layers(path: str | Path, layers: tuple[tuple[str, int], ...]) -> lis
     return arrays
 
 
-def _weights_from_source(config: GANConfig, source: dict) -> list[np.ndarray]:
-    """The sampler's arrays from what a model handle loads its inference model from."""
+def source_sampler_weights(config: GANConfig, source: dict) -> list[np.ndarray]:
+    """The sampler's arrays from what a model handle loads its inference model from ({"weights"} or {"folder"})."""
     if "weights" in source:
         weights = source["weights"]
         stem = "generator_ema" if "generator_ema" in weights else "generator"
@@ -109,10 +110,8 @@ def sampler_weights(model) -> tuple[GANConfig, list[np.ndarray]]:
         raise ValueError(f"{type(model).__name__} carries no GANConfig, so its layers are unknown")
     if hasattr(model, "sampler_weights"):
         arrays = model.sampler_weights()
-    elif getattr(model, "in_page", False) or (hasattr(model, "sampler_arrays") and not hasattr(model, "_source")):
+    elif hasattr(model, "sampler_arrays"):
         arrays = model.sampler_arrays()  # a dense model the page holds in NumPy
-    elif hasattr(model, "_source"):  # a page's handle to a model the inference worker serves (engine.ModelHandle)
-        arrays = _weights_from_source(config, model._source or {})  # noqa: SLF001 - no public accessor yet
     else:
         sampler = getattr(model, "sampler", None)
         if sampler is None or not hasattr(sampler, "get_weights"):

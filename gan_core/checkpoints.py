@@ -266,17 +266,8 @@ def load_model(path: str | Path, need_discriminator: bool = True):
 
 
 def write_history_csv(path: Path, history: dict[str, np.ndarray]) -> None:
-    """One row per recorded call; every value round-trips exactly (repr), whatever the step count."""
-    names = list(history)
-
-    def write(temp: Path) -> None:
-        with temp.open("w", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(names)
-            for row in zip(*(history[name] for name in names)):
-                writer.writerow([repr(float(value)) for value in row])
-
-    atomic_write(Path(path), write)
+    """The whole history as one CSV file, atomically (history_csv_text's format)."""
+    atomic_write_text(Path(path), history_csv_text(history))
 
 
 def read_history_csv(path: Path, up_to_step: float | None = None) -> dict[str, np.ndarray]:
@@ -301,14 +292,23 @@ def read_history_csv(path: Path, up_to_step: float | None = None) -> dict[str, n
     return {name: values[:, i] for i, name in enumerate(names)}
 
 
+def _csv_value(name: str, value: float) -> str:
+    # A step is a whole number and is written as one (a spreadsheet shows 1200, not 1200.0).
+    if name == "step" and np.isfinite(value) and value == int(value):
+        return str(int(value))
+    return repr(float(value))
+
+
 def history_csv_rows(history: dict[str, np.ndarray], names: list[str] | None = None) -> list[list[str]]:
     """The rows of a history CSV: one per point, every value round-trips exactly (repr), whatever the step."""
     names = list(history) if names is None else names
-    return [[repr(float(value)) for value in row] for row in zip(*(np.asarray(history[name]) for name in names))]
+    return [[_csv_value(name, value) for name, value in zip(names, row)]
+            for row in zip(*(np.asarray(history[name], np.float64) for name in names))]
 
 
 def history_csv_text(history: dict[str, np.ndarray]) -> str:
-    """A whole history as CSV text (a bundle's copy), in the one format every writer here uses."""
+    """A whole history as CSV text: the one format of every history CSV here (a run folder's, a recovery
+    snapshot's, a bundle's, the Train page's download); read_history_csv reads it back exactly."""
     import io
 
     buffer = io.StringIO()

@@ -125,48 +125,49 @@ def parse_z_moves(text: str) -> dict[int, float] | None:
     return moves
 
 
+def _one_of(params, name: str, choices, ignored: list[str], hint: str):
+    """The parameter's value when it is one of `choices` (a mapping gives the value its word stands for)."""
+    text = _text(params, name, MAX_SHORT_CHARS, ignored)
+    if text is None:
+        return None
+    if text in choices:
+        return choices[text] if isinstance(choices, dict) else text
+    ignored.append(f"`{name}` ({hint})")
+    return None
+
+
+def _whole_number(params, name: str, low: int, high: int, ignored: list[str], hint: str) -> int | None:
+    text = _text(params, name, MAX_SHORT_CHARS, ignored)
+    if text is None:
+        return None
+    number = _int_in(text, low, high)
+    if number is None:
+        ignored.append(f"`{name}` ({hint})")
+    return number
+
+
+def _z_moves(params, name: str, ignored: list[str], hint: str) -> dict[int, float] | None:
+    text = _text(params, name, MAX_Z_CHARS, ignored)
+    if text is None:
+        return None
+    moves = parse_z_moves(text)
+    if moves is None:
+        ignored.append(f"`{name}` ({hint})")
+    return moves
+
+
 def parse_params(params, models: list[str], views: list[str]) -> ShareRequest:
     """Read a link's parameters (a mapping of name -> text, e.g. st.query_params); unknown names are left alone."""
     request = ShareRequest()
     ignored = request.ignored
-    model = _text(params, "model", MAX_SHORT_CHARS, ignored)
-    if model is not None:
-        if model in models:
-            request.model = model
-        else:
-            ignored.append("`model` (not one of the models here: " + ", ".join(models) + ")")
-    seed = _text(params, "seed", MAX_SHORT_CHARS, ignored)
-    if seed is not None:
-        request.seed = _int_in(seed, 0, MAX_SEED)
-        if request.seed is None:
-            ignored.append(f"`seed` (a whole number from 0 to {MAX_SEED:,})")
-    z_text = _text(params, "z", MAX_Z_CHARS, ignored)
-    if z_text is not None:
-        request.z_moves = parse_z_moves(z_text)
-        if request.z_moves is None:
-            example = f"3{PAIR_SEP}1.25{ENTRY_SEP}7{PAIR_SEP}-0.4"
-            ignored.append(f"`z` (entries like `{example}`, values within ±{MAX_Z_VALUE:g})")
-    view = _text(params, "view", MAX_SHORT_CHARS, ignored)
-    if view is not None:
-        if view in views:
-            request.view = view
-        else:
-            ignored.append("`view` (one of " + ", ".join(views) + ")")
-    mode = _text(params, "mode", MAX_SHORT_CHARS, ignored)
-    if mode is not None:
-        request.mode = MODES.get(mode)
-        if request.mode is None:
-            ignored.append("`mode` (server or instant)")
-    label = _text(params, "label", MAX_SHORT_CHARS, ignored)
-    if label is not None:
-        request.label = _int_in(label, 0, 9)
-        if request.label is None:
-            ignored.append("`label` (a digit from 0 to 9)")
-    drawn = _text(params, "drawn", MAX_Z_CHARS, ignored)
-    if drawn is not None:
-        request.drawn = parse_z_moves(drawn)
-        if request.drawn is None:
-            ignored.append(f"`drawn` (a z written by this page, values within ±{MAX_Z_VALUE:g})")
+    request.model = _one_of(params, "model", models, ignored, "not one of the models here: " + ", ".join(models))
+    request.seed = _whole_number(params, "seed", 0, MAX_SEED, ignored, f"a whole number from 0 to {MAX_SEED:,}")
+    example = f"3{PAIR_SEP}1.25{ENTRY_SEP}7{PAIR_SEP}-0.4"
+    request.z_moves = _z_moves(params, "z", ignored, f"entries like `{example}`, values within ±{MAX_Z_VALUE:g}")
+    request.view = _one_of(params, "view", views, ignored, "one of " + ", ".join(views))
+    request.mode = _one_of(params, "mode", MODES, ignored, "server or instant")
+    request.label = _whole_number(params, "label", 0, 9, ignored, "a digit from 0 to 9")
+    request.drawn = _z_moves(params, "drawn", ignored, f"a z written by this page, values within ±{MAX_Z_VALUE:g}")
     return request
 
 

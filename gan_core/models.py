@@ -15,7 +15,68 @@ def _bce_from_logits(targets: float, logits: tf.Tensor) -> tf.Tensor:
         labels=tf.fill(tf.shape(logits), tf.cast(targets, logits.dtype)), logits=logits))
 
 
-class GAN(keras.Model):
+# ---- what every GAN here shares (the digits' GAN below, the 2-D ToyGAN of gan_core.toy_models) ----
+def discriminator_objective(loss_name: str, real_logits, fake_logits, smoothing: float = 0.0,
+                            weighted_penalty=0.0) -> tf.Tensor:
+    """D's (the critic's) loss for each objective, before any R1 term; WGAN-GP's penalty comes in weighted."""
+    if loss_name in LOGISTIC_LOSSES:
+        return _bce_from_logits(1.0 - smoothing, real_logits) + _bce_from_logits(0.0, fake_logits)
+    if loss_name == "least_squares":  # Mao et al. 2017
+        return 0.5 * tf.reduce_mean(tf.square(real_logits - 1.0)) + 0.5 * tf.reduce_mean(tf.square(fake_logits))
+    if loss_name == "hinge":  # Lim & Ye 2017; Miyato et al. 2018
+        return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
+    # wgan_gp: the critic estimates the Wasserstein distance, kept 1-Lipschitz by the penalty
+    return tf.reduce_mean(fake_logits) - tf.reduce_mean(real_logits) + weighted_penalty
+
+
+def generator_objective(loss_name: str, fake_logits) -> tf.Tensor:
+    """G's loss for each objective, from D's scores of its fakes."""
+    if loss_name == "minimax":
+        # Minimise log(1 - D(G(z))): saturates when D is confident, kept to show the problem.
+        return -_bce_from_logits(0.0, fake_logits)
+    if loss_name == "least_squares":
+        return 0.5 * tf.reduce_mean(tf.square(fake_logits - 1.0))
+    if loss_name in ("hinge", "wgan_gp"):
+        return -tf.reduce_mean(fake_logits)
+    # Non-saturating: maximise log D(G(z)).
+    return _bce_from_logits(1.0, fake_logits)
+
+
+class AdversarialModel(keras.Model):
+    """The shell of a GAN: `compile(d_optimizer, g_optimizer)`, the metric trackers, and the sampler (the
+    generator's weight average when there is one). Subclasses set discriminator, generator, ema_generator,
+    config (with `ema_decay`) and `trackers` ({name: keras.metrics.Mean})."""
+
+    def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        # Built here, outside any traced function, so their variables exist before the first step.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator used for pictures: the weight average when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def call(self, z, training=False):
+        return self.sampler(z, training=training)
+
+    def _average_generator(self) -> None:
+        # Warm-up so early pictures are not dominated by the random initial weights.
+        updates = tf.cast(self.g_optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.config.ema_decay, (1.0 + updates) / (10.0 + updates))
+        for average, current in zip(self.ema_generator.weights, self.generator.weights):
+            # Batch-norm moving statistics are averaged too: harmless, and keeps them in step.
+            average.assign(decay * average + (1.0 - decay) * current)
+
+
+class GAN(AdversarialModel):
     """Alternates discriminator and generator updates (Goodfellow et al. 2014).
 
     Reports d_loss, g_loss, d_real (mean D(x)), d_fake (mean D(G(z))) and the
@@ -47,26 +108,6 @@ class GAN(keras.Model):
         self._generate_soft = tf.function(lambda z, vectors: self.sampler([z, vectors], training=False),
                                           reduce_retracing=True)
 
-    def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
-        # Built here, outside any traced function, so their variables exist before the first step.
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    @property
-    def sampler(self) -> keras.Model:
-        """The generator used for pictures: the weight average when there is one."""
-        return self.ema_generator if self.ema_generator is not None else self.generator
-
-    def call(self, z, training=False):
-        return self.sampler(z, training=training)
-
     # The networks, with the label joined in when the GAN is conditional.
     def _g(self, network, z, labels, training):
         if self.conditional:
@@ -94,16 +135,10 @@ class GAN(keras.Model):
             real_logits = self._d(real_images, labels)
         fake_logits = self._d(fake_images, labels)
         penalty = tf.constant(0.0)
-        if loss_name in LOGISTIC_LOSSES:
-            smoothing = self.config.label_smoothing
-            loss = _bce_from_logits(1.0 - smoothing, real_logits) + _bce_from_logits(0.0, fake_logits)
-        elif loss_name == "least_squares":  # Mao et al. 2017
-            loss = 0.5 * tf.reduce_mean(tf.square(real_logits - 1.0)) + 0.5 * tf.reduce_mean(tf.square(fake_logits))
-        elif loss_name == "hinge":  # Lim & Ye 2017; Miyato et al. 2018
-            loss = tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
-        else:  # wgan_gp: the critic estimates the Wasserstein distance, kept 1-Lipschitz by the penalty
+        if loss_name == "wgan_gp":
             penalty = self.gradient_penalty(real_images, fake_images, labels)
-            loss = tf.reduce_mean(fake_logits) - tf.reduce_mean(real_logits) + self.config.gp_weight * penalty
+        loss = discriminator_objective(loss_name, real_logits, fake_logits, self.config.label_smoothing,
+                                       self.config.gp_weight * penalty)
         if use_r1:
             # R1: penalise D's gradient on real data, which keeps it from overshooting (Mescheder 2018).
             grad = penalty_tape.gradient(real_logit_sum, real_images)
@@ -123,16 +158,7 @@ class GAN(keras.Model):
         return tf.reduce_mean(tf.square(norms - 1.0))
 
     def _generator_loss(self, fake_logits):
-        loss_name = self.config.loss
-        if loss_name == "minimax":
-            # Minimise log(1 - D(G(z))): saturates when D is confident, kept to show the problem.
-            return -_bce_from_logits(0.0, fake_logits)
-        if loss_name == "least_squares":
-            return 0.5 * tf.reduce_mean(tf.square(fake_logits - 1.0))
-        if loss_name in ("hinge", "wgan_gp"):
-            return -tf.reduce_mean(fake_logits)
-        # Non-saturating: maximise log D(G(z)).
-        return _bce_from_logits(1.0, fake_logits)
+        return generator_objective(self.config.loss, fake_logits)
 
     def _score_summary(self, logits):
         return tf.reduce_mean(tf.sigmoid(logits) if self.scores_are_probabilities else logits)
@@ -165,12 +191,7 @@ class GAN(keras.Model):
 
         # 3. Weight average of the generator, for sampling.
         if self.ema_generator is not None:
-            # Warm-up so early pictures are not dominated by the random initial weights.
-            updates = tf.cast(self.g_optimizer.iterations, tf.float32)
-            decay = tf.minimum(self.config.ema_decay, (1.0 + updates) / (10.0 + updates))
-            for average, current in zip(self.ema_generator.weights, self.generator.weights):
-                # Batch-norm moving statistics are averaged too: harmless, and keeps them in step.
-                average.assign(decay * average + (1.0 - decay) * current)
+            self._average_generator()
 
         self.trackers["d_loss"].update_state(d_loss)
         self.trackers["g_loss"].update_state(g_loss)

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_core.models import AdversarialModel, discriminator_objective, generator_objective
 from gan_core.toy import CONFIG_FILE, LEAKY_SLOPE, ToyConfig, sample_points
 
 
@@ -36,12 +37,7 @@ def build_mlp(inputs: int, outputs: int, config: ToyConfig, name: str, seed: int
     return keras.Sequential(layers, name=name)
 
 
-def _bce(targets: float, logits):
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), targets),
-                                                                  logits=logits))
-
-
-class ToyGAN(keras.Model):
+class ToyGAN(AdversarialModel):
     """A GAN on 2-D points: d_steps discriminator updates, then one generator update (as gan_core.models.GAN).
 
     Losses: non_saturating, minimax, least_squares, hinge, wgan_gp; R1 (Mescheder et al. 2018) on the real
@@ -61,30 +57,6 @@ class ToyGAN(keras.Model):
         self._generate_fn = tf.function(lambda z: self.sampler(z, training=False), reduce_retracing=True)
         self._score_fn = tf.function(lambda x: self.discriminator(x, training=False)[:, 0], reduce_retracing=True)
 
-    def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    @property
-    def sampler(self) -> keras.Model:
-        return self.ema_generator if self.ema_generator is not None else self.generator
-
-    def call(self, z, training=False):
-        return self.sampler(z, training=training)
-
-    def _average_generator(self):
-        # Warm-up, as gan_core.models.GAN: early samples are not held back by the random initial weights.
-        updates = tf.cast(self.g_optimizer.iterations, tf.float32)
-        decay = tf.minimum(self.config.ema_decay, (1.0 + updates) / (10.0 + updates))
-        for average, current in zip(self.ema_generator.weights, self.generator.weights):
-            average.assign(decay * average + (1.0 - decay) * current)
-
     # ---- the objective ----
     def _input_gradient(self, points):
         with tf.GradientTape() as tape:
@@ -96,31 +68,20 @@ class ToyGAN(keras.Model):
         config = self.config
         real_logits = self.discriminator(real, training=True)
         fake_logits = self.discriminator(fake, training=True)
-        if config.loss in ("non_saturating", "minimax"):
-            loss = _bce(1.0 - config.smoothing, real_logits) + _bce(0.0, fake_logits)
-        elif config.loss == "least_squares":
-            loss = 0.5 * tf.reduce_mean(tf.square(real_logits - 1.0)) + 0.5 * tf.reduce_mean(tf.square(fake_logits))
-        elif config.loss == "hinge":
-            loss = tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
-        else:  # wgan_gp: (||grad D(x_hat)|| - 1)^2 at random points between real and fake (Gulrajani 2017)
+        penalty = 0.0
+        if config.loss == "wgan_gp":  # (||grad D(x_hat)|| - 1)^2 at random points between real and fake (Gulrajani 2017)
             between = mix * real + (1.0 - mix) * fake
             norms = tf.sqrt(tf.reduce_sum(tf.square(self._input_gradient(between)), axis=1) + 1e-12)
-            loss = (tf.reduce_mean(fake_logits) - tf.reduce_mean(real_logits)
-                    + config.gp_weight * tf.reduce_mean(tf.square(norms - 1.0)))
+            penalty = tf.reduce_mean(tf.square(norms - 1.0))
+        loss = discriminator_objective(config.loss, real_logits, fake_logits, config.smoothing,
+                                       config.gp_weight * penalty)
         if config.uses_r1:  # zero-centred penalty on D's gradient at the real points
             grad = self._input_gradient(real)
             loss += 0.5 * config.r1_gamma * tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=1))
         return loss, real_logits, fake_logits
 
     def generator_loss(self, fake_logits):
-        loss = self.config.loss
-        if loss == "minimax":
-            return -_bce(0.0, fake_logits)
-        if loss == "least_squares":
-            return 0.5 * tf.reduce_mean(tf.square(fake_logits - 1.0))
-        if loss in ("hinge", "wgan_gp"):
-            return -tf.reduce_mean(fake_logits)
-        return _bce(1.0, fake_logits)
+        return generator_objective(self.config.loss, fake_logits)
 
     def _score(self, logits):
         probabilities = self.config.loss in ("non_saturating", "minimax")

@@ -29,6 +29,22 @@ SERVER_START_TIMEOUT_S = 90.0
 
 
 # ---- the browser ------------------------------------------------------------------------------
+def playwright_sync_api():
+    """Playwright's sync API for a browser test module; under CI its absence fails the module, elsewhere skips it.
+
+    Call at module level: `sync_api = playwright_sync_api()`."""
+    try:
+        from playwright import sync_api
+    except ImportError:  # pragma: no cover - requirements-dev.txt installs it
+        import pytest
+        from ci_support import in_ci
+        if in_ci():
+            raise
+        pytest.skip("playwright is not installed: `.venv/bin/python -m pip install -r requirements-dev.txt`",
+                    allow_module_level=True)
+    return sync_api
+
+
 def chromium_path() -> str | None:
     """Debian's chromium, else any `chromium` on PATH; None when neither is there."""
     if DEBIAN_CHROMIUM.exists() and os.access(DEBIAN_CHROMIUM, os.X_OK):

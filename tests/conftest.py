@@ -14,6 +14,32 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _apptest_runs_like_the_page_process():
+    """AppTest runs the pages in this process, which holds Keras (tests build tiny weights here); the app's page
+    process never imports it (test_pages checks that in a clean process). Streamlit calls
+    `keras.backend.clear_session()` (a full gc.collect() of this big heap) after every script run whenever
+    `keras` is imported: a cost the real page never pays, about 0.2-0.5 s of CPU per at.run() here. Keep
+    Streamlit's other clean-up (matplotlib's figures)."""
+    try:
+        from streamlit.runtime.scriptrunner import script_runner
+    except ImportError:
+        yield
+        return
+    original = getattr(script_runner, "_clean_problem_modules", None)
+
+    def clean_without_keras() -> None:
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            plt.close("all")
+
+    if original is not None:
+        script_runner._clean_problem_modules = clean_without_keras
+    yield
+    if original is not None:
+        script_runner._clean_problem_modules = original
+
+
 @pytest.fixture
 def tiny_images() -> np.ndarray:
     """64 blurry blobs in [0, 1]: enough for a training chunk, no download."""

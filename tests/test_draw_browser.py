@@ -11,18 +11,12 @@ import re
 
 import pytest
 
-from ci_support import in_ci
 
 from browser_support import browser, server  # noqa: F401  (pytest fixtures)
+from browser_support import playwright_sync_api
 from browser_support import by_key, screenshot, wait_until, wait_for_app_idle
 
-try:
-    from playwright import sync_api  # noqa: F401
-except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-    if in_ci():
-        raise
-    pytest.skip("playwright is not installed: `.venv/bin/python -m pip install -r requirements-dev.txt`",
-                allow_module_level=True)
+playwright_sync_api()  # skips (fails under CI) without Playwright
 
 PAGE_TIMEOUT_MS = 120_000  # the first visit imports TensorFlow in the inference worker (slower under load)
 PROJECT_TIMEOUT_MS = 240_000  # a GAN's projection: 200 Adam steps x 3 starts in the worker, chunk by chunk

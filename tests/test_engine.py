@@ -330,6 +330,32 @@ def test_closing_a_run_whose_worker_is_still_creating_returns_at_once_and_leaves
     assert all(worker.closed.is_set() for worker in workers.made)
 
 
+def test_a_worker_killed_while_it_creates_the_run_is_an_ended_worker_that_resume_replaces():
+    """Found by benchmarks/chaos.py --browser: a kill -9 during `create` (a Resume after an earlier kill, on a
+    slow machine) left the run in "error", where only Reset (which discards the snapshot and curves) was offered."""
+    import threading
+
+    from fake_transport import FakeWorkers
+
+    workers = FakeWorkers(create_gate=threading.Event())
+    engine = _fake_engine(workers)
+    try:
+        run = engine.create_run(TINY)
+        assert _wait(lambda: workers.made and workers.made[0].in_create.is_set(), timeout=5)
+        workers.made[0].closed.set()  # the process dies inside `create`
+        assert _wait(lambda: run.poll().status == "worker_gone", timeout=5), run.poll().message
+        assert "could not start" not in run.poll().message
+        assert engine.pool.trainers() == 0  # a dead worker holds no slot, as after any kill
+        workers.create_gate.set()
+        run.resume()
+        assert run.wait_started(5) and len(workers.made) == 2 and run.worker is workers.made[1]
+        assert "start" in workers.made[1].calls and run.poll().status == "running"
+        assert engine.pool.trainers() == 1 and workers.made[0].closed.is_set()
+        run.discard()
+    finally:
+        engine.shutdown()
+
+
 def test_a_refill_whose_prepare_fails_never_ends_the_worker_a_run_took():
     import threading
 
@@ -450,3 +476,26 @@ def test_recovery_folders_of_ended_sessions_go_after_the_grace_period_and_past_t
         assert engine.clean_recovery() == [kept.run_id]
     finally:
         engine.shutdown()
+
+
+def test_a_spare_warms_beside_training_only_where_the_cores_go_round(monkeypatch):
+    from fake_transport import FakeWorkers
+
+    from gan_core.engine import pool as pool_module
+
+    workers = FakeWorkers()
+    pool = pool_module.WorkerPool(workers, max_trainers=4, spare=False)
+    try:
+        lease = pool.lease("trainer")  # one run training
+        monkeypatch.setattr(pool_module.os, "cpu_count", lambda: 2)
+        assert not pool.spare_fits_beside_training()  # this machine: the run keeps both cores busy
+        monkeypatch.setattr(pool_module.os, "cpu_count", lambda: 2 * pool_module.TRAINER_CORES)
+        assert pool.spare_fits_beside_training()
+        lease.release()
+        monkeypatch.setattr(pool_module.os, "cpu_count", lambda: 2)
+        assert pool.spare_fits_beside_training()  # nothing trains: the spare takes no core from anyone
+        pool.lease("trainer")
+        workers.is_cluster = True  # a cluster's spare warms on a node of its own
+        assert pool.spare_fits_beside_training()
+    finally:
+        pool.close_all()

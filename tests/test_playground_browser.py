@@ -8,18 +8,13 @@ import time
 
 import pytest
 
-from ci_support import in_ci, skip_or_fail
+from ci_support import skip_or_fail
 
 from browser_support import browser, server  # noqa: F401  (pytest fixtures)
+from browser_support import playwright_sync_api
 from browser_support import INSTALL_HINT, AppServer, by_key, launch_browser, screenshot, wait_for_app_idle, wait_until
 
-try:
-    from playwright import sync_api
-except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-    if in_ci():
-        raise
-    pytest.skip("playwright is not installed: `.venv/bin/python -m pip install -r requirements-dev.txt`",
-                allow_module_level=True)
+sync_api = playwright_sync_api()
 
 PAGE_TIMEOUT_MS = 90_000
 RING_TIMEOUT_S = 240.0  # 30 s is the target on an idle machine (benchmarks/README.md); this allows for load

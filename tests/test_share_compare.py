@@ -9,6 +9,7 @@ here, plus one real train -> Reset -> train -> Reset path through the engine.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from pathlib import Path
@@ -248,7 +249,9 @@ def test_downloads_are_the_digit_on_screen_and_its_z(patched, media):
     at = _open(patched, EXPLORE_PAGE, {"seed": "3", "z": "4_-1.25"})
     png = Image.open(io.BytesIO(_download(at, media, "explore_download_png")))
     assert png.format == "PNG" and png.size == (280, 280)
-    shown = media.get_file(_digit_url(at).rsplit("/", 1)[-1]).content
+    url = _digit_url(at)
+    assert url.startswith("data:image/png;base64,")  # the digit travels inside the message (no second request)
+    shown = base64.b64decode(url.split(",", 1)[1])
     assert _download(at, media, "explore_download_png") == shown
     record = json.loads(_download(at, media, "explore_download_json"))
     assert record["seed"] == 3 and record["model"] == "gan" and record["z"][4] == pytest.approx(-1.25)

@@ -352,3 +352,17 @@ def test_an_exported_bundle_names_its_dataset_without_the_folders(tmp_path):
     with zipfile.ZipFile(tmp_path / "b.zip") as archive:
         config = archive.read("config.json").decode()
     assert '"idx:mnist+mnist"' in config and "/srv/secret" not in config
+
+
+def test_the_history_download_is_the_run_folders_csv_with_the_step_first(tmp_path):
+    from gan_core import checkpoints
+    from ui.train_extras import history_csv
+
+    history = {"d_loss": np.array([0.12345678912345, np.nan]), "step": np.array([5.0, 1_000_005.0])}
+    text = history_csv(history).decode()
+    assert text.splitlines() == ["step,d_loss", "5,0.12345678912345", "1000005,nan"]  # exact, never rounded
+    checkpoints.write_history_csv(tmp_path / "history.csv", {"step": history["step"], "d_loss": history["d_loss"]})
+    assert (tmp_path / "history.csv").read_text() == text  # the CLI's file and the download: one writer
+    back = checkpoints.read_history_csv(tmp_path / "history.csv")
+    assert list(back) == ["step", "d_loss"] and np.array_equal(back["step"], history["step"])
+    assert np.array_equal(back["d_loss"], history["d_loss"], equal_nan=True)

@@ -17,6 +17,7 @@ between classes starts at its digit, the 2-D VAE's map marks it, the autoencoder
 
 from __future__ import annotations
 
+import base64
 import logging
 from urllib.parse import urlencode
 
@@ -213,8 +214,8 @@ def link_url(params: dict[str, str]) -> str:
     return f"{page}?{query}" if page else f"?{query}"
 
 
-def share_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
-    """The link to this very digit, and the digit and its z to download."""
+def share_ui(loaded: state.LoadedModel, png: bytes) -> None:
+    """The link to this very digit, and the digit (its PNG as shown) and its z to download."""
     url = link_url(write_link(loaded))
     with st.expander("Link and downloads", icon=":material/share:"):
         st.code(url, language=None, wrap_lines=True)
@@ -222,7 +223,7 @@ def share_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
                    "moved sliders, view, rendering" + (", digit" if loaded.config.model == "cgan" else "") + ")." +
                    (" A trained model lives only in this browser session, so someone else opening it sees "
                     "nothing trained." if st.session_state["explore_model"] == catalog.SESSION else ""))
-        downloads_ui(loaded, image)
+        downloads_ui(loaded, png)
 
 
 def _file_stem() -> str:
@@ -231,10 +232,10 @@ def _file_stem() -> str:
     return f"{name if name in catalog.BY_NAME else 'session'}-{start}"
 
 
-def downloads_ui(loaded: state.LoadedModel, image: np.ndarray) -> None:
+def downloads_ui(loaded: state.LoadedModel, png: bytes) -> None:
     z, stem = _z(), _file_stem()
     png_col, json_col, npy_col = st.columns(3)
-    png_col.download_button("PNG", to_png(image, scale=DIGIT_SCALE), file_name=f"{stem}.png",
+    png_col.download_button("PNG", png, file_name=f"{stem}.png",
                             mime="image/png", key="explore_download_png", icon=":material/download:",
                             on_click="ignore", width="stretch", help="The digit as shown (280 x 280 pixels).")
     seed = None if _from_drawing() else int(st.session_state["explore_seed"])
@@ -428,13 +429,18 @@ def _generate(loaded: state.LoadedModel, z: np.ndarray) -> np.ndarray:
 # ---- tab 1: sliders ---------------------------------------------------------------------------
 @st.fragment
 def sliders_ui(loaded: state.LoadedModel) -> None:
-    """A fragment: a slider move reruns only this tab (one digit, its neighbours), not the other tabs."""
+    """A fragment: the rendering choice, seed, buttons and dimensions picker; below it the digit and its sliders.
+
+    A change here reruns this tab, not the other views. The digit and the sliders are a fragment of their own
+    inside it (digit_and_sliders_ui), so a slider move reruns just those, not the seed, buttons and picker.
+    """
     # Every sampler of the family runs in the browser (gan_core/browser_export.py names their layers).
-    mode = st.radio("Rendering", MODES, key="explore_mode", horizontal=True,
-                    help="Server: each slider move asks the server for the digit (the reference). Instant: the "
-                         "generator runs in your browser, so the digit follows the slider as you drag.")
-    instant_generator = _instant_component() if mode == MODES[1] else None
     controls, picture = st.columns([3, 2], gap="large")
+    with picture:
+        mode = st.radio("Rendering", MODES, key="explore_mode", horizontal=True,
+                        help="Server: each slider move asks the server for the digit (the reference). Instant: the "
+                             "generator runs in your browser, so the digit follows the slider as you drag.")
+    instant_generator = _instant_component() if mode == MODES[1] else None
     with controls:
         seed_col, new_col, reset_col = st.columns([3, 3, 2], vertical_alignment="bottom")
         seed_col.number_input("Seed of z", 0, 2**31 - 1, key="explore_seed", on_change=_on_seed,
@@ -451,12 +457,23 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
                               help=f"z has {loaded.config.latent_dim} numbers; pick the ones you want to hold.")
     if instant_generator is not None and _instant_ui(instant_generator, loaded, dims, picture):
         with picture:
-            share_ui(loaded, _generate(loaded, _z()[None])[0])  # z as of the last slider release
+            share_ui(loaded, _digit_png(_generate(loaded, _z()[None])[0]))  # z as of the last slider release
         return
+    digit_and_sliders_ui(loaded, dims)
+
+
+@st.fragment
+def digit_and_sliders_ui(loaded: state.LoadedModel, dims: list[int]) -> None:
+    """A fragment inside sliders_ui: a slider move redraws the digit, its neighbours and the sliders, nothing else.
+
+    Every slider's value can change with any one of them (the principal directions are coordinates of all of
+    z), so the sliders are redrawn too; the digit is drawn first, so its picture leaves before them.
+    """
     _sync_sliders(dims, loaded)
-    with picture:  # first: the new digit's picture leaves before the unchanged sliders are redrawn
+    sliders, picture = st.columns([3, 2], gap="large")
+    with picture:
         share_ui(loaded, digit_ui(loaded))
-    with controls:
+    with sliders:
         left, right = st.columns(2)
         with left:
             st.markdown("**Raw dimensions of z**")
@@ -494,7 +511,7 @@ def _start_ui(loaded: state.LoadedModel) -> None:
         words_col.caption(f"z starts from seed {int(st.session_state['explore_seed'])}; "
                           f"{draw_digit.DRAWING_NAME} is kept for the other views.")
     button_col.button("Back to your drawing", key="explore_to_drawing", icon=":material/draw:",
-                      on_click=_on_to_drawing, disabled=_z_name() == draw_digit.DRAWING_NAME,
+                      on_click=_on_to_drawing,  # never disabled: a slider move reruns only the digit's fragment
                       help="z becomes your drawing's projected z again.")
 
 
@@ -529,19 +546,30 @@ def _instant_ui(instant_generator, loaded: state.LoadedModel, dims: list[int], p
     return True
 
 
-def digit_ui(loaded: state.LoadedModel) -> np.ndarray:
-    """The digit at z (returned), its score and its neighbours."""
+def _digit_png(image: np.ndarray) -> bytes:
+    return to_png(image, scale=DIGIT_SCALE)
+
+
+def digit_ui(loaded: state.LoadedModel) -> bytes:
+    """The digit at z, its score and its neighbours; returns the digit's PNG as shown."""
     z = _z()
     image = _generate(loaded, z[None])[0]
-    st.image(to_png(image, scale=DIGIT_SCALE), width=28 * DIGIT_SCALE, output_format="PNG")
+    png = _digit_png(image)
+    st.image(_data_uri(png), width=28 * DIGIT_SCALE)
     st.caption(f"z: **{_z_name()}**. {_judgement(loaded, image)}  |z| = {np.linalg.norm(z):.1f}",
                help=f"|z| is the length of z. Random z of {loaded.config.latent_dim} numbers has a length near "
                     f"√{loaded.config.latent_dim} ≈ {np.sqrt(loaded.config.latent_dim):.1f}, the size the generator "
                     f"saw in training; far longer or shorter z tends to give odd digits.")
     nearby = _generate(loaded, latent.neighbours(z, NEIGHBOURS, NEIGHBOUR_SCALE, seed=1))
-    st.image(grid_png(nearby, columns=NEIGHBOURS // 2, scale=2), output_format="PNG",
+    st.image(_data_uri(grid_png(nearby, columns=NEIGHBOURS // 2, scale=2)),
              caption=f"Neighbours: z plus small noise (scale {NEIGHBOUR_SCALE}). Similar digits here mean a smooth space.")
-    return image
+    return png
+
+
+def _data_uri(png: bytes) -> str:
+    """A PNG inside its own URL: the browser shows it from the message itself, with no second request to the
+    server for the picture (which, on a busy server, waits behind the rest of the rerun)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _judgement(loaded: state.LoadedModel, image: np.ndarray) -> str:

@@ -90,6 +90,34 @@ def _revoke(token: str) -> None:
     state.engine().revoke(token)
 
 
+def _link_ui(token: str, what: str, ends_when: str, revoke_key: str) -> None:
+    """A live link: the link itself (the code block's own button copies it), a warning where it names localhost,
+    and Stop sharing."""
+    st.write(f"Anyone with this link watches {what} live. It stops working when you press {ends_when}.")
+    st.code(link_for(token), language=None)
+    if _share_base()[1]:
+        st.warning(f"This link names this computer (localhost), so other laptops cannot open it. Start the app "
+                   f"with `{PUBLIC_URL_ENV}=http://<this computer's address>:<port>` (or set Streamlit's "
+                   f"`browser.serverAddress`), then share again.", icon=":material/lan:")
+    st.button("Stop sharing", key=revoke_key, icon=":material/link_off:", on_click=_revoke, args=(token,))
+
+
+def is_live(shared) -> bool:
+    """Whether a watched link (a SharedRun or SharedPlayground, None when unknown) still shows a live run."""
+    return shared is not None and not shared.ended
+
+
+def watch_notice(slot, shared, live_words: str) -> None:
+    """A viewer's line above the view: unknown link, ended link (and why), or what they are watching."""
+    if shared is None:
+        with slot:
+            unknown_link_ui()
+    elif shared.ended:
+        slot.warning(shared.ended, icon=":material/stop_circle:")
+    else:
+        slot.caption(live_words)
+
+
 def share_ui(run) -> None:
     """Train page, after Start: make or revoke the run's live-view link."""
     token = state.engine().share_token(run)
@@ -101,15 +129,7 @@ def share_ui(run) -> None:
             st.button("Share live view", key="presenter_share", icon=":material/share:", on_click=_share,
                       args=(run,))
             return
-        st.write("Anyone with this link watches this run live. It stops working when you press **Stop sharing** "
-                 "or **Reset**, or close this tab.")
-        st.code(link_for(token), language=None)  # the code block's own button copies it
-        if _share_base()[1]:
-            st.warning(f"This link names this computer (localhost), so other laptops cannot open it. Start the app "
-                       f"with `{PUBLIC_URL_ENV}=http://<this computer's address>:<port>` (or set Streamlit's "
-                       f"`browser.serverAddress`), then share again.", icon=":material/lan:")
-        st.button("Stop sharing", key="presenter_revoke", icon=":material/link_off:", on_click=_revoke,
-                  args=(token,))
+        _link_ui(token, "this run", "**Stop sharing** or **Reset**, or close this tab", "presenter_revoke")
 
 
 # ---- the Playground's presenter ----------------------------------------------------------------
@@ -168,15 +188,7 @@ def playground_share_ui() -> str | None:
                      "scores) with no controls. The training stays in this browser tab; viewers' browsers draw it.")
             st.button("Share live view", key="playground_share", icon=":material/share:", on_click=_share_playground)
             return None
-        st.write("Anyone with this link watches this playground live. It stops working when you press **Stop "
-                 "sharing** or close this tab.")
-        st.code(link_for(token), language=None)
-        if _share_base()[1]:
-            st.warning(f"This link names this computer (localhost), so other laptops cannot open it. Start the app "
-                       f"with `{PUBLIC_URL_ENV}=http://<this computer's address>:<port>` (or set Streamlit's "
-                       f"`browser.serverAddress`), then share again.", icon=":material/lan:")
-        st.button("Stop sharing", key="playground_revoke", icon=":material/link_off:", on_click=_revoke,
-                  args=(token,))
+        _link_ui(token, "this playground", "**Stop sharing** or close this tab", "playground_revoke")
     return token
 
 

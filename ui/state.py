@@ -8,7 +8,8 @@ Lifecycle of a session's training (the decisions the pages rely on; the engine's
   secret in a cookie (written by a tiny component, read through st.context.cookies), and the server keeps
   {hashed secret -> the browser's run and its archived runs}. A reload, a dropped connection or a second tab
   of the same browser finds its run there and carries on. A session-scoped cache entry tells the registry
-  when a session ends; when a browser's last session has been gone for BROWSER_GRACE_S, its run's worker
+  when a session ends; when a browser's last session has been gone for BROWSER_GRACE_S (10 minutes; an
+  operator may set GAN_LAB_BROWSER_GRACE_S), its run's worker
   ends after a last snapshot (so an abandoned tab holds no process for long): a later visit sees "Stopped"
   at the step it reached, and Resume starts a new worker from the snapshot.
 - Reset ends the worker and forgets the run; the next Start builds a new one from the widgets.
@@ -57,7 +58,25 @@ SESSION_COPY_KEY = "explore_session_model"
 BROWSER_COOKIE = "gan_lab_browser"  # the browser's secret (gan_core.reattach); never shown on a page
 BROWSER_SECRET_KEY = "_lab_browser_secret"
 SESSION_ID_KEY = "_lab_session_id"
-BROWSER_GRACE_S = reattach.GRACE_S  # a browser away longer than this has its run saved and ended
+
+
+def _grace_from_env(default: float) -> float:
+    """GAN_LAB_BROWSER_GRACE_S: seconds a browser may be away before its run is saved and ended."""
+    text = os.environ.get("GAN_LAB_BROWSER_GRACE_S", "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 7 * 24 * 3600:
+        LOG.warning("GAN_LAB_BROWSER_GRACE_S must be a number of seconds above 0 (got %r); using %g",
+                    text[:40], default)
+        return default
+    return value
+
+
+BROWSER_GRACE_S = _grace_from_env(reattach.GRACE_S)  # a browser away longer than this has its run saved and ended
 COOKIE_MAX_AGE_S = 30 * 24 * 3600
 
 
@@ -131,8 +150,10 @@ def _leave(hold: _SessionHold) -> None:
 
 
 @st.cache_resource(scope="session", on_release=_leave, show_spinner=False)
-def _hold_browser(_secret: str, session_id: str) -> _SessionHold:
-    return _SessionHold(_secret, session_id)
+def _hold_browser(secret: str, session_id: str) -> _SessionHold:
+    # Keyed on the secret too (it is what the hold releases): a hold keyed on the session id alone was the
+    # first secret that session id ever held, so its release left that browser and never this one.
+    return _SessionHold(secret, session_id)
 
 
 def _session_id() -> str:
@@ -173,6 +194,9 @@ def attach_browser() -> None:
 
     The secret goes only to this browser's own cookie (the component's data), never into the page's text.
     """
+    # Streamlit runs no code of ours when the server starts, so the server's first script run (whatever page)
+    # makes the engine, first thing: its warm spare starts loading TensorFlow before any page draws.
+    engine()
     entry = _browser_entry()
     if entry.run is not None and st.session_state.get(RUN_KEY) is not entry.run:
         st.session_state[RUN_KEY] = entry.run  # a reload or another tab of this browser: the same run

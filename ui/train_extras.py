@@ -24,7 +24,6 @@ Decisions, and why:
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from gan_core import data, uploads
+from gan_core import checkpoints, data, uploads
 from gan_core.bundle import BundleError, load_bundle_bytes
 from gan_core.config import GANConfig
 from gan_core.images import grid, grid_png, upscale
@@ -382,15 +381,9 @@ def _explore_moment_ui(container, run, view, chosen: int) -> None:
 
 # ---- results out ----------------------------------------------------------------------------------
 def history_csv(history: dict[str, np.ndarray]) -> bytes:
-    names = ["step"] + [name for name in history if name != "step"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(names)
-    columns = [np.asarray(history[name], np.float64) for name in names]
-    for row in zip(*columns):
-        writer.writerow([int(v) if name == "step" else ("" if not np.isfinite(v) else f"{v:.6g}")
-                         for name, v in zip(names, row)])
-    return buffer.getvalue().encode()
+    """The run's curves as the download's CSV: the step column first, in checkpoints' one format."""
+    ordered = {"step": history["step"], **{name: series for name, series in history.items() if name != "step"}}
+    return checkpoints.history_csv_text(ordered).encode()
 
 
 def timeline_gif(steps: list[int], frames: list[np.ndarray], max_frames: int = GIF_MAX_FRAMES,

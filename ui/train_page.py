@@ -6,6 +6,8 @@ what the worker sent since the last one (new curve points, the grid when it chan
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from gan_core.config import GAN_LOSSES, LOGISTIC_LOSSES, GANConfig, recommended_config
@@ -20,6 +22,7 @@ STARTING_REFRESH_S = 0.25  # while the worker starts, so the first points show t
 SLOW_REFRESH_S = 4.0  # the discriminator view and live quality
 FIRST_POINT_WAIT_S = 1.0
 ERROR_KEY = "train_error"
+START_WAIT_KEY = "_train_start_wait"  # (time.monotonic() of the Start press, what that Start waits for)
 CONFIRM_RESET_KEY = "_train_confirm_reset"
 DCGAN_SPEED_TEXT = ("The DCGAN's convolutions are slow on a CPU: expect about 10 steps a second where the dense GAN "
                     "runs about 170, so its first quality check (step 2,000) comes after 3-4 minutes and legible "
@@ -278,7 +281,19 @@ def _command(run, action, *args) -> None:
         st.session_state[ERROR_KEY] = f"{exc} Press Reset to start again."
 
 
+def _what_start_waits_for() -> str:
+    """What a Start pressed now waits for, read from the engine's warm spare (said on the page while it waits)."""
+    status = state.engine().status()
+    if status["spare"] and not status["warming"]:
+        return "a warm trainer (TensorFlow loaded, the default recipe traced) takes this run"
+    if status["spare"] or status["warming"]:
+        return ("the trainer is still loading TensorFlow, then builds and traces the recipe; it began when the "
+                "server's first page opened")
+    return "a new trainer process loads TensorFlow, then builds and traces the recipe"
+
+
 def _start(config: GANConfig | None) -> None:
+    st.session_state[START_WAIT_KEY] = (time.monotonic(), _what_start_waits_for())
     run = _ensure_run(config)
     if run is not None:
         _command(run, run.start)
@@ -353,6 +368,15 @@ def pending_changes_ui(run, config: GANConfig | None) -> None:
 
 
 # ---- live views -------------------------------------------------------------------------------
+def _waiting_text(view: RunView) -> str:
+    """Before the first point: how long this Start has waited and for what ("Starting a trainer: 4 s ...")."""
+    pressed, waits_for = st.session_state.get(START_WAIT_KEY, (None, ""))
+    if view.status in ("starting", "running") and pressed is not None:
+        return (f"Starting a trainer: {time.monotonic() - pressed:.0f} s so far; {waits_for}. The curves and "
+                f"samples appear with its first steps.")
+    return f"The curves and samples appear after the first {state.CHUNK_STEPS} training steps."
+
+
 def live_views(run, drawn: RunView) -> None:
     drawn_status, drawn_busy = drawn.status, drawn.busy
 
@@ -370,7 +394,7 @@ def live_views(run, drawn: RunView) -> None:
         status_ui(view)
         if len(view.history.get("step", ())) == 0:
             if view.status not in ("error", "worker_gone", "stopped"):
-                st.info(f"The curves and samples appear after the first {state.CHUNK_STEPS} training steps.")
+                st.info(_waiting_text(view))
             return
         presentation_ui(view, run.config, probabilities, notes=lr_change_notes(run))
 

@@ -32,12 +32,12 @@ def main() -> None:
     live_slot, timeline_slot = st.container(), st.container()
     # Taken now, as a plain bool: `shared` is the very object the presenter's revoke marks ended, so asking it
     # again inside a later fragment tick would answer "never was active" and draw no notice at all.
-    active_when_drawn = _active(shared)
+    active_when_drawn = presenter.is_live(shared)
 
     @st.fragment(run_every=WATCH_REFRESH_S if active_when_drawn else None)
     def live() -> None:
         current = presenter.watched()
-        if not _active(current):
+        if not presenter.is_live(current):
             if active_when_drawn:  # it ended since the page was drawn: say so here, in this fragment's own slot
                 _notice(st.empty(), current)
             return
@@ -60,7 +60,7 @@ def main() -> None:
     def slow() -> None:
         # As on the presenter's page: the D view and quality change far less often than the curves.
         current = presenter.watched()
-        if not _active(current):
+        if not presenter.is_live(current):
             return
         view = current.view()
         if not len(view.history.get("step", ())):
@@ -72,26 +72,18 @@ def main() -> None:
     with live_slot:
         live()
     with timeline_slot:
-        if _active(shared):
+        if presenter.is_live(shared):
             train_extras.timeline_ui(presenter.WatchedRun(shared), refresh_s=SLOW_REFRESH_S, explorable=False)
     slow()
 
 
-def _active(shared) -> bool:
-    return shared is not None and not shared.ended
-
-
 def _notice(slot, shared) -> None:
-    if shared is None:
-        with slot:
-            presenter.unknown_link_ui()
-    elif shared.ended:
-        slot.warning(shared.ended, icon=":material/stop_circle:")
-    else:
+    words = ""
+    if presenter.is_live(shared):
         kind = "GAN" if shared.config.is_adversarial else shared.config.model.upper()
-        slot.caption(f"You are watching someone's {kind} train, live and read-only: what you see refreshes by "
-                     f"itself. Open **Explore** (left) to play with its latest generator; nothing you do there "
-                     f"touches theirs.")
+        words = (f"You are watching someone's {kind} train, live and read-only: what you see refreshes by itself. "
+                 f"Open **Explore** (left) to play with its latest generator; nothing you do there touches theirs.")
+    presenter.watch_notice(slot, shared, words)
 
 
 main()

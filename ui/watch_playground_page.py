@@ -22,13 +22,13 @@ def main() -> None:
     notice = st.empty()
     shared = presenter.watched()
     _notice(notice, shared)
-    active_when_drawn = _active(shared)  # a plain bool: a revoke changes `shared` itself (see watch_page.py)
+    active_when_drawn = presenter.is_live(shared)  # a plain bool: a revoke changes `shared` itself (see watch_page.py)
     view_column, words_column = st.columns([3, 1.25])
 
     @st.fragment(run_every=WATCH_REFRESH_S if active_when_drawn else None)
     def live() -> None:
         current = presenter.watched()
-        if not _active(current):
+        if not presenter.is_live(current):
             if active_when_drawn:
                 _notice(st.empty(), current)
             return
@@ -48,19 +48,9 @@ def main() -> None:
         st.markdown(text.CURVES)
 
 
-def _active(shared) -> bool:
-    return shared is not None and not shared.ended
-
-
 def _notice(slot, shared) -> None:
-    if shared is None:
-        with slot:
-            presenter.unknown_link_ui()
-    elif shared.ended:
-        slot.warning(shared.ended, icon=":material/stop_circle:")
-    else:
-        slot.caption("You are watching someone's 2-D GAN train in their browser, live and read-only: this view "
-                     "follows their run by itself, with the layers they show.")
+    presenter.watch_notice(slot, shared, "You are watching someone's 2-D GAN train in their browser, live and "
+                                         "read-only: this view follows their run by itself, with the layers they show.")
 
 
 main()

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from gan_core import latent, numpy_models
+from gan_core.browser_export import source_sampler_weights
 from gan_core.config import LOGISTIC_LOSSES, GANConfig
 from gan_core.engine.errors import EngineError, describe_failure
 from gan_core.engine.options import EngineOptions
@@ -106,6 +107,17 @@ class ModelHandle:
                                    self.config.to_dict())
         return self.lanes.call(self, "project", judge_dir, images, state, steps)
 
+    def source(self) -> dict:
+        """How the inference worker (re)loads this model: {"folder": path} or {"weights": {stem: arrays}}."""
+        return dict(self._source or {})
+
+    def sampler_weights(self) -> list[np.ndarray]:
+        """The generator's arrays in `get_weights()` order (what the browser runs, gan_core.browser_export):
+        the NumPy model's own for a dense model, else read from the weights this handle loads from."""
+        if self.numpy_model is not None:
+            return self.numpy_model.sampler_arrays()
+        return source_sampler_weights(self.config, self.source())
+
     def sampler_arrays(self) -> list[np.ndarray]:
         """[W1, b1, W2, b2] of the generator pictures come from (dense models only: instant mode)."""
         if self.numpy_model is None:
@@ -190,7 +202,7 @@ class InferenceLanes:
 
     @staticmethod
     def _load(worker, handle: "ModelHandle", timeout: float) -> None:
-        source = handle._source or {}
+        source = handle.source()
         if "folder" in source:
             worker.call("load_folder", handle.key, source["folder"], timeout=timeout)
         else:

@@ -20,12 +20,15 @@ Decisions, and why:
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Callable
 
 from gan_core.engine.errors import CapacityError, EngineError
 from gan_core.transport import WorkerError, WorkerGone
+
+TRAINER_CORES = 2  # the cores one training run keeps busy (TensorFlow's thread pools; measured on 2 cores: 1.8)
 
 
 class Lease:
@@ -272,6 +275,17 @@ class WorkerPool:
 
     def refill_later(self) -> None:
         threading.Thread(target=self.refill_spare, daemon=True, name="refill-spare").start()
+
+    def spare_fits_beside_training(self) -> bool:
+        """Can the next spare warm now without taking cores from the runs that train?
+
+        Warming is several CPU-seconds (importing TensorFlow, building and tracing a recipe), and one training
+        run keeps about TRAINER_CORES cores busy (the CLI alone: 179% CPU on two). So beside training, a spare
+        warms only on a cluster or where the cores go round; on a small machine it warms when a run ends.
+        """
+        if getattr(self.make_worker, "is_cluster", False):
+            return True
+        return (os.cpu_count() or 1) >= TRAINER_CORES * (self.trainers() + 1)
 
     def spare_status(self) -> dict:
         with self._lock:

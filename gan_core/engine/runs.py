@@ -98,6 +98,15 @@ class RunClient:
             except (WorkerGone, WorkerError, TimeoutError, EngineError) as exc:
                 if lease.released:
                     return  # closed while starting: the pool ends the worker, nothing is replayed
+                current = lease.current
+                if isinstance(exc, WorkerGone) or (current is not None and not current.alive()):
+                    # The process died while it built the run (kill -9, out of memory): a worker that ended,
+                    # as after any later kill, so Resume starts another from the snapshot when there is one.
+                    # An error state would leave only Reset, which throws the snapshot and the curves away.
+                    # The lease stays until Resume or Reset (a dead worker holds no slot), as after a later kill.
+                    with self._lock:
+                        self._queued = []
+                    return
                 with self._lock:
                     self._start_error = describe_failure(exc)
                     self._queued = []
@@ -247,8 +256,10 @@ class RunClient:
         view.apply(snapshot)
         if self.first_point_s is None and view.history.get("step") is not None and len(view.history["step"]):
             self.first_point_s = time.monotonic() - self.created
-            # Only now: a spare importing TensorFlow beside a run's first chunk would slow both on few cores.
-            self.pool.refill_later()
+            # Only now: a spare importing TensorFlow beside a run's first chunk would slow both on few cores;
+            # and on a machine this run fills, not even now: the next spare warms when a run ends (LabEngine).
+            if self.pool.spare_fits_beside_training():
+                self.pool.refill_later()
         return view
 
     def _starting_message(self) -> str:
@@ -258,7 +269,8 @@ class RunClient:
             where = "on the cluster" if getattr(self.pool.make_worker, "is_cluster", False) else ""
             return f"Starting a training process{(' ' + where) if where else ''}: {waited:.0f} s..."
         if lease is not None and lease.from_spare:
-            return "Starting the training process (the warm trainer is finishing its preparation)..."
+            return (f"Starting the training process: the warm trainer is finishing its preparation (TensorFlow, "
+                    f"the recipe's model and its traced step): {waited:.0f} s...")
         return f"Starting the training process: building the model ({waited:.0f} s)..."
 
     def wait_first_point(self, timeout: float) -> bool:
