@@ -153,7 +153,8 @@ PRESET_NETWORKS = {"grid25": {"hidden_units": 64, "depth": 3}}
 # 12,000 steps where Adam 3e-3 and R1 0.01 covered 22 and 25 by 16,000; batch 128 instead of 64 then covered
 # 24, 23, 23 modes in seeds 0-2 (89.5-93.8% high quality) instead of 22, 25, 18 (82.8-90.5%); R1 0.1 instead of
 # 0.01 then covered 25/25 in all three by 6,000 steps (81-94%; 88-93% at 8,000); a latent of 8 dims (16 modes at
-# 8,000 steps in seed 0 where the 2-D latent had 22) and leaky ReLU (9) did worse: benchmarks/README.md.
+# 8,000 steps in seed 0 where the 2-D latent had 22) and leaky ReLU (9) did worse. Trained on to 16,000 steps one
+# seed of three lost 3 modes again (a learning-rate decay is untried): benchmarks/README.md.
 PRESET_OPTIMISER = {"grid25": {"g_learning_rate": 3e-3, "d_learning_rate": 3e-3, "r1_gamma": 0.1, "batch_size": 128}}
 
 
