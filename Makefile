@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/streamlit run app.py --server.address localhost
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts

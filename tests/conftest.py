@@ -55,3 +55,16 @@ def tiny_config():
     from gan_core.config import GANConfig
 
     return GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
+
+
+# ---- running on both cores (`make test` runs `pytest -n 2 --dist loadgroup`) --------------------------------
+# A file's tests stay on one xdist worker (their module-scoped servers and engines are made once), and the two
+# files that start a local Ray cluster share one worker: two local clusters on one machine would find each other.
+RAY_MODULES = {"test_engine_ray", "test_ray_auth"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else "other"
+        item.add_marker(pytest.mark.xdist_group("ray" if module in RAY_MODULES else module))
