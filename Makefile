@@ -18,7 +18,8 @@ run: $(STAMP)
 	$(BIN)/streamlit run app.py --server.address localhost
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not ray_cluster"
+	$(BIN)/python -m pytest -q -m ray_cluster
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts

@@ -57,9 +57,11 @@ def tiny_config():
     return GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
 
 
-# ---- running on both cores (`make test` runs `pytest -n 2 --dist loadgroup`) --------------------------------
-# A file's tests stay on one xdist worker (their module-scoped servers and engines are made once), and the two
-# files that start a local Ray cluster share one worker: two local clusters on one machine would find each other.
+# ---- running on both cores -------------------------------------------------------------------------------
+# `make test` runs the suite in two phases: every file but the Ray ones on both cores (`pytest -n 2 --dist
+# loadgroup -m "not ray_cluster"`), a file's tests on one xdist worker (its module-scoped servers and engines are
+# made once); then the files that start a local Ray cluster on their own (`-m ray_cluster`). A Ray head sharing
+# the two cores with a browser test missed its 120 s start-up in a trial run; alone, both files pass in ~2 min.
 RAY_MODULES = {"test_engine_ray", "test_ray_auth"}
 
 
@@ -67,4 +69,6 @@ RAY_MODULES = {"test_engine_ray", "test_ray_auth"}
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else "other"
-        item.add_marker(pytest.mark.xdist_group("ray" if module in RAY_MODULES else module))
+        item.add_marker(pytest.mark.xdist_group(module))
+        if module in RAY_MODULES:
+            item.add_marker(pytest.mark.ray_cluster)
