@@ -71,10 +71,10 @@ def test_the_registry_is_bounded_and_drops_the_oldest_idle_browser():
 @pytest.mark.parametrize("text, grace", [("", 600.0), ("8", 8.0), ("2.5", 2.5), ("0", 600.0), ("-3", 600.0),
                                          ("ten", 600.0), ("nan", 600.0)])
 def test_an_operator_sets_the_browser_grace_and_a_bad_value_keeps_the_default(monkeypatch, text, grace):
-    from ui import state
+    from gan_core.engine import options
 
     monkeypatch.setenv("GAN_LAB_BROWSER_GRACE_S", text)
-    assert state._grace_from_env(600.0) == grace
+    assert options.default_browser_grace_s(600.0) == grace
 
 
 # ---- the app -----------------------------------------------------------------------------------

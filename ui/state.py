@@ -31,6 +31,7 @@ import streamlit as st
 
 import gan_core.data
 from gan_core import checkpoints, latent, reattach, run_archive
+from gan_core.engine import options as engine_options
 from gan_core.config import GANConfig
 from gan_core.engine import CapacityError, EngineError, EngineOptions, LabEngine, ModelHandle, RunClient
 
@@ -60,23 +61,7 @@ BROWSER_SECRET_KEY = "_lab_browser_secret"
 SESSION_ID_KEY = "_lab_session_id"
 
 
-def _grace_from_env(default: float) -> float:
-    """GAN_LAB_BROWSER_GRACE_S: seconds a browser may be away before its run is saved and ended."""
-    text = os.environ.get("GAN_LAB_BROWSER_GRACE_S", "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 7 * 24 * 3600:
-        LOG.warning("GAN_LAB_BROWSER_GRACE_S must be a number of seconds above 0 (got %r); using %g",
-                    text[:40], default)
-        return default
-    return value
-
-
-BROWSER_GRACE_S = _grace_from_env(reattach.GRACE_S)  # a browser away longer than this has its run saved and ended
+BROWSER_GRACE_S = engine_options.default_browser_grace_s(reattach.GRACE_S)  # a browser away longer than this has its run saved and ended
 COOKIE_MAX_AGE_S = 30 * 24 * 3600
 
 

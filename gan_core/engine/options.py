@@ -11,6 +11,7 @@ Environment settings read here (each has a default that suits one machine):
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,23 @@ def default_recovery_root() -> str | None:
 
 def default_recovery_quota_mb() -> float:
     return float(_int_env("GAN_LAB_RECOVERY_QUOTA_MB", 2048))
+
+
+def default_browser_grace_s(default: float) -> float:
+    """GAN_LAB_BROWSER_GRACE_S: seconds a browser may be away before its run is saved and ended. A page reads it
+    at import, so a bad value is logged and the default kept (a page must not fail on it)."""
+    text = os.environ.get("GAN_LAB_BROWSER_GRACE_S", "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 7 * 24 * 3600:
+        logging.getLogger(__name__).warning(
+            "GAN_LAB_BROWSER_GRACE_S must be a number of seconds above 0 (got %r); using %g", text[:40], default)
+        return default
+    return value
 
 
 def default_make_worker():
