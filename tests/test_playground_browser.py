@@ -78,6 +78,9 @@ def test_slow_motion_updates_d_then_g(page):
 
 def test_drawing_with_the_mouse_makes_a_distribution_that_trains(page):
     _choose_preset(page, "Draw your own")
+    # The preset's rerun may not have started when the status widget is first checked: wait until the component
+    # is in drawing mode (it ignores the mouse on the other presets), or the line below is drawn on the ring.
+    page.locator('[data-testid="pg-root"].pg-drawing-mode').wait_for()
     canvas = page.locator('[data-testid="pg-canvas-0"]')
     canvas.wait_for()
     box = canvas.bounding_box()
