@@ -13,6 +13,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from gan_core.checkpoints import KEEP_CHECKPOINTS
 from gan_core.config import ARCHITECTURES, GAN_LOSSES, MODELS, GANConfig
 from gan_core.limits import MAX_PROJECT_DIGITS
 
@@ -190,6 +191,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--checkpoint-minutes must be a positive number of minutes (got {args.checkpoint_minutes}).")
     if args.max_seconds is not None and not (math.isfinite(args.max_seconds) and args.max_seconds > 0):
         raise UsageError(f"--max-seconds must be positive (got {args.max_seconds}).")
+    if args.keep_checkpoints < 0:
+        raise UsageError(f"--keep-checkpoints must be 0 (keep all) or a positive count (got {args.keep_checkpoints}).")
     out = Path(args.out)
     existing = checkpoints.list_checkpoints(out)
     model, start_step, history = None, 0, {}
@@ -244,7 +247,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         # History first: a kill between the two leaves rows past the checkpoint, which --resume drops.
         checkpoints.write_history_csv(out / checkpoints.HISTORY_FILE, snapshot.history)
         checkpoints.save_checkpoint(out, run.model, config, snapshot.step,
-                                    {"wall_time_s": round(time.perf_counter() - started, 1), "command": command})
+                                    {"wall_time_s": round(time.perf_counter() - started, 1), "command": command},
+                                    keep=args.keep_checkpoints)
         next_save_step[0] = (snapshot.step // args.checkpoint_every + 1) * args.checkpoint_every
         last_save_time[0] = time.perf_counter()
 
@@ -520,6 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also checkpoint after this much wall time without one, so a killed run loses at most "
                             f"that (default {DEFAULT_CHECKPOINT_MINUTES:g})")
     train.add_argument("--max-seconds", type=float, help="also stop (with a checkpoint) after this much wall time")
+    train.add_argument("--keep-checkpoints", type=int, default=KEEP_CHECKPOINTS,
+                       help="how many of the newest checkpoints to keep; 0 keeps every one, for a quality curve "
+                            f"(default {KEEP_CHECKPOINTS})")
     _add_config_flags(train)
     train.set_defaults(handler=cmd_train)
 

@@ -169,15 +169,18 @@ def save_weights_folder(folder: Path, model, config: GANConfig, state: dict) -> 
     return atomic_write_folder(folder, fill)
 
 
+KEEP_CHECKPOINTS = 3  # the newest checkpoints a run keeps (0: all)
+
+
 def save_checkpoint(run_dir: Path, model, config: GANConfig, step: int, extra_state: dict | None = None,
-                    keep: int = 3) -> Path:
+                    keep: int = KEEP_CHECKPOINTS) -> Path:
     run_dir = Path(run_dir)
     folder = run_dir / CHECKPOINTS_DIR / f"step-{step:08d}"
     remove_stale_temporaries(run_dir)
     remove_stale_temporaries(folder.parent)
     save_weights_folder(folder, model, config, {"step": int(step), **(extra_state or {})})
     atomic_write_text(run_dir / CONFIG_FILE, config.to_json())
-    for old in list_checkpoints(run_dir)[:-keep]:
+    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return folder
 

@@ -210,6 +210,15 @@ def test_checkpoint_every_saves_at_the_first_chunk_end_past_each_multiple(tmp_pa
     assert _saved_steps(run) == [1500, 2500, 2600]
 
 
+def test_keep_checkpoints_zero_keeps_every_checkpoint_for_a_quality_curve(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--steps", "50", "--checkpoint-every", "10", "--keep-checkpoints", "0",
+                 *TINY]) == 0
+    assert _saved_steps(run) == [10, 20, 30, 40, 50]  # the default keeps the newest three
+    assert main(["train", "--out", str(tmp_path / "bad"), "--keep-checkpoints", "-1", *TINY]) == 2
+    assert "--keep-checkpoints" in capsys.readouterr().err
+
+
 def test_a_run_resumed_off_the_grid_keeps_saving_periodically(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), "--steps", "25", "--checkpoint-every", "10", *TINY]) == 0

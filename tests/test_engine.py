@@ -59,11 +59,11 @@ def test_a_run_trains_in_its_own_process_and_the_page_gets_only_new_points(engin
 
 def test_the_warm_spare_is_taken_by_the_default_recipe_even_with_other_learning_rates(engine):
     assert _wait(lambda: not engine.status()["warming"], timeout=120)
-    run = engine.create_run(TINY.replace(g_learning_rate=1e-3))
+    run = engine.create_run(TINY.replace(g_learning_rate=5e-4))
     assert run.wait_started(START_S) and run.reused_spare
     run.start()
     assert run.wait_for_step(10, timeout=START_S)
-    assert run.config.g_learning_rate == 1e-3
+    assert run.config.g_learning_rate == 5e-4
     run.discard()
     other = engine.create_run(TINY.replace(hidden_units=12))  # a different network: built anew
     assert other.wait_started(START_S) and not other.reused_spare

@@ -182,11 +182,11 @@ def test_learning_rates_apply_live_and_rebuild_fields_wait_for_reset(lab, monkey
     at.button(key="train_step").click().run()
     run = _run(at)
     assert run.wait_for_step(10, timeout=START_S)
-    at.number_input(key="train_g_lr").set_value(0.001).run()
+    at.number_input(key="train_g_lr").set_value(0.0005).run()
     assert not at.exception
-    assert run.config.g_learning_rate == pytest.approx(0.001)
+    assert run.config.g_learning_rate == pytest.approx(0.0005)
     # The worker's own copy of the recipe changed too (rpc_set_learning_rates), and the run trains on with it.
-    assert run.weights()["config"]["g_learning_rate"] == pytest.approx(0.001)
+    assert run.weights()["config"]["g_learning_rate"] == pytest.approx(0.0005)
     assert run.status != "error"
     at.button(key="train_step").click().run()
     assert run.wait_for_step(20) and run.status != "error"
