@@ -1,0 +1,188 @@
+"""Training steps per CPU-second: an engine worker driven the way the Train page drives it, against the CLI.
+
+    .venv/bin/python benchmarks/worker_speed.py [--seconds 20] [--rounds 2] [--variants]
+
+Both train the default recipe on mnist-sample, batch 128, one after the other (alternating rounds, each
+process paused or ended while the other trains). The worker is a LabEngine run (the warm spare, live quality,
+the discriminator view, the timeline and recovery snapshots all on, as the page runs it), polled once a second
+as the page's live fragment polls it; no browser. The CLI is `python -m gan_core train` under a pseudo-terminal,
+so it prints its step at every chunk end. For each, the steps and the CPU-seconds (user + system of the process
+and its children, from /proc/PID/stat) over the same steady-state window (after a warm-up) give steps per
+CPU-second: a ratio that holds on a loaded machine, where wall-clock steps/s do not. `--variants` adds worker
+rounds with live quality off and with the pictures (grid, D view) off, to say what each costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pty
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gan_core.config import GANConfig  # noqa: E402
+from gan_core.engine import EngineOptions, LabEngine  # noqa: E402
+
+HERTZ = os.sysconf("SC_CLK_TCK")
+STEP_PATTERN = re.compile(rb"step (\d+)/")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of the process (all its threads) and its waited-for children, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / HERTZ
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def cli_round(seconds: float, warm_up: float) -> dict:
+    """The CLI alone: (steps, CPU-seconds, wall) from its first chunk end (500 steps, tracing included: the
+    warm-up) to its last; it trains for `warm_up + seconds` s in all (its --max-seconds)."""
+    with tempfile.TemporaryDirectory() as out:
+        master, slave = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gan_core", "train", "--steps", "10000000", "--max-seconds", str(warm_up + seconds),
+             "--out", out, "--checkpoint-every", "10000000", "--dataset", "mnist-sample", "--batch-size", "128"],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL)
+        os.close(slave)
+        marks: list[tuple[float, int, float]] = []  # (monotonic, step, CPU-seconds) at each chunk end
+        buffer = b""
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the pty closes when the CLI ends
+                break
+            if not data:
+                break
+            now = time.monotonic()
+            try:
+                cpu = cpu_seconds(process.pid)
+            except OSError:
+                cpu = None
+            buffer += data
+            found = STEP_PATTERN.findall(buffer)
+            buffer = buffer[-64:]
+            if found and cpu is not None:
+                marks.append((now, int(found[-1]), cpu))
+        process.wait(timeout=120)
+        os.close(master)
+    if len(marks) < 2:
+        raise RuntimeError("the CLI ended fewer than two chunks (500 steps each): lengthen --seconds")
+    (t0, s0, c0), (t1, s1, c1) = marks[0], marks[-1]
+    return {"steps": s1 - s0, "cpu_s": c1 - c0, "wall_s": t1 - t0}
+
+
+class WorkerRun:
+    """One engine run trained through its RunClient, polled at the page's rate (the live fragment's 1 s)."""
+
+    def __init__(self, engine: LabEngine, poll_every_s: float):
+        self.engine = engine
+        self.poll_every_s = poll_every_s
+        self.run = engine.create_run(GANConfig())
+        self.run.start()
+        if not self.run.wait_first_point(300):
+            raise RuntimeError(f"the worker drew no point in 300 s: {self.run.poll().message}")
+        self.run.pause()
+        self._wait_still()
+
+    def _wait_still(self) -> None:
+        before = -1
+        while self.run.poll().step != before:
+            before = self.run.view.step
+            time.sleep(0.6)
+
+    def measure(self, seconds: float, warm_up: float) -> dict:
+        pid = self.run.worker.pid
+        self.run.start()
+        time.sleep(warm_up)
+        step0, cpu0, t0 = self.run.poll().step, cpu_seconds(pid), time.monotonic()
+        page0 = cpu_seconds(os.getpid())
+        while time.monotonic() - t0 < seconds:
+            time.sleep(self.poll_every_s)
+            step1, cpu1, t1 = self.run.poll().step, cpu_seconds(pid), time.monotonic()
+        page1 = cpu_seconds(os.getpid())
+        self.run.pause()
+        self._wait_still()
+        return {"steps": step1 - step0, "cpu_s": cpu1 - cpu0, "wall_s": t1 - t0, "page_cpu_s": page1 - page0}
+
+    def close(self) -> None:
+        self.run.close()
+
+
+def engine_for(variant: str) -> LabEngine:
+    options = EngineOptions(max_trainers=1)
+    if variant == "no live quality":
+        options.judge_dir = None
+    elif variant == "no pictures":
+        options.views_every_s = 1e9  # the grid and the D view only when a chunk ends in a pause
+    engine = LabEngine(options, start=False)  # the spare only: no inference worker importing TensorFlow meanwhile
+    engine.pool.refill_spare()
+    deadline = time.monotonic() + 300
+    while engine.pool.spare_status()["warming"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return engine
+
+
+def summary(rounds: list[dict]) -> dict:
+    rates = [r["steps"] / r["cpu_s"] for r in rounds]
+    return {"per_cpu_s": statistics.median(rates),
+            "steps_per_s": statistics.median(r["steps"] / r["wall_s"] for r in rounds),
+            "cores": statistics.median(r["cpu_s"] / r["wall_s"] for r in rounds),
+            "all": rates}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured window of each round")
+    parser.add_argument("--warm-up", type=float, default=4.0, help="seconds trained before each window")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--poll-every", type=float, default=1.0, help="the page's redraw period (s)")
+    parser.add_argument("--variants", action="store_true", help="also: live quality off; pictures off")
+    args = parser.parse_args()
+    variants = ["page's options", *(["no live quality", "no pictures"] if args.variants else [])]
+    print(f"load average before: {load_average()} ({os.cpu_count()} cores)", flush=True)
+
+    results: dict[str, list[dict]] = {"CLI": [], **{f"worker, {v}": [] for v in variants}}
+    page_cpu = []
+    for variant in variants:
+        engine = engine_for(variant)
+        try:
+            worker = WorkerRun(engine, args.poll_every)
+            for _ in range(args.rounds):
+                measured = worker.measure(args.seconds, args.warm_up)
+                page_cpu.append(measured["page_cpu_s"] / measured["wall_s"])
+                results[f"worker, {variant}"].append(measured)
+                if variant == variants[0]:  # the CLI alternates with the page's own worker
+                    results["CLI"].append(cli_round(args.seconds, args.warm_up))
+                print(".", end="", flush=True)
+            worker.close()
+        finally:
+            engine.shutdown()
+    print()
+
+    cli = summary(results["CLI"])
+    print(f"default recipe, mnist-sample, batch 128; {args.rounds} alternating round(s) of {args.seconds:.0f} s "
+          f"after {args.warm_up:.0f} s of warm-up; medians")
+    print(f"| {'trainer':<34} | {'steps per CPU-s':>15} | {'vs CLI':>6} | {'cores used':>10} | {'steps/s':>7} | rounds |")
+    print(f"|{'-' * 36}|{'-' * 17}|{'-' * 8}|{'-' * 12}|{'-' * 9}|--------|")
+    for name, rounds in results.items():
+        row = summary(rounds)
+        print(f"| {name:<34} | {row['per_cpu_s']:15.1f} | {row['per_cpu_s'] / cli['per_cpu_s']:5.2f}x | "
+              f"{row['cores']:10.2f} | {row['steps_per_s']:7.1f} | {' '.join(f'{r:.0f}' for r in row['all'])} |")
+    print(f"\nthe poller (this process, standing in for the page's server) used {statistics.median(page_cpu):.2f} "
+          f"of a core; load average after: {load_average()}")
+
+
+if __name__ == "__main__":
+    main()
