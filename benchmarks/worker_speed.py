@@ -1,15 +1,17 @@
 """Training steps per CPU-second: an engine worker driven the way the Train page drives it, against the CLI.
 
-    .venv/bin/python benchmarks/worker_speed.py [--seconds 20] [--rounds 2] [--variants]
+    .venv/bin/python benchmarks/worker_speed.py [--window-steps 2000] [--rounds 2] [--variants]
 
 Both train the default recipe on mnist-sample, batch 128, one after the other (alternating rounds, each
 process paused or ended while the other trains). The worker is a LabEngine run (the warm spare, live quality,
 the discriminator view, the timeline and recovery snapshots all on, as the page runs it), polled once a second
 as the page's live fragment polls it; no browser. The CLI is `python -m gan_core train` under a pseudo-terminal,
 so it prints its step at every chunk end. For each, the steps and the CPU-seconds (user + system of the process
-and its children, from /proc/PID/stat) over the same steady-state window (after a warm-up) give steps per
-CPU-second: a ratio that holds on a loaded machine, where wall-clock steps/s do not. `--variants` adds worker
-rounds with live quality off and with the pictures (grid, D view) off, to say what each costs.
+and its children, from /proc/PID/stat) over windows of the same number of steps give steps per CPU-second: a
+ratio that holds on a loaded machine, where wall-clock steps/s do not. A window is one live-quality period
+(2,000 steps), placed so it holds one scoring whole; the worker's first window also holds the scorer's one-time
+set-up. `--variants` adds worker rounds with live quality off and with the pictures (grid, D view) off, to say
+what each costs.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from gan_core.engine import EngineOptions, LabEngine  # noqa: E402
 
 HERTZ = os.sysconf("SC_CLK_TCK")
 STEP_PATTERN = re.compile(rb"step (\d+)/")
+CLI_CHUNK = 500  # the CLI's steps per chunk (gan_core.__main__: min(500, --checkpoint-every))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -46,14 +49,14 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def cli_round(seconds: float, warm_up: float) -> dict:
+def cli_round(steps: int) -> dict:
     """The CLI alone: (steps, CPU-seconds, wall) from its first chunk end (500 steps, tracing included: the
-    warm-up) to its last; it trains for `warm_up + seconds` s in all (its --max-seconds)."""
+    warm-up) to its last, `steps` later."""
     with tempfile.TemporaryDirectory() as out:
         master, slave = pty.openpty()
         process = subprocess.Popen(
-            [sys.executable, "-m", "gan_core", "train", "--steps", "10000000", "--max-seconds", str(warm_up + seconds),
-             "--out", out, "--checkpoint-every", "10000000", "--dataset", "mnist-sample", "--batch-size", "128"],
+            [sys.executable, "-m", "gan_core", "train", "--steps", str(CLI_CHUNK + steps), "--out", out,
+             "--checkpoint-every", "10000000", "--dataset", "mnist-sample", "--batch-size", "128"],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL)
         os.close(slave)
         marks: list[tuple[float, int, float]] = []  # (monotonic, step, CPU-seconds) at each chunk end
@@ -73,12 +76,12 @@ def cli_round(seconds: float, warm_up: float) -> dict:
             buffer += data
             found = STEP_PATTERN.findall(buffer)
             buffer = buffer[-64:]
-            if found and cpu is not None:
+            if found and cpu is not None and (not marks or int(found[-1]) > marks[-1][1]):
                 marks.append((now, int(found[-1]), cpu))
         process.wait(timeout=120)
         os.close(master)
     if len(marks) < 2:
-        raise RuntimeError("the CLI ended fewer than two chunks (500 steps each): lengthen --seconds")
+        raise RuntimeError("the CLI ended fewer than two chunks")
     (t0, s0, c0), (t1, s1, c1) = marks[0], marks[-1]
     return {"steps": s1 - s0, "cpu_s": c1 - c0, "wall_s": t1 - t0}
 
@@ -102,19 +105,23 @@ class WorkerRun:
             before = self.run.view.step
             time.sleep(0.6)
 
-    def measure(self, seconds: float, warm_up: float) -> dict:
+    def measure(self, start_step: int, steps: int) -> dict:
+        """Train from here; measure from the first poll at or past `start_step` to the first `steps` later."""
         pid = self.run.worker.pid
         self.run.start()
-        time.sleep(warm_up)
-        step0, cpu0, t0 = self.run.poll().step, cpu_seconds(pid), time.monotonic()
+        while self.run.poll().step < start_step:
+            time.sleep(self.poll_every_s)
+        step0, cpu0, t0 = self.run.view.step, cpu_seconds(pid), time.monotonic()
         page0 = cpu_seconds(os.getpid())
-        while time.monotonic() - t0 < seconds:
+        step1 = step0
+        while step1 < step0 + steps:
             time.sleep(self.poll_every_s)
             step1, cpu1, t1 = self.run.poll().step, cpu_seconds(pid), time.monotonic()
         page1 = cpu_seconds(os.getpid())
         self.run.pause()
         self._wait_still()
-        return {"steps": step1 - step0, "cpu_s": cpu1 - cpu0, "wall_s": t1 - t0, "page_cpu_s": page1 - page0}
+        return {"steps": step1 - step0, "cpu_s": cpu1 - cpu0, "wall_s": t1 - t0, "page_cpu_s": page1 - page0,
+                "quality_scores": len(self.run.view.quality["step"]) if self.run.view.quality else 0}
 
     def close(self) -> None:
         self.run.close()
@@ -135,7 +142,7 @@ def engine_for(variant: str) -> LabEngine:
 
 
 def summary(rounds: list[dict]) -> dict:
-    rates = [r["steps"] / r["cpu_s"] for r in rounds]
+    rates = [r["steps"] / r["cpu_s"] for r in rounds] or [float("nan")]
     return {"per_cpu_s": statistics.median(rates),
             "steps_per_s": statistics.median(r["steps"] / r["wall_s"] for r in rounds),
             "cores": statistics.median(r["cpu_s"] / r["wall_s"] for r in rounds),
@@ -144,8 +151,8 @@ def summary(rounds: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured window of each round")
-    parser.add_argument("--warm-up", type=float, default=4.0, help="seconds trained before each window")
+    parser.add_argument("--window-steps", type=int, default=2000,
+                        help="steps in each measured window: the live-quality period, so each holds one scoring")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--poll-every", type=float, default=1.0, help="the page's redraw period (s)")
     parser.add_argument("--variants", action="store_true", help="also: live quality off; pictures off")
@@ -154,17 +161,20 @@ def main() -> None:
     print(f"load average before: {load_average()} ({os.cpu_count()} cores)", flush=True)
 
     results: dict[str, list[dict]] = {"CLI": [], **{f"worker, {v}": [] for v in variants}}
-    page_cpu = []
+    page_cpu, scores = [], []
     for variant in variants:
         engine = engine_for(variant)
         try:
             worker = WorkerRun(engine, args.poll_every)
-            for _ in range(args.rounds):
-                measured = worker.measure(args.seconds, args.warm_up)
+            for index in range(args.rounds):
+                # Windows [1000, 3000], [3000, 5000], ...: each holds one live-quality scoring (at 2000, 4000, ...)
+                # whole; the first also its one-time set-up (the reference digits' features).
+                measured = worker.measure(args.window_steps // 2 + index * args.window_steps, args.window_steps)
                 page_cpu.append(measured["page_cpu_s"] / measured["wall_s"])
+                scores.append(measured["quality_scores"])
                 results[f"worker, {variant}"].append(measured)
                 if variant == variants[0]:  # the CLI alternates with the page's own worker
-                    results["CLI"].append(cli_round(args.seconds, args.warm_up))
+                    results["CLI"].append(cli_round(args.window_steps))
                 print(".", end="", flush=True)
             worker.close()
         finally:
@@ -172,15 +182,17 @@ def main() -> None:
     print()
 
     cli = summary(results["CLI"])
-    print(f"default recipe, mnist-sample, batch 128; {args.rounds} alternating round(s) of {args.seconds:.0f} s "
-          f"after {args.warm_up:.0f} s of warm-up; medians")
+    print(f"default recipe, mnist-sample, batch 128; {args.rounds} alternating round(s) of {args.window_steps} steps "
+          f"(worker windows from step {args.window_steps // 2}; the CLI's after its first {CLI_CHUNK}-step chunk); "
+          f"medians, and each round's steps per CPU-s")
     print(f"| {'trainer':<34} | {'steps per CPU-s':>15} | {'vs CLI':>6} | {'cores used':>10} | {'steps/s':>7} | rounds |")
     print(f"|{'-' * 36}|{'-' * 17}|{'-' * 8}|{'-' * 12}|{'-' * 9}|--------|")
     for name, rounds in results.items():
         row = summary(rounds)
         print(f"| {name:<34} | {row['per_cpu_s']:15.1f} | {row['per_cpu_s'] / cli['per_cpu_s']:5.2f}x | "
               f"{row['cores']:10.2f} | {row['steps_per_s']:7.1f} | {' '.join(f'{r:.0f}' for r in row['all'])} |")
-    print(f"\nthe poller (this process, standing in for the page's server) used {statistics.median(page_cpu):.2f} "
+    print(f"\nlive-quality scores the page's worker had by each window's end: {scores}")
+    print(f"the poller (this process, standing in for the page's server) used {statistics.median(page_cpu):.2f} "
           f"of a core; load average after: {load_average()}")
 
 
