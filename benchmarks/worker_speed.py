@@ -1,6 +1,7 @@
 """Training steps per CPU-second: an engine worker driven the way the Train page drives it, against the CLI.
 
     .venv/bin/python benchmarks/worker_speed.py [--window-steps 2000] [--rounds 2] [--variants]
+    .venv/bin/python benchmarks/worker_speed.py --costs
 
 Both train the default recipe on mnist-sample, batch 128, one after the other (alternating rounds, each
 process paused or ended while the other trains). The worker is a LabEngine run (the warm spare, live quality,
@@ -11,7 +12,7 @@ and its children, from /proc/PID/stat) over windows of the same number of steps 
 ratio that holds on a loaded machine, where wall-clock steps/s do not. A window is one live-quality period
 (2,000 steps), placed so it holds one scoring whole; the worker's first window also holds the scorer's one-time
 set-up. `--variants` adds worker rounds with live quality off and with the pictures (grid, D view) off, to say
-what each costs.
+what each costs; `--costs` prints only the CPU of each piece of the worker's extra work, each run alone.
 """
 
 from __future__ import annotations
@@ -141,6 +142,64 @@ def engine_for(variant: str) -> LabEngine:
     return engine
 
 
+def piece_costs(repeats: int = 10) -> None:
+    """CPU of each piece of per-chunk and periodic work, alone, in a RunService built as the warm spare builds it."""
+    from gan_core.quiet import silence_tensorflow
+
+    silence_tensorflow()
+    import numpy as np
+
+    from gan_core import metrics, monitor
+    from gan_core.run_service import RunService
+
+    service = RunService()
+    with tempfile.TemporaryDirectory() as recovery:
+        options = {**EngineOptions(make_worker=None).run_options(), "recovery_dir": recovery}
+        service.rpc_prepare(GANConfig().to_dict(), options)
+        service.rpc_create(GANConfig().to_dict(), options)
+        run, trainer = service.run, service.run.trainer
+        live = run.live_quality
+        while not live.ready:
+            time.sleep(0.1)
+
+        def cost(fn, count: int = repeats) -> float:
+            started = time.process_time()
+            for _ in range(count):
+                fn()
+            return 1000 * (time.process_time() - started) / count
+
+        def one_scoring() -> None:
+            live._next_step = 0  # due now
+            live.maybe_submit(trainer.status_numbers()["step"], run.model.sampler.get_weights)
+            time.sleep(0.02)
+            live.wait_idle(120)
+
+        def reference() -> None:
+            with monitor._one_blas_thread():
+                live._prepare_reference()
+
+        probe = trainer.probe_functions()[0]
+        rows = [("the sample grid (64 digits)", "every views_every_s", cost(trainer.preview)),
+                ("the discriminator view (256 real, 256 generated)", "every views_every_s", cost(probe)),
+                ("the divergence rollback point (weights + optimizer slots)", "every 1 s", cost(trainer._remember_good_state)),
+                ("a recovery snapshot (weights to disk, curves appended)", "every 20 s", cost(service._write_snapshot, 3)),
+                ("one live-quality scoring (1,000 digits)", "every 2,000 steps", cost(one_scoring, 3)),
+                ("live quality's reference statistics (5,000 real digits)", "once, in the spare", cost(reference, 1))]
+        features = np.random.default_rng(0).standard_normal((1000, 128))
+        mean, covariance = metrics.feature_statistics(features)
+        frechet = lambda: metrics.frechet_distance_from_statistics(mean, covariance, mean, covariance)  # noqa: E731
+        default_threads = cost(frechet)
+        with monitor._one_blas_thread():
+            one_thread = cost(frechet)
+        service.close()
+    print(f"| {'piece of work':<58} | {'how often':<19} | CPU ms |")
+    print(f"|{'-' * 60}|{'-' * 21}|--------|")
+    for name, often, milliseconds in rows:
+        print(f"| {name:<58} | {often:<19} | {milliseconds:6.1f} |")
+    print(f"\nthe Frechet distance of two 128-d Gaussians: {default_threads:.1f} ms CPU on NumPy's default BLAS threads, "
+          f"{one_thread:.1f} ms on one (live quality now uses one)")
+
+
 def summary(rounds: list[dict]) -> dict:
     rates = [r["steps"] / r["cpu_s"] for r in rounds] or [float("nan")]
     return {"per_cpu_s": statistics.median(rates),
@@ -156,7 +215,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--poll-every", type=float, default=1.0, help="the page's redraw period (s)")
     parser.add_argument("--variants", action="store_true", help="also: live quality off; pictures off")
+    parser.add_argument("--costs", action="store_true", help="only the CPU of each piece of a worker's extra work")
     args = parser.parse_args()
+    if args.costs:
+        print(f"load average before: {load_average()} ({os.cpu_count()} cores)", flush=True)
+        piece_costs()
+        print(f"load average after: {load_average()}")
+        return
     variants = ["page's options", *(["no live quality", "no pictures"] if args.variants else [])]
     print(f"load average before: {load_average()} ({os.cpu_count()} cores)", flush=True)
 
