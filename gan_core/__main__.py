@@ -37,6 +37,7 @@ FLAG_HELP = {
     "model": "gan, cgan (conditional), ae (autoencoder), vae", "architecture": "dense (documented) or conv (DCGAN)", "d_steps": "discriminator updates per generator update",
     "label_smoothing": "one-sided: real targets become 1 - this", "loss": "generator loss",
     "r1_gamma": "R1 gradient-penalty weight on real images (0 = off)",
+    "r1_every": "lazy R1: apply the penalty on one discriminator update in this many, weighted as many times",
     "ema_decay": "generator weight averaging for sampling (0 = off)",
     "steps_per_call": "training steps fused into one traced call", "seed": "random seed",
     "dataset": "mnist-sample (offline), mnist, fashion_mnist, idx:FOLDER, folder:FOLDER (images; sub-folders "

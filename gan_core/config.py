@@ -25,6 +25,7 @@ INT_RANGES = {
     "image_size": (28, 28),  # every dataset and the DCGAN's layers are 28x28
     "batch_size": (1, 4096),
     "d_steps": (1, 100),
+    "r1_every": (1, 1000),
     "steps_per_call": (1, 1000),
     "seed": (0, 100_000_000),  # initializer seeds are seed * 10 + k and must stay within int32
 }
@@ -62,6 +63,9 @@ class GANConfig:
     gp_weight: float = 10.0  # WGAN-GP only: weight of the gradient penalty (Gulrajani et al. 2017)
     kl_weight: float = 1.0  # VAE only: weight of the KL term of the ELBO
     r1_gamma: float = 1.0  # weight of the zero-centred gradient penalty on real images (Mescheder 2018)
+    # Lazy R1 (StyleGAN2): the penalty on one discriminator update in r1_every, weighted r1_every times, so it
+    # costs 1/r1_every of its work; 1 = every update.
+    r1_every: int = 1
     ema_decay: float = 0.999  # generator weight averaging for sampling; 0 turns it off
     steps_per_call: int = 25  # training steps fused into one traced call
 
@@ -184,7 +188,7 @@ class GANConfig:
 
     # Fields whose change needs new networks (a rebuild); the others apply live.
     REBUILD_FIELDS = ("model", "architecture", "kl_weight", "latent_dim", "hidden_units", "image_size", "batch_size", "d_steps", "beta1", "beta2",
-                      "loss", "gp_weight", "label_smoothing", "r1_gamma", "ema_decay", "steps_per_call", "seed",
+                      "loss", "gp_weight", "label_smoothing", "r1_gamma", "r1_every", "ema_decay", "steps_per_call", "seed",
                       "dataset")
 
 

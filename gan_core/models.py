@@ -126,24 +126,35 @@ class GAN(AdversarialModel):
         """The discriminator's (critic's) loss for the configured objective, plus any penalty."""
         loss_name = self.config.loss
         use_r1 = self.config.r1_gamma > 0 and loss_name != "wgan_gp"
-        if use_r1:
-            with tf.GradientTape() as penalty_tape:
-                penalty_tape.watch(real_images)
-                real_logits = self._d(real_images, labels)
-                real_logit_sum = tf.reduce_sum(real_logits)
-        else:
+        r1 = tf.constant(0.0)
+        if not use_r1:
             real_logits = self._d(real_images, labels)
+        elif self.config.r1_every == 1:
+            real_logits, r1 = self._real_logits_and_r1(real_images, labels, self.config.r1_gamma)
+        else:
+            # Lazy R1: on one update in r1_every, weighted r1_every times; the others skip its double backward.
+            due = tf.equal(self.d_optimizer.iterations % self.config.r1_every, 0)
+            real_logits, r1 = tf.cond(
+                due, lambda: self._real_logits_and_r1(real_images, labels,
+                                                      self.config.r1_gamma * self.config.r1_every),
+                lambda: (self._d(real_images, labels), tf.constant(0.0)))
         fake_logits = self._d(fake_images, labels)
         penalty = tf.constant(0.0)
         if loss_name == "wgan_gp":
             penalty = self.gradient_penalty(real_images, fake_images, labels)
         loss = discriminator_objective(loss_name, real_logits, fake_logits, self.config.label_smoothing,
                                        self.config.gp_weight * penalty)
-        if use_r1:
-            # R1: penalise D's gradient on real data, which keeps it from overshooting (Mescheder 2018).
-            grad = penalty_tape.gradient(real_logit_sum, real_images)
-            loss += 0.5 * self.config.r1_gamma * tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=[1, 2]))
-        return loss, real_logits, fake_logits, penalty
+        return loss + r1, real_logits, fake_logits, penalty
+
+    def _real_logits_and_r1(self, real_images, labels, weight):
+        """D's logits on the real images and the R1 term: D's gradient on real data, penalised so D does not
+        overshoot (Mescheder et al. 2018), as weight / 2 * E ||grad D(x)||^2."""
+        with tf.GradientTape() as penalty_tape:
+            penalty_tape.watch(real_images)
+            real_logits = self._d(real_images, labels)
+            real_logit_sum = tf.reduce_sum(real_logits)
+        grad = penalty_tape.gradient(real_logit_sum, real_images)
+        return real_logits, 0.5 * weight * tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=[1, 2]))
 
     def gradient_penalty(self, real_images, fake_images, labels=None):
         """WGAN-GP: mean of (||grad D(x_hat)|| - 1)^2 at random points between real and fake images."""

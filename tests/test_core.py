@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from gan_core.config import GANConfig
 from gan_core.lab import create_run
@@ -109,6 +110,24 @@ def test_d_steps_and_r1_and_minimax_variants_train(tiny_images):
     snapshot = run.trainer.run(4)
     assert snapshot.step == 4 and np.isfinite(snapshot.latest("d_loss"))
     assert run.model.ema_generator is None and run.model.sampler is run.model.generator
+
+
+def test_lazy_r1_penalises_one_discriminator_update_in_r1_every_with_r1_every_times_the_weight(tiny_images):
+    base = dict(hidden_units=8, latent_dim=4, batch_size=8, r1_gamma=2.0, ema_decay=0.0, label_smoothing=0.0)
+    losses = {}
+    for name, config in {"none": GANConfig(**{**base, "r1_gamma": 0.0}), "every": GANConfig(**base),
+                         "lazy": GANConfig(**base, r1_every=4)}.items():
+        run = create_run(config, _dataset(tiny_images), chunk_steps=1)
+        real = tf.constant(tiny_images[:8], tf.float32)
+        fake = tf.constant(tiny_images[8:16][::-1], tf.float32)
+        for iterations in (0, 1, 4):
+            run.model.d_optimizer.iterations.assign(iterations)
+            losses[name, iterations] = float(tf.function(run.model._discriminator_loss)(real, fake)[0])
+    r1 = losses["every", 0] - losses["none", 0]
+    assert r1 > 1e-4  # the same seed builds the same networks, so only the penalty differs
+    for due in (0, 4):
+        assert losses["lazy", due] - losses["none", due] == pytest.approx(4 * r1, rel=1e-3)
+    assert losses["lazy", 1] == pytest.approx(losses["none", 1], rel=1e-6)
 
 
 def test_same_seed_builds_same_networks_and_different_seeds_differ():
