@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/worker_speed.py [--window-steps 2000] [--rounds 2] [--variants]
     .venv/bin/python benchmarks/worker_speed.py --costs
+    .venv/bin/python benchmarks/worker_speed.py --first-point 3
 
 Both train the default recipe on mnist-sample, batch 128, one after the other (alternating rounds, each
 process paused or ended while the other trains). The worker is a LabEngine run (the warm spare, live quality,
@@ -12,7 +13,8 @@ and its children, from /proc/PID/stat) over windows of the same number of steps 
 ratio that holds on a loaded machine, where wall-clock steps/s do not. A window is one live-quality period
 (2,000 steps), placed so it holds one scoring whole; the worker's first window also holds the scorer's one-time
 set-up. `--variants` adds worker rounds with live quality off and with the pictures (grid, D view) off, to say
-what each costs; `--costs` prints only the CPU of each piece of the worker's extra work, each run alone.
+what each costs; `--costs` prints only the CPU of each piece of the worker's extra work, each run alone;
+`--first-point N` only the engine's share of Start -> first loss point with a warm spare (no browser), N times.
 """
 
 from __future__ import annotations
@@ -200,6 +202,34 @@ def piece_costs(repeats: int = 10) -> None:
           f"{one_thread:.1f} ms on one (live quality now uses one)")
 
 
+def first_points(tries: int, settle_s: float = 10.0) -> list[tuple[float, float]]:
+    """Start with a warm spare (the page open `settle_s` s): (create + start answered, first point) in seconds,
+    measured as the page's Start handler waits (RunClient.wait_started, then wait_first_point), no browser."""
+    engine = engine_for("page's options")
+    times = []
+    try:
+        for attempt in range(tries):
+            time.sleep(settle_s)
+            pressed = time.monotonic()
+            run = engine.create_run(GANConfig())
+            run.start()
+            run.wait_started(60)
+            answered = time.monotonic() - pressed
+            if not run.wait_first_point(60) or not run.reused_spare:
+                raise RuntimeError("the run did not take the warm spare, or drew no point in 60 s")
+            times.append((answered, time.monotonic() - pressed))
+            run.close()
+            if attempt + 1 < tries:  # the next spare, as after a Reset
+                engine.pool.refill_spare()
+                deadline = time.monotonic() + 300
+                while (engine.pool.spare_status()["warming"] or not engine.pool.spare_status()["spare"]) \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.2)
+    finally:
+        engine.shutdown()
+    return times
+
+
 def summary(rounds: list[dict]) -> dict:
     rates = [r["steps"] / r["cpu_s"] for r in rounds] or [float("nan")]
     return {"per_cpu_s": statistics.median(rates),
@@ -216,7 +246,16 @@ def main() -> None:
     parser.add_argument("--poll-every", type=float, default=1.0, help="the page's redraw period (s)")
     parser.add_argument("--variants", action="store_true", help="also: live quality off; pictures off")
     parser.add_argument("--costs", action="store_true", help="only the CPU of each piece of a worker's extra work")
+    parser.add_argument("--first-point", type=int, default=0, metavar="TRIES",
+                        help="only Start -> first point with a warm spare (engine only), TRIES times")
     args = parser.parse_args()
+    if args.first_point:
+        print(f"load average before: {load_average()} ({os.cpu_count()} cores)", flush=True)
+        for answered, first in first_points(args.first_point):
+            print(f"warm spare, engine only: create + start answered in {answered:.3f} s; first loss point "
+                  f"{first:.3f} s after create_run")
+        print(f"load average after: {load_average()}")
+        return
     if args.costs:
         print(f"load average before: {load_average()} ({os.cpu_count()} cores)", flush=True)
         piece_costs()
