@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -183,8 +182,10 @@ def piece_costs(repeats: int = 10) -> None:
         probe = trainer.probe_functions()[0]
         rows = [("the sample grid (64 digits)", "every views_every_s", cost(trainer.preview)),
                 ("the discriminator view (256 real, 256 generated)", "every views_every_s", cost(probe)),
-                ("the divergence rollback point (weights + optimizer slots)", "every 1 s", cost(trainer._remember_good_state)),
-                ("a recovery snapshot (weights to disk, curves appended)", "every 20 s", cost(service._write_snapshot, 3)),
+                ("the divergence rollback point (weights + optimizer slots)", "every 1 s",
+                 cost(trainer._remember_good_state)),
+                ("a recovery snapshot (weights to disk, curves appended)", "every 20 s",
+                 cost(service._write_snapshot, 3)),
                 ("one live-quality scoring (1,000 digits)", "every 2,000 steps", cost(one_scoring, 3)),
                 ("live quality's reference statistics (5,000 real digits)", "once, in the spare", cost(reference, 1))]
         features = np.random.default_rng(0).standard_normal((1000, 128))
@@ -198,8 +199,8 @@ def piece_costs(repeats: int = 10) -> None:
     print(f"|{'-' * 60}|{'-' * 21}|--------|")
     for name, often, milliseconds in rows:
         print(f"| {name:<58} | {often:<19} | {milliseconds:6.1f} |")
-    print(f"\nthe Frechet distance of two 128-d Gaussians: {default_threads:.1f} ms CPU on NumPy's default BLAS threads, "
-          f"{one_thread:.1f} ms on one (live quality now uses one)")
+    print(f"\nthe Frechet distance of two 128-d Gaussians: {default_threads:.1f} ms CPU on NumPy's default BLAS "
+          f"threads, {one_thread:.1f} ms on one (live quality now uses one)")
 
 
 def first_points(tries: int, settle_s: float = 10.0) -> list[tuple[float, float]]:
@@ -289,7 +290,8 @@ def main() -> None:
     print(f"default recipe, mnist-sample, batch 128; {args.rounds} alternating round(s) of {args.window_steps} steps "
           f"(worker windows from step {args.window_steps // 2}; the CLI's after its first {CLI_CHUNK}-step chunk); "
           f"medians, and each round's steps per CPU-s")
-    print(f"| {'trainer':<34} | {'steps per CPU-s':>15} | {'vs CLI':>6} | {'cores used':>10} | {'steps/s':>7} | rounds |")
+    print(f"| {'trainer':<34} | {'steps per CPU-s':>15} | {'vs CLI':>6} | {'cores used':>10} | {'steps/s':>7} "
+          f"| rounds |")
     print(f"|{'-' * 36}|{'-' * 17}|{'-' * 8}|{'-' * 12}|{'-' * 9}|--------|")
     for name, rounds in results.items():
         row = summary(rounds)

@@ -9,8 +9,8 @@ running, the next hand-over simply replaces the pending weights.
 
 from __future__ import annotations
 
-import logging
 import functools
+import logging
 import threading
 import time
 from typing import Callable

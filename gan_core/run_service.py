@@ -8,8 +8,8 @@ thread stays free to answer; a snapshot costs the worker only the points the pag
 Warm spare: `rpc_prepare` builds a run in the background and traces its training step (one call, after
 which every weight, optimizer slot and random state is put back), and has its live-quality scorer prepare
 the reference digits' statistics (several CPU-seconds a run would otherwise pay mid-training, at its first
-scoring), so a later `rpc_create` with the same recipe starts training at once. Runs that differ only in learning rates reuse it too; anything else builds
-anew in this process, which has TensorFlow imported already.
+scoring), so a later `rpc_create` with the same recipe starts training at once. Runs that differ only in
+learning rates reuse it too; anything else builds anew in this process, which has TensorFlow imported already.
 
 Recovery: while training, the run saves one consistent snapshot to `options["recovery_dir"]` every
 `recovery_every_s` seconds, whenever it pauses and when the engine asks (a session ending): always between two

@@ -303,8 +303,12 @@ def test_timed_chunks_adapt_their_steps_to_the_measured_speed():
 
 def test_pictures_are_drawn_at_most_at_the_redraw_rate_and_always_at_a_pause():
     drawn = []
-    trainer = Trainer(_NoModel(), _sleeping_steps(0.002), lambda: drawn.append(time.monotonic()) or np.zeros((4, 28, 28)),
-                      chunk_steps=10, steps_per_call=5, chunk_seconds=0.02, views_every_s=0.3)
+    def preview():
+        drawn.append(time.monotonic())
+        return np.zeros((4, 28, 28))
+
+    trainer = Trainer(_NoModel(), _sleeping_steps(0.002), preview, chunk_steps=10, steps_per_call=5,
+                      chunk_seconds=0.02, views_every_s=0.3)
     chunks = []
     trainer.add_callback("on_chunk_end", lambda snap: chunks.append(snap.step))
     trainer.start()
