@@ -9,6 +9,7 @@ running, the next hand-over simply replaces the pending weights.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Callable
 
 import keras
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from gan_core import metrics
 from gan_core.latent import sample_z
@@ -55,6 +57,8 @@ class LiveQuality:
         self._latest_shares: np.ndarray | None = None
         self._next_step = self.every_steps
         self._stop = False
+        self._warm_requested = False
+        self._prepared = False
         self._error = ""
         self._thread = threading.Thread(target=self._work, daemon=True, name="live-quality")
         self._thread.start()
@@ -101,24 +105,39 @@ class LiveQuality:
             self._stop = True
             self._lock.notify_all()
 
+    def warm(self) -> None:
+        """Prepare the reference statistics now, in this scorer's thread, instead of at the first scoring.
+
+        A warm spare calls it once its run is traced: the reference digits' features are the scorer's one large
+        cost (every reference image through the classifier, several CPU-seconds), which a run would otherwise
+        pay in the middle of training, at its first scoring."""
+        with self._lock:
+            self._warm_requested = True
+            self._lock.notify_all()
+
+    @property
+    def ready(self) -> bool:
+        """The reference statistics are prepared (or their preparation failed: see `error`)."""
+        with self._lock:
+            return self._prepared
+
     def _work(self) -> None:
-        with self._lock:  # nothing to prepare until the first weights arrive: keep start-up free for training
-            while self._pending is None and not self._stop:
+        with self._lock:  # nothing to prepare until the first weights arrive (or `warm`): start-up is for training
+            while self._pending is None and not self._stop and not self._warm_requested:
                 self._lock.wait()
+            if self._stop:
+                return
         try:
-            sampler = self.make_sampler()
-            real_features = self.judge.features(self.real_images)
-            real_mean, real_cov = metrics.feature_statistics(real_features)
-            rng = np.random.default_rng(0)
-            # Floor: n real digits against the rest, the same sizes as the live comparison.
-            order = rng.permutation(len(real_features))
-            held, rest = real_features[order[:self.n]], real_features[order[self.n:]]
-            floor = metrics.frechet_distance(held, rest)
-            pr_real = real_features[order[self.n:2 * self.n]] if len(order) >= 2 * self.n else rest[:self.n]
+            with _one_blas_thread():
+                prepared = self._prepare_reference()
         except Exception:  # reported through .error, never raised into the trainer
             LOG.exception("live quality: preparing the sampler or the reference statistics failed")
             self._error = SETUP_FAILED
             return
+        finally:
+            with self._lock:
+                self._prepared = True
+                self._lock.notify_all()
         while True:
             with self._lock:
                 while self._pending is None and not self._stop:
@@ -126,26 +145,8 @@ class LiveQuality:
                 if self._stop:
                     return
                 step, weights = self._pending
-            started = time.perf_counter()
-            try:
-                sampler.set_weights(weights)
-                inputs = [self.z, self.one_hot_labels] if self.conditional else self.z
-                images = np.asarray(sampler(inputs, training=False))
-                features, probabilities = self.judge.features_and_probabilities(images)
-                fake_mean, fake_cov = metrics.feature_statistics(features)
-                counted = metrics.digit_like(images, probabilities)
-                shares = metrics.digit_class_shares(probabilities, counted)
-                precision, recall = metrics.precision_recall(pr_real, features[:len(pr_real)],
-                                                             fake_counted=counted[:len(pr_real)])
-                row = {"step": step,
-                       "fid": metrics.frechet_distance_from_statistics(fake_mean, fake_cov, real_mean, real_cov),
-                       "fid_floor": floor, "classes_covered": metrics.classes_covered(shares),
-                       "kl_to_uniform": metrics.kl_to_uniform(shares), "precision": precision, "recall": recall,
-                       "digit_share": float(counted.mean()), "seconds": time.perf_counter() - started}
-            except Exception:
-                LOG.exception("live quality: evaluating the samples of step %d failed", step)
-                self._error = EVALUATION_FAILED.format(step=step, next_step=self._next_step)
-                row = None
+            with _one_blas_thread():
+                row, shares = self._score(step, weights, *prepared)
             with self._lock:
                 if row is not None:
                     self._error = ""  # a later success clears an earlier failure
@@ -155,3 +156,51 @@ class LiveQuality:
                 if self._pending is not None and self._pending[0] == step:
                     self._pending = None
                 self._lock.notify_all()
+
+    def _prepare_reference(self) -> tuple:
+        """(sampler, reference mean and covariance, the real-vs-real floor, the real features for precision)."""
+        sampler = self.make_sampler()
+        real_features = self.judge.features(self.real_images)
+        real_mean, real_cov = metrics.feature_statistics(real_features)
+        rng = np.random.default_rng(0)
+        # Floor: n real digits against the rest, the same sizes as the live comparison.
+        order = rng.permutation(len(real_features))
+        held, rest = real_features[order[:self.n]], real_features[order[self.n:]]
+        floor = metrics.frechet_distance(held, rest)
+        pr_real = real_features[order[self.n:2 * self.n]] if len(order) >= 2 * self.n else rest[:self.n]
+        return sampler, real_mean, real_cov, floor, pr_real
+
+    def _score(self, step: int, weights: list[np.ndarray], sampler, real_mean, real_cov, floor, pr_real):
+        """(the row of scores, the class shares) of the weights of `step`; (None, None) when scoring failed."""
+        started = time.perf_counter()
+        try:
+            sampler.set_weights(weights)
+            inputs = [self.z, self.one_hot_labels] if self.conditional else self.z
+            images = np.asarray(sampler(inputs, training=False))
+            features, probabilities = self.judge.features_and_probabilities(images)
+            fake_mean, fake_cov = metrics.feature_statistics(features)
+            counted = metrics.digit_like(images, probabilities)
+            shares = metrics.digit_class_shares(probabilities, counted)
+            precision, recall = metrics.precision_recall(pr_real, features[:len(pr_real)],
+                                                         fake_counted=counted[:len(pr_real)])
+            return {"step": step,
+                    "fid": metrics.frechet_distance_from_statistics(fake_mean, fake_cov, real_mean, real_cov),
+                    "fid_floor": floor, "classes_covered": metrics.classes_covered(shares),
+                    "kl_to_uniform": metrics.kl_to_uniform(shares), "precision": precision, "recall": recall,
+                    "digit_share": float(counted.mean()), "seconds": time.perf_counter() - started}, shares
+        except Exception:
+            LOG.exception("live quality: evaluating the samples of step %d failed", step)
+            self._error = EVALUATION_FAILED.format(step=step, next_step=self._next_step)
+            return None, None
+
+
+@functools.lru_cache(maxsize=1)
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()  # finds the loaded BLAS once (a scan of the process's libraries)
+
+
+def _one_blas_thread():
+    """The metrics' NumPy products on one BLAS thread: they are small (128-wide features), and OpenBLAS's
+    threads waking beside a training that holds every core cost far more than the products (measured under load:
+    the Frechet distance 280 ms of CPU on the default two threads, 2 ms on one; precision/recall 94 -> 43 ms)."""
+    return _blas().limit(limits=1, user_api="blas")

@@ -6,9 +6,10 @@ answers are plain data (gan_core.messages). Training runs on the Trainer's own t
 thread stays free to answer; a snapshot costs the worker only the points the page has not seen yet.
 
 Warm spare: `rpc_prepare` builds a run in the background and traces its training step (one call, after
-which every weight, optimizer slot and random state is put back), so a later `rpc_create` with the same
-recipe starts training at once. Runs that differ only in learning rates reuse it too; anything else builds
-anew in this process, which has TensorFlow imported already.
+which every weight, optimizer slot and random state is put back), and has its live-quality scorer prepare
+the reference digits' statistics (several CPU-seconds a run would otherwise pay mid-training, at its first
+scoring), so a later `rpc_create` with the same recipe starts training at once. Runs that differ only in
+learning rates reuse it too; anything else builds anew in this process, which has TensorFlow imported already.
 
 Recovery: while training, the run saves one consistent snapshot to `options["recovery_dir"]` every
 `recovery_every_s` seconds, whenever it pauses and when the engine asks (a session ending): always between two
@@ -95,6 +96,8 @@ class RunService:
         quality_note = self._attach_quality(run, options)
         if trace:
             self._trace(run)
+            if run.live_quality is not None:  # a spare: the scorer's reference statistics too, before any Start
+                run.live_quality.warm()
         return run, quality_note
 
     def _attach_quality(self, run, options: dict) -> str:

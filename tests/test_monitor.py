@@ -58,6 +58,38 @@ def test_live_quality_scores_in_its_own_thread(real, judge):
     assert history["classes_covered"][-1] == 0 and history["digit_share"][-1] < 0.05
 
 
+class _CountingJudge(_ThreadRecordingJudge):
+    """The recording judge, also counting the images it turns into features for the reference statistics."""
+
+    def __init__(self, judge):
+        super().__init__(judge)
+        self.reference_images = 0
+
+    def features(self, images):
+        self.reference_images += len(images)
+        return super().features(images)
+
+
+def test_warm_prepares_the_reference_statistics_before_the_first_scoring(real, judge):
+    config = GANConfig(hidden_units=16, batch_size=32, steps_per_call=5)
+    run = create_run(config, Dataset("real", real.images[:500]), chunk_steps=10)
+    counting = _CountingJudge(judge)
+    live = run.attach_live_quality(counting, real.images[:1200], every_steps=20, n=200)
+    time.sleep(0.2)
+    assert not live.ready and counting.reference_images == 0  # unasked, the scorer waits for its first weights
+    live.warm()
+    deadline = time.monotonic() + 60
+    while not live.ready and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert live.ready and counting.reference_images == 1200 and counting.threads == []  # prepared, nothing scored
+    run.trainer.run(20)
+    live.wait_idle()
+    history = live.history()
+    run.stop()
+    assert list(history["step"]) == [20] and live.error == ""
+    assert counting.reference_images == 1200  # the scoring used the prepared statistics, not a second pass
+
+
 def test_discriminator_view_probe_lands_in_snapshot(real):
     config = GANConfig(hidden_units=16, batch_size=32, steps_per_call=5)
     run = create_run(config, Dataset("real", real.images[:500], real.labels[:500]), chunk_steps=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 
@@ -264,3 +265,58 @@ def test_first_chunk_after_start_is_one_call_so_the_first_point_comes_early(tiny
     assert _wait(lambda: trainer.snapshot().step >= 25)
     trainer.stop()
     assert first_chunk == [tiny_config.steps_per_call]
+
+
+class _NoModel:
+    """No weights and no optimizers: the Trainer's timing logic on its own, with a fake step."""
+
+    weights: list = []
+
+
+def _sleeping_steps(seconds_per_step: float):
+    def run_steps(n: int) -> dict[str, float]:
+        time.sleep(n * seconds_per_step)  # sleeps, so the pace holds on a loaded machine too
+        return {"loss": 1.0}
+
+    return run_steps
+
+
+def _chunk_sizes(seconds_per_step: float, chunk_seconds: float = 0.1, chunks: int = 8) -> list[int]:
+    trainer = Trainer(_NoModel(), _sleeping_steps(seconds_per_step), chunk_steps=10, steps_per_call=5,
+                      chunk_seconds=chunk_seconds, max_chunk_steps=1000)
+    sizes = []
+    trainer.add_callback("on_chunk_end", lambda snap: sizes.append(int(snap.history["step"][-1]
+                                                                       - snap.history["step"][0]) + 5))
+    trainer.start()
+    assert _wait(lambda: len(sizes) >= chunks)
+    trainer.stop()
+    return sizes
+
+
+def test_timed_chunks_adapt_their_steps_to_the_measured_speed():
+    fast, slow = _chunk_sizes(0.001), _chunk_sizes(0.02)
+    assert fast[0] == slow[0] == 5  # the first chunk is one call: the first point comes early
+    # ~0.1 s of steps each: ~100 steps at 1 ms a step, one call (5 steps) at 20 ms a step
+    assert statistics.median(fast[2:]) >= 40 and statistics.median(slow[2:]) <= 10
+    assert all(size % 5 == 0 for size in fast + slow)  # whole traced calls
+
+
+def test_pictures_are_drawn_at_most_at_the_redraw_rate_and_always_at_a_pause():
+    drawn = []
+    def preview():
+        drawn.append(time.monotonic())
+        return np.zeros((4, 28, 28))
+
+    trainer = Trainer(_NoModel(), _sleeping_steps(0.002), preview, chunk_steps=10, steps_per_call=5,
+                      chunk_seconds=0.02, views_every_s=0.3)
+    chunks = []
+    trainer.add_callback("on_chunk_end", lambda snap: chunks.append(snap.step))
+    trainer.start()
+    assert _wait(lambda: len(chunks) >= 30)
+    trainer.pause()
+    assert _wait(lambda: not trainer.status_numbers()["busy"])
+    numbers, views = trainer.status_numbers(), trainer.views()
+    trainer.stop()
+    assert len(drawn) < len(chunks) / 3  # far fewer pictures than chunks
+    assert min(np.diff(drawn[:-1])) >= 0.25  # while running, at most every views_every_s (the last: the pause)
+    assert views["samples_step"] == numbers["step"]  # a paused run's pictures show its step
