@@ -141,13 +141,39 @@ class ToyGAN(AdversarialModel):
         return self.generate(z).astype(np.float32)
 
 
+class HalvingSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """gan_core.toy.learning_rate_at on an optimizer's iterations (updates done before this one), divided by
+    `per_step` (d_steps for D, so that both networks' rates fall with the whole steps)."""
+
+    def __init__(self, base: float, decay_start: int, half_life: int, per_step: int = 1):
+        self.base, self.decay_start, self.half_life, self.per_step = base, decay_start, half_life, per_step
+
+    def __call__(self, step):
+        whole = tf.cast(tf.math.floordiv(tf.cast(step, tf.int64), self.per_step), tf.float32)
+        past = tf.maximum(whole - float(self.decay_start), 0.0)
+        return tf.constant(self.base, tf.float32) * tf.pow(0.5, past / float(self.half_life))
+
+    def get_config(self):
+        return {"base": self.base, "decay_start": self.decay_start, "half_life": self.half_life,
+                "per_step": self.per_step}
+
+
+def learning_rate(config: ToyConfig, base: float, per_step: int = 1):
+    """A float when the rate is constant, else the schedule."""
+    if config.lr_half_life <= 0:
+        return base
+    return HalvingSchedule(base, config.lr_decay_start, config.lr_half_life, per_step)
+
+
 def build_toy_gan(config: ToyConfig) -> ToyGAN:
     generator = build_mlp(config.latent_dim, 2, config, "generator", seed=config.seed * 1000 + 1)
     discriminator = build_mlp(2, 1, config, "discriminator", seed=config.seed * 1000 + 500)
     gan = ToyGAN(discriminator, generator, config)
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta1, beta_2=config.beta2),
-        g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta1, beta_2=config.beta2))
+        d_optimizer=keras.optimizers.Adam(learning_rate(config, config.d_learning_rate, config.d_steps),
+                                          beta_1=config.beta1, beta_2=config.beta2),
+        g_optimizer=keras.optimizers.Adam(learning_rate(config, config.g_learning_rate),
+                                          beta_1=config.beta1, beta_2=config.beta2))
     return gan
 
 

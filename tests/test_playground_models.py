@@ -30,6 +30,7 @@ process.stdin.on("end", () => {
   T.setWeights(model.G, job.generator);
   T.setWeights(model.D, job.discriminator);
   if (model.Gema) T.setWeights(model.Gema, job.generator);
+  if (job.iterations) { model.adamD.iterations = job.iterations.d; model.adamG.iterations = job.iterations.g; }
   const flat = (a) => Float64Array.from(a.flat(Infinity));
   const rows = job.g_noise.length;
   const values = T.update(model, job.real.map(flat), job.d_noise.map(flat), flat(job.g_noise),
@@ -96,13 +97,21 @@ def test_the_grid_gets_larger_networks_in_both_recipes():
     ring, grid = recipe_for("ring8"), recipe_for("grid25", textbook=True, seed=3)
     assert (ring.hidden_units, ring.depth) == (32, 2)
     assert (grid.hidden_units, grid.depth, grid.r1_gamma, grid.seed) == (64, 3, 0.0, 3)
+    assert grid.lr_half_life == 0 and recipe_for("grid25").lr_half_life > 0  # the default grid decays its rate
 
 
 # ---- Keras and the browser agree ----
-def _job(config: ToyConfig, seed: int = 0):
+def _job(config: ToyConfig, seed: int = 0, steps_done: int = 0):
+    """A ToyGAN, one update's draws, and the browser's job; `steps_done` whole steps already taken (the
+    optimizers' counters, which the learning-rate schedule and Adam's bias correction read)."""
     from gan_core.toy_models import build_toy_gan
 
     gan = build_toy_gan(config)
+    if steps_done:
+        for optimizer, network, count in ((gan.d_optimizer, gan.discriminator, config.d_steps * steps_done),
+                                          (gan.g_optimizer, gan.generator, steps_done)):
+            optimizer.build(network.trainable_variables)
+            optimizer.iterations.assign(count)
     rng = np.random.default_rng(seed)
     batch, steps = config.batch_size, config.d_steps
     arrays = dict(real=sample_points(config.dataset, steps * batch, rng).reshape(steps, batch, 2),
@@ -112,6 +121,8 @@ def _job(config: ToyConfig, seed: int = 0):
     job = {"config": config.to_dict(), "generator": [w.tolist() for w in gan.generator.get_weights()],
            "discriminator": [w.tolist() for w in gan.discriminator.get_weights()],
            **{name: value.tolist() for name, value in arrays.items()}}
+    if steps_done:
+        job["iterations"] = {"d": config.d_steps * steps_done, "g": steps_done}
     return gan, arrays, job
 
 
@@ -140,6 +151,48 @@ def test_one_update_agrees_with_keras(loss, activation):
     _assert_close(browser["ema"], gan.ema_generator.get_weights(), "generator average", lr)
     for name in ("d_loss", "g_loss", "d_real", "d_fake"):
         assert browser["values"][name] == pytest.approx(keras_values[name], rel=1e-4, abs=1e-5), name
+
+
+def test_the_learning_rate_schedule_is_the_same_formula_everywhere():
+    from gan_core.toy_models import HalvingSchedule
+
+    config = ToyConfig(lr_decay_start=100, lr_half_life=50, d_steps=2)
+    steps = [0, 99, 100, 101, 150, 200, 333, 10_000]
+    expected = [1e-3, 1e-3, 1e-3, 1e-3 * 0.5 ** (1 / 50), 5e-4, 2.5e-4, 1e-3 * 0.5 ** (233 / 50), 1e-3 * 0.5 ** 198]
+    assert [config.learning_rate_at(1e-3, s) for s in steps] == pytest.approx(expected, rel=1e-12)
+    assert ToyConfig().learning_rate_at(1e-3, 10_000) == 1e-3  # lr_half_life 0: constant
+    schedule = HalvingSchedule(1e-3, 100, 50, per_step=2)  # D's: its counter runs d_steps times as fast
+    assert [float(schedule(2 * s + 1)) for s in steps] == pytest.approx(expected, rel=1e-6)
+    node = shutil.which("node")
+    if node is None:
+        _missing("node is not installed (apt-get install nodejs): the browser's schedule was not run")
+    script = ("const T = require(process.argv[1]); const c = JSON.parse(process.argv[2]);"
+              "console.log(JSON.stringify(JSON.parse(process.argv[3]).map((s) => T.learningRateAt(1e-3, 2 * s + 1, c, 2))))")
+    result = subprocess.run([node, "-e", script, str(TOY_JS), json.dumps(config.to_dict()), json.dumps(steps)],
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(result.stdout) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="lr_half_life must be a whole number"):
+        ToyConfig(lr_half_life=-1)
+
+
+def test_an_update_after_the_rate_has_decayed_agrees_with_keras():
+    """Two whole half-lives past the decay's start both trainers step with a quarter of the base rate."""
+    config = ToyConfig(hidden_units=16, batch_size=32, d_steps=2, r1_gamma=0.5, seed=5, lr_decay_start=300,
+                       lr_half_life=100)
+    gan, arrays, job = _job(config, steps_done=500)
+    before = [w.copy() for w in gan.generator.get_weights()]
+    gan.update_once(arrays["real"], arrays["d_noise"], arrays["g_noise"], arrays["mix"])
+    browser = _run_node(job)
+    # Adam's first step from zero moments at t = 501 moves a weight by at most
+    # lr * sqrt(1 - 0.999^501) / (1 - 0.5^501) * 0.5 / sqrt(1 - 0.999) = 9.9 lr
+    lr = config.learning_rate_at(config.g_learning_rate, 500)
+    moved = np.abs(gan.generator.get_weights()[0] - before[0]).max()
+    assert 9 * lr < moved < 11 * lr  # the decayed rate, not the base one (4 times larger)
+    _assert_close(browser["discriminator"], gan.discriminator.get_weights(), "discriminator", 10 * lr)
+    _assert_close(browser["generator"], gan.generator.get_weights(), "generator", 10 * lr)
+    _assert_close(browser["ema"], gan.ema_generator.get_weights(), "generator average", 10 * lr)
+    constant = _run_node(dict(job, config=config.replace(lr_half_life=0).to_dict()))
+    assert not np.allclose(np.asarray(constant["generator"][0]), np.asarray(browser["generator"][0]), atol=10 * lr)
 
 
 def test_the_penalty_changes_the_update():

@@ -275,6 +275,16 @@ function meanScore(loss, logits) {
   return sum / logits.length;
 }
 
+// ---- the learning-rate schedule, as gan_core.toy.learning_rate_at ------------------------------
+// Constant for lr_decay_start updates, then halved every lr_half_life updates (lr_half_life 0: constant).
+// `step` counts an optimizer's updates before this one (Keras's optimizer.iterations); D's count is divided by
+// d_steps (whole steps), so both networks' rates fall together.
+function learningRateAt(base, step, config, perStep = 1) {
+  if (!(config.lr_half_life > 0)) return base;
+  const past = Math.floor(step / perStep) - (config.lr_decay_start || 0);
+  return past <= 0 ? base : base * Math.pow(0.5, past / config.lr_half_life);
+}
+
 // ---- Adam, as keras.optimizers.Adam ------------------------------------------------------------
 function makeAdam(net) {
   return { m: zerosLike(net), v: zerosLike(net), iterations: 0 };
@@ -373,7 +383,8 @@ function updateDiscriminator(model, real, noise, rows, mix) {
   const grads = zerosLike(model.D);
   const result = discriminatorLoss(model, real, fake, rows, mix, grads);
   const c = model.config;
-  adamApply(model.adamD, model.D, grads, c.d_learning_rate, c.beta1, c.beta2);
+  const lr = learningRateAt(c.d_learning_rate, model.adamD.iterations, c, c.d_steps);
+  adamApply(model.adamD, model.D, grads, lr, c.beta1, c.beta2);
   return { d_loss: result.value, d_real: meanScore(c.loss, result.realLogits), d_fake: meanScore(c.loss, result.fakeLogits) };
 }
 
@@ -381,7 +392,7 @@ function updateGenerator(model, noise, rows) {
   const grads = zerosLike(model.G);
   const result = generatorLoss(model, noise, rows, grads);
   const c = model.config;
-  adamApply(model.adamG, model.G, grads, c.g_learning_rate, c.beta1, c.beta2);
+  adamApply(model.adamG, model.G, grads, learningRateAt(c.g_learning_rate, model.adamG.iterations, c), c.beta1, c.beta2);
   averageGenerator(model);
   return { g_loss: result.value };
 }
@@ -542,7 +553,7 @@ function decodeWeights(net, encoded) {
 const generatorTermFor = (loss, logits) => generatorTerm(loss, logits).grad;
 
 const ToyGan = { generatorTermFor, makeRng, makeNetwork, cloneNetwork, forward, predict, backward, inputGradient, makeModel,
-  discriminatorLoss, generatorLoss, updateDiscriminator, updateGenerator, update, samplePoints, normals,
+  discriminatorLoss, generatorLoss, updateDiscriminator, updateGenerator, update, learningRateAt, samplePoints, normals,
   modeCentres, modeStd, modeScores, jsDivergence, setWeights, getWeights, encodeWeights, decodeWeights, meanScore, sigmoid, LOGISTIC };
 
 if (typeof module !== "undefined" && module.exports) module.exports = ToyGan;
