@@ -50,6 +50,7 @@ def test_each_preset_reaches_the_component(at):
         expected = recipe_for(preset)
         assert sent["runs"][0]["config"]["hidden_units"] == expected.hidden_units
         assert sent["runs"][0]["config"]["g_learning_rate"] == expected.g_learning_rate  # each preset's own recipe
+        assert sent["runs"][0]["config"]["lr_half_life"] == expected.lr_half_life  # the grid's decay reaches it
 
 
 def test_options_reach_the_running_model(at):
@@ -58,6 +59,10 @@ def test_options_reach_the_running_model(at):
     at.number_input(key="pg_default_dsteps").set_value(3).run()
     config = _sent(at)["runs"][0]["config"]
     assert (config["loss"], config["r1_gamma"], config["d_steps"]) == ("hinge", 0.5, 3)
+    at.number_input(key="pg_default_ring8_halflife").set_value(1500).run()
+    at.number_input(key="pg_default_ring8_decaystart").set_value(4000).run()
+    config = _sent(at)["runs"][0]["config"]
+    assert (config["lr_half_life"], config["lr_decay_start"]) == (1500, 4000)
     at.radio(key="playground_recipe").set_value("textbook").run()
     config = _sent(at)["runs"][0]["config"]
     assert (config["r1_gamma"], config["ema_decay"], config["g_learning_rate"]) == (0.0, 0.0, 2e-4)

@@ -122,6 +122,12 @@ def network_ui(recipe: str, dataset: str, compare: bool) -> ToyConfig:
                                    key=net + "glr")
         d_lr = middle.number_input("D learning rate", 1e-5, 0.1, base.d_learning_rate, step=1e-4, format="%.4f",
                                    key=net + "dlr")
+        half_life = middle.number_input(
+            "Halve the rates every (steps)", 0, 1_000_000, base.lr_half_life, step=500, key=net + "halflife",
+            help="A learning-rate decay: after the step below, both rates halve every this many steps, so a run "
+                 "that has found every mode settles instead of drifting away from some. 0 keeps the rates constant.")
+        decay_start = middle.number_input("...starting after step", 0, 10_000_000, base.lr_decay_start, step=1000,
+                                          key=net + "decaystart", disabled=half_life == 0)
         batch = middle.select_slider("Batch size", [16, 32, 64, 128, 256, 512], value=base.batch_size, key=net + "batch")
         d_steps = middle.number_input("D steps per G step", 1, 10, base.d_steps, key=k + "dsteps")
         hidden = right.select_slider("Hidden units", [8, 16, 32, 64, 128], value=base.hidden_units, key=net + "hidden")
@@ -132,7 +138,8 @@ def network_ui(recipe: str, dataset: str, compare: bool) -> ToyConfig:
                                     help="2 makes the manifold view exact; more dims show a 2-D slice.")
         seed = right.number_input("Seed", 0, 100_000, base.seed, key="playground_seed")
     return base.replace(loss=loss, r1_gamma=float(r1), ema_decay=float(ema), g_learning_rate=float(g_lr),
-                        d_learning_rate=float(d_lr), batch_size=int(batch), d_steps=int(d_steps),
+                        d_learning_rate=float(d_lr), lr_half_life=int(half_life), lr_decay_start=int(decay_start),
+                        batch_size=int(batch), d_steps=int(d_steps),
                         hidden_units=int(hidden), depth=int(depth), activation=activation, latent_dim=int(latent),
                         seed=int(seed), dataset=dataset)
 
