@@ -24,7 +24,7 @@
 
 const PG_VIEWS = new WeakMap();
 const LIVE_FIELDS = ["loss", "r1_gamma", "gp_weight", "label_smoothing", "d_steps", "batch_size",
-  "g_learning_rate", "d_learning_rate", "ema_decay"];
+  "g_learning_rate", "d_learning_rate", "ema_decay", "lr_decay_start", "lr_half_life"];
 const REBUILD_FIELDS = ["latent_dim", "hidden_units", "depth", "activation", "seed", "dataset", "beta1", "beta2"];
 const LAYERS = [
   ["heatmap", "D's heatmap"], ["real", "Real points"], ["fake", "Generated points"],
@@ -265,9 +265,11 @@ class PlaygroundRun {
     if (layers.arrows) this.drawArrows(ctx, fake);
     if (this.config.dataset === "drawn") this.drawPoints(ctx, flatten(this.view.drawn), this.view.drawn.length, "rgba(0,0,0,0.55)", 1.5);
     this.panel.dataset.step = String(this.step);
-    const last = this.history[this.history.length - 1];
+    const last = this.history[this.history.length - 1], c = this.model.config;
+    const rate = ToyGan.learningRateAt(1, this.model.adamG.iterations, c); // the decay's factor on both rates
     this.stats.textContent = `step ${this.step.toLocaleString("en")}` + (last
-      ? ` · d_loss ${fmt(last.d_loss)} · g_loss ${fmt(last.g_loss)} · D(x) ${fmt(last.d_real)} · D(G(z)) ${fmt(last.d_fake)}` : "");
+      ? ` · d_loss ${fmt(last.d_loss)} · g_loss ${fmt(last.g_loss)} · D(x) ${fmt(last.d_real)} · D(G(z)) ${fmt(last.d_fake)}` : "") +
+      (rate < 1 ? ` · rates ×${fmt(rate, 3)} (decayed)` : "");
     if (this.view.frames % 10 === this.index || !this.view.running) this.drawCurves();
   }
 
