@@ -167,7 +167,8 @@ def test_the_learning_rate_schedule_is_the_same_formula_everywhere():
     if node is None:
         _missing("node is not installed (apt-get install nodejs): the browser's schedule was not run")
     script = ("const T = require(process.argv[1]); const c = JSON.parse(process.argv[2]);"
-              "console.log(JSON.stringify(JSON.parse(process.argv[3]).map((s) => T.learningRateAt(1e-3, 2 * s + 1, c, 2))))")
+              "const steps = JSON.parse(process.argv[3]);"
+              "console.log(JSON.stringify(steps.map((s) => T.learningRateAt(1e-3, 2 * s + 1, c, 2))))")
     result = subprocess.run([node, "-e", script, str(TOY_JS), json.dumps(config.to_dict()), json.dumps(steps)],
                             capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(result.stdout) == pytest.approx(expected, rel=1e-12)

@@ -392,7 +392,8 @@ function updateGenerator(model, noise, rows) {
   const grads = zerosLike(model.G);
   const result = generatorLoss(model, noise, rows, grads);
   const c = model.config;
-  adamApply(model.adamG, model.G, grads, learningRateAt(c.g_learning_rate, model.adamG.iterations, c), c.beta1, c.beta2);
+  const lr = learningRateAt(c.g_learning_rate, model.adamG.iterations, c);
+  adamApply(model.adamG, model.G, grads, lr, c.beta1, c.beta2);
   averageGenerator(model);
   return { g_loss: result.value };
 }
