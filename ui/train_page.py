@@ -24,9 +24,6 @@ FIRST_POINT_WAIT_S = 1.0
 ERROR_KEY = "train_error"
 START_WAIT_KEY = "_train_start_wait"  # (time.monotonic() of the Start press, what that Start waits for)
 CONFIRM_RESET_KEY = "_train_confirm_reset"
-# Set when the live fragment has drawn a run's first points itself: the next tick reruns the whole page (the
-# buttons, the live refresh rate), so the first points show one full-page rerun sooner.
-FIRST_POINTS_KEY = "_train_first_points_drawn"
 DCGAN_SPEED_TEXT = ("The DCGAN's convolutions are slow on a CPU: expect about 10 steps a second where the dense GAN "
                     "runs about 170, so its first quality check (step 2,000) comes after 3-4 minutes and legible "
                     "digits after 10-20. On a GPU the gap mostly closes.")
@@ -390,12 +387,8 @@ def live_views(run, drawn: RunView) -> None:
     def live() -> None:
         # Only drawing here: the worker did the work; poll() folds in what it sent since the last redraw.
         view = run.poll()
-        first_points = waiting and len(view.history.get("step", ())) > 0
-        if view.status != drawn_status or view.busy != drawn_busy or (first_points and st.session_state.pop(
-                FIRST_POINTS_KEY, False)):
+        if view.status != drawn_status or view.busy != drawn_busy or (waiting and len(view.history.get("step", ()))):
             st.rerun()  # the buttons and the timer depend on the status: redraw the whole page
-        if first_points:  # drawn here first; the next tick (STARTING_REFRESH_S) reruns the page
-            st.session_state[FIRST_POINTS_KEY] = True
         probabilities = run.config.loss in LOGISTIC_LOSSES
         alerts_ui(view, view.quality if run.config.is_adversarial else None, probabilities)
         status_ui(view)
