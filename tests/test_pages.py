@@ -193,10 +193,10 @@ def test_learning_rates_apply_live_and_rebuild_fields_wait_for_reset(lab, monkey
     assert not any("after Reset" in w.value for w in at.warning)
     at.run()
     marks = [c.value for c in at.caption if "learning rate" in c.value]
-    assert len(marks) == 1 and marks[0].startswith("Step 10: learning rate G ") and "-> 0.001 " in marks[0], marks
+    assert len(marks) == 1 and marks[0].startswith("Step 10: learning rate G ") and "-> 0.0005 " in marks[0], marks
     at.switch_page(EXPLORE_PAGE).run()  # the recipe survives a visit to another page
     at.switch_page(TRAIN_PAGE).run()
-    assert at.number_input(key="train_g_lr").value == pytest.approx(0.001) and not at.exception
+    assert at.number_input(key="train_g_lr").value == pytest.approx(0.0005) and not at.exception
     assert not any("after Reset" in w.value for w in at.warning)
     at.select_slider(key="train_batch_size").set_value(32).run()
     assert any("batch_size" in w.value and "after Reset" in w.value for w in at.warning)
@@ -212,7 +212,7 @@ def test_learning_rates_apply_live_and_rebuild_fields_wait_for_reset(lab, monkey
 
     monkeypatch.setattr(state, "new_run", new_run)
     at.button(key="train_step").click().run()
-    assert [(c.batch_size, c.g_learning_rate) for c in asked] == [(32, pytest.approx(0.001))]
+    assert [(c.batch_size, c.g_learning_rate) for c in asked] == [(32, pytest.approx(0.0005))]
     assert any("Cannot start the training: not in this test" in e.value for e in at.error)
 
 
