@@ -3,11 +3,11 @@
 # recipe, one after another, then scored by the evaluate command. Run it on an otherwise idle machine: the score
 # depends on how many steps fit in the time. Recipes: the app's default, the default as it was before its learning
 # rate rose to 1e-3 (`lr2e-4`), and the textbook recipe (`plain`).
-# Usage: benchmarks/five_minutes.sh [RECIPE ...]     (SECONDS=120 for the two-minute column)
+# Usage: benchmarks/five_minutes.sh [RECIPE ...]     (BUDGET_S=120 for the two-minute column)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-SECONDS_BUDGET=${SECONDS:-300}
+SECONDS_BUDGET=${BUDGET_S:-300}
 suffix=$([ "$SECONDS_BUDGET" = 300 ] && echo 5min || echo "${SECONDS_BUDGET}s")
 recipes=("$@")
 [ ${#recipes[@]} -eq 0 ] && recipes=(default lr2e-4 plain)

@@ -14,6 +14,17 @@ train() {  # train NAME ARGS... : trains into runs/pretrain-NAME, copies the new
   local name=$1; shift
   rm -rf "runs/pretrain-$name"
   "$PY" -m gan_core train --dataset "$DATA" --seed 0 --out "runs/pretrain-$name" "$@"
+  ship "$name"
+}
+
+resume() {  # resume NAME ARGS... : continues runs/pretrain-NAME (fresh Adam state), then ships it as train does
+  local name=$1; shift
+  "$PY" -m gan_core train --dataset "$DATA" --seed 0 --out "runs/pretrain-$name" --resume "$@"
+  ship "$name"
+}
+
+ship() {
+  local name=$1
   local newest; newest=$(ls -d "runs/pretrain-$name"/checkpoints/step-* | tail -n 1)
   rm -rf "pretrained/$name"; mkdir -p "pretrained/$name"
   cp "$newest"/* "pretrained/$name/"
@@ -32,7 +43,8 @@ for name in "${names[@]}"; do
     cgan)    train cgan --model cgan --steps 60000 --checkpoint-every 10000 ;;
     wgan_gp) train wgan_gp --loss wgan_gp --d-steps 5 --g-learning-rate 1e-4 --d-learning-rate 1e-4 \
                --beta2 0.9 --steps 20000 ;;
-    dcgan)   train dcgan --architecture conv --steps 10000 ;;
+    dcgan)   train dcgan --architecture conv --steps 10000
+             resume dcgan --steps 22500 --checkpoint-every 2500 ;;
     *) echo "unknown name: $name" >&2; exit 2 ;;
   esac
 done
