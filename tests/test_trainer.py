@@ -122,8 +122,8 @@ def test_start_at_continues_the_curves_and_drops_points_past_the_step(tiny_confi
 def test_learning_rate_change_applies_between_chunks(tiny_config, tiny_images):
     run = _run(tiny_config, tiny_images)
     run.trainer.start()
-    run.set_learning_rates(1e-3, 5e-5)
-    assert _wait(lambda: abs(float(run.model.g_optimizer.learning_rate) - 1e-3) < 1e-9)
+    run.set_learning_rates(5e-4, 5e-5)  # both differ from the defaults (1e-3)
+    assert _wait(lambda: abs(float(run.model.g_optimizer.learning_rate) - 5e-4) < 1e-9)
     assert abs(float(run.model.d_optimizer.learning_rate) - 5e-5) < 1e-9
     run.trainer.stop()
 
