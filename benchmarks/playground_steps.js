@@ -4,27 +4,41 @@
 // (seconds in Chromium are steps divided by the page's steps/s: benchmarks/playground.py --browser-only).
 //
 //   node benchmarks/playground_steps.js '{"g_learning_rate": 8e-3}' 0,1,2,3 6000 250
-//   (recipe overrides as JSON over the ring's default recipe, seeds, most steps, steps between scores)
+//   (recipe overrides as JSON over the preset's default recipe, seeds, most steps, steps between scores)
 //   node benchmarks/playground_steps.js '{"dataset": "grid25"}' 0,1,2 16000 4000 hold
 //   (hold: train on to the most steps after the goal and print the score at every scoring step, to see whether
-//   a run keeps its modes; grid25 in the overrides takes the grid's preset networks and optimiser, as
-//   gan_core.toy.recipe_for does, unless the overrides name them)
+//   a run keeps its modes)
+// The recipe is gan_core.toy.recipe_for(dataset, **overrides), read from Python (the virtualenv's, or $PYTHON), so
+// this script trains exactly what the page and the CLI train, and a bad override is refused as ToyConfig refuses
+// it. Every score goes to stderr as it is taken; one JSON line per seed goes to stdout.
+const path = require("path");
+const { execFileSync } = require("child_process");
 const ToyGan = require("../ui/components/playground/toy_gan.js");
 
-const DEFAULT = { latent_dim: 2, hidden_units: 32, depth: 2, activation: "relu", loss: "non_saturating",
-  r1_gamma: 0.03, gp_weight: 1, label_smoothing: 0, ema_decay: 0.99, d_steps: 1, batch_size: 64,
-  g_learning_rate: 8e-3, d_learning_rate: 8e-3, beta1: 0.5, beta2: 0.999, seed: 0, dataset: "ring8",
-  lr_decay_start: 0, lr_half_life: 0 };
-// gan_core.toy.PRESET_NETWORKS and PRESET_OPTIMISER (a copy: change both together)
-const PRESETS = { grid25: { hidden_units: 64, depth: 3, g_learning_rate: 3e-3, d_learning_rate: 3e-3, r1_gamma: 0.1,
-  batch_size: 128, lr_decay_start: 8000, lr_half_life: 2000 } };
+const ROOT = path.resolve(__dirname, "..");
+const PYTHON = process.env.PYTHON || path.join(ROOT, ".venv", "bin", "python");
+const RECIPE = "import json, sys\nfrom gan_core.toy import recipe_for\n" +
+  "overrides = json.loads(sys.argv[1])\n" +
+  "print(json.dumps(recipe_for(overrides.pop('dataset', 'ring8'), **overrides).to_dict()))";
+
+function recipe(overrides) {
+  try {
+    return JSON.parse(execFileSync(PYTHON, ["-c", RECIPE, JSON.stringify(overrides)], { cwd: ROOT, encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"] }));
+  } catch (error) {
+    const lines = String(error.stderr || error.message).trim().split("\n");
+    console.error(`the overrides ${JSON.stringify(overrides)} are not a recipe: ${lines[lines.length - 1]}`);
+    process.exit(2);
+  }
+}
+
 const overrides = JSON.parse(process.argv[2] || "{}");
 const hold = process.argv[6] === "hold";
 const seeds = (process.argv[3] || "0,1,2").split(",").map(Number);
 const maxSteps = Number(process.argv[4] || 6000), every = Number(process.argv[5] || 250);
 
 for (const seed of seeds) {
-  const config = { ...DEFAULT, ...(PRESETS[overrides.dataset] || {}), ...overrides, seed };
+  const config = recipe({ ...overrides, seed });
   const goal = config.dataset === "grid25" ? 0.8 : 0.9;
   const rng = ToyGan.makeRng(config.seed), model = ToyGan.makeModel(config, rng); // as PlaygroundRun.configure
   const evalZ = ToyGan.normals(2500, config.latent_dim, ToyGan.makeRng(config.seed + 1001));
@@ -44,10 +58,11 @@ for (const seed of seeds) {
     if (step % every === 0) {
       const s = ToyGan.modeScores(ToyGan.predict(model.Gema || model.G, evalZ, 2500), 2500, config.dataset);
       last = { step, modes: `${s.modes_covered}/${s.modes_total}`, high_quality: +s.high_quality.toFixed(3) };
-      if (hold) trace.push(`${step}: ${last.modes} (${(100 * s.high_quality).toFixed(1)}%)`);
+      trace.push(`${step}: ${last.modes} (${(100 * s.high_quality).toFixed(1)}%)`);
+      process.stderr.write(`seed ${seed} ${trace[trace.length - 1]}\n`);
       if (reached === null && s.modes_covered === s.modes_total && s.high_quality >= goal) reached = step;
     }
   }
-  console.log(JSON.stringify({ seed, overrides, steps_to_goal: reached, last, ...(hold ? { trace } : {}),
+  console.log(JSON.stringify({ seed, overrides, steps_to_goal: reached, last, trace,
     ms_per_step: +((Date.now() - started) / last.step).toFixed(2) }));
 }
