@@ -46,6 +46,15 @@ FLAG_HELP = {
 }
 
 
+# Flags only the 2-D model (--model toy) reads: gan_core.toy.ToyConfig fields GANConfig does not have.
+TOY_FLAG_HELP = {
+    "lr_decay_start": "2-D model: keep both learning rates constant for this many steps, then start halving them "
+                      "(0 = from the first step; used only with --lr-half-life above 0)",
+    "lr_half_life": "2-D model: after --lr-decay-start, halve both learning rates every this many steps "
+                    "(0 = off: constant rates)",
+}
+
+
 class UsageError(Exception):
     """Bad input from the command line: printed as one line, exit code 2."""
 
@@ -67,6 +76,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(_flag(field.name), **kwargs)
     parser.add_argument("--plain", action="store_true",
                         help="start from the textbook recipe (no smoothing, no averaging, no penalty)")
+    for name, help_text in TOY_FLAG_HELP.items():
+        parser.add_argument(_flag(name), dest=name, type=int, default=None, metavar="STEPS",
+                            help=f"{help_text} (default: the preset's recipe; grid25 decays, ring8 does not)")
 
 
 def _config_from_args(args: argparse.Namespace, base: GANConfig | None = None) -> GANConfig:
@@ -111,7 +123,7 @@ def _is_toy(args: argparse.Namespace) -> bool:
 
 def cmd_train_toy(args: argparse.Namespace) -> int:
     """The 2-D GAN: `train --model toy --dataset ring8` (gan_core.toy's recipe; --plain: the textbook one)."""
-    from gan_core.toy import MODE_DATASETS, TOY_DATASETS, mode_scores, recipe_for
+    from gan_core.toy import INT_RANGES, MODE_DATASETS, TOY_DATASETS, mode_scores, recipe_for
 
     if args.steps is None or args.steps < 1:
         raise UsageError(f"--steps must be a positive number of steps (got {args.steps}).")
@@ -122,7 +134,14 @@ def cmd_train_toy(args: argparse.Namespace) -> int:
         raise UsageError(f"--dataset {dataset}: the 2-D model trains on {', '.join(TOY_DATASETS)}.")
     toy_fields = [name for name in ("hidden_units", "latent_dim", "batch_size", "d_steps", "loss", "r1_gamma", "gp_weight",
                                  "label_smoothing", "ema_decay", "g_learning_rate", "d_learning_rate", "beta1",
-                                 "beta2", "seed")]
+                                 "beta2", "seed", *TOY_FLAG_HELP)]
+    for name in TOY_FLAG_HELP:
+        value = getattr(args, name)
+        low, high = INT_RANGES[name]
+        if value is not None and not low <= value <= high:
+            raise UsageError(f"{_flag(name)} must be a whole number of steps in [{low}, {high:,}] "
+                             f"(got {value}); 0 turns the decay off ({_flag('lr_half_life')}) or starts it at once "
+                             f"({_flag('lr_decay_start')}).")
     changes = {name: getattr(args, name) for name in toy_fields if getattr(args, name) is not None}
     unused = [_flag(f.name) for f in fields(GANConfig) if getattr(args, f.name) is not None
               and f.name not in changes and f.name not in ("model", "dataset")]
@@ -179,6 +198,10 @@ def cmd_sample_toy(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     if _is_toy(args):
         return cmd_train_toy(args)
+    toy_only = [_flag(name) for name in TOY_FLAG_HELP if getattr(args, name) is not None]
+    if toy_only:
+        raise UsageError(f"{', '.join(toy_only)}: only the 2-D model (--model toy) has a learning-rate schedule; "
+                         f"drop them or add --model toy.")
     from gan_core import checkpoints
     from gan_core.data import DatasetError, load_dataset
     from gan_core.lab import create_run

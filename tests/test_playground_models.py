@@ -226,3 +226,46 @@ def test_cli_trains_the_2d_model_and_samples_points(tmp_path):
     assert refused.returncode == 2 and "the 2-D model trains on ring8, grid25" in refused.stderr
     unused = _cli("train", "--dataset", "grid25", "--architecture", "conv", "--steps", "5", "--out", str(tmp_path / "y"))
     assert unused.returncode == 2 and "--architecture" in unused.stderr
+
+
+def _main(*args):
+    """The CLI in this process (no second TensorFlow start): (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from gan_core.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: --help, a flag that is not a number
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_sets_the_learning_rate_schedule_of_the_2d_model(tmp_path):
+    code, _, err = _main("train", "--dataset", "grid25", "--hidden-units", "4", "--steps", "2", "--lr-decay-start",
+                         "123", "--lr-half-life", "0", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    saved = json.loads((tmp_path / "run" / "toy_config.json").read_text())
+    assert (saved["lr_decay_start"], saved["lr_half_life"]) == (123, 0)  # the grid's own recipe: 8,000, 2,000
+    code, helped, _ = _main("train", "--help")
+    assert code == 0 and "--lr-decay-start" in helped and "--lr-half-life" in helped
+    assert "0 = off" in " ".join(helped.split())
+
+
+@pytest.mark.parametrize("flag, value", [("--lr-half-life", "-1"), ("--lr-decay-start", "-5"),
+                                         ("--lr-half-life", "20000000")])
+def test_cli_refuses_a_bad_learning_rate_schedule(tmp_path, flag, value):
+    code, _, err = _main("train", "--model", "toy", "--steps", "5", flag, value, "--out", str(tmp_path / "run"))
+    assert code == 2 and f"error: {flag} must be a whole number of steps" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_refuses_the_schedule_for_the_digit_models(tmp_path):
+    code, _, err = _main("train", "--steps", "5", "--lr-half-life", "100", "--out", str(tmp_path / "run"))
+    assert code == 2 and "--lr-half-life: only the 2-D model" in err
+    code, _, err = _main("train", "--model", "toy", "--steps", "5", "--lr-decay-start", "soon", "--out",
+                         str(tmp_path / "x"))
+    assert code == 2 and "--lr-decay-start" in err
