@@ -165,7 +165,7 @@ def patched(monkeypatch, tiny_weights):
 
 
 def _open(opened: list, page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=TIMEOUT_S)
     at.query_params.update(query or {})
     at.run()  # the default page first, as a browser would
     at.switch_page(page).run()
