@@ -425,9 +425,9 @@ def main() -> None:
     parser.add_argument("--ray", action="store_true",
                         help="also Start on Ray (GAN_LAB_ENGINE=ray against a local head this run starts and stops), "
                              "pressed 5 s after the Train page opened, and its training rate")
-    parser.add_argument("--only", choices=["explore", "charts"],
+    parser.add_argument("--only", choices=["explore", "start", "charts"],
                         help="explore: only Explore's slider latency and instant mode for every model (about two "
-                             "minutes); charts: only one live chart redraw's payload, Vega-Lite vs appended (no browser)")
+                             "minutes); start: only Start pressed the moment the page renders; charts: only one live chart redraw's payload, Vega-Lite vs appended (no browser)")
     args = parser.parse_args()
     if args.quick:
         for name, value in QUICK.items():
@@ -466,7 +466,8 @@ def main() -> None:
                 row(f"Start pressed the moment the page renders ({app_s:.1f} s after `streamlit run`) -> first loss "
                     f"point (CPU {split})", f"{cold:.1f} s", "<= 6 s", cold <= 6)
                 reset(train)
-            explore_rows(browser, server, args, row)
+            if args.only != "start":
+                explore_rows(browser, server, args, row)
             if args.only is None:
                 train_rows(train, server, args, row)
         except PlaywrightTimeout as exc:
