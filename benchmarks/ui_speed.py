@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # browser_support's pytest fixtures import ci_support by its bare name
 
+import procstat  # noqa: E402
 from tests.browser_support import (INSTALL_HINT, AppServer, by_key, launch_browser, metric_value,  # noqa: E402
                                    step_value, wait_for_app_idle, wait_until)
 
@@ -119,8 +120,7 @@ def _ticks(pids) -> int:
     total = 0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += procstat.cpu_ticks(pid)
         except OSError:
             pass
     return total
@@ -439,9 +439,9 @@ def main() -> None:
     parser.add_argument("--ray", action="store_true",
                         help="also Start on Ray (GAN_LAB_ENGINE=ray against a local head this run starts and stops), "
                              "pressed 5 s after the Train page opened, and its training rate")
-    parser.add_argument("--only", choices=["explore", "slider", "start", "charts"],
+    parser.add_argument("--only", choices=["explore", "slider", "start", "train", "charts"],
                         help="explore: only Explore's slider latency and instant mode for every model (about two "
-                             "minutes); slider: only the server-mode slider; start: only Start pressed the moment the page renders; charts: only one live chart redraw's payload, Vega-Lite vs appended (no browser)")
+                             "minutes); slider: only the server-mode slider; train: only the Train page rows (warm Start, page-open training vs the CLI); start: only Start pressed the moment the page renders; charts: only one live chart redraw's payload, Vega-Lite vs appended (no browser)")
     args = parser.parse_args()
     if args.quick:
         for name, value in QUICK.items():
@@ -474,15 +474,15 @@ def main() -> None:
                 row("`streamlit run` -> first page rendered (app vs one-slider page)",
                     f"{app_s:.1f} s vs {trivial_s:.1f} s (+{app_s - trivial_s:.1f} s)", "<= +1.5 s",
                     app_s - trivial_s <= 1.5)
-            if args.only not in ("explore", "slider"):
+            if args.only not in ("explore", "slider", "train"):
                 with CpuSplit(server) as split:
                     cold = click_start_to_first_loss_point(train)  # at once: the warm spare is still warming
                 row(f"Start pressed the moment the page renders ({app_s:.1f} s after `streamlit run`) -> first loss "
                     f"point (CPU {split})", f"{cold:.1f} s", "<= 6 s", cold <= 6)
                 reset(train)
-            if args.only != "start":
+            if args.only not in ("start", "train"):
                 explore_rows(browser, server, args, row)
-            if args.only is None:
+            if args.only in (None, "train"):
                 train_rows(train, server, args, row)
         except PlaywrightTimeout as exc:
             print(f"ui_speed: a page did not respond in time ({exc}); server log:\n{server.log_tail()}",
