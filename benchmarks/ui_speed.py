@@ -182,16 +182,15 @@ class CpuSplit:
 
 
 def wait_engine_settled(server: AppServer, timeout: float = 90.0) -> float:
-    """Wait until the engine's workers have finished warming (under 10% of a core over a second); seconds waited.
+    """Wait until the engine's workers have finished warming (under 10% of a core for 3 s); seconds waited.
 
     A server that has just started is still importing TensorFlow and tracing in its spare and inference workers
     (about 15 CPU-seconds); a slider timed then measures that start-up on two cores, not the slider."""
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
+    began, quiet = time.monotonic(), 0
+    while time.monotonic() - began < timeout and quiet < 3:  # three quiet seconds in a row: not between two phases
         with CpuSplit(server) as split:
             time.sleep(1.0)
-        if split.percent["worker"] < 10:
-            break
+        quiet = quiet + 1 if split.percent["worker"] < 10 else 0
     return time.monotonic() - began
 
 
