@@ -387,11 +387,20 @@ class VAE(Autoencoder):
     def _tracker_names(self):
         return ("loss", "recon_loss", "kl_loss")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Steps trained before this optimizer's first update (a resumed run's Adam starts again at 0).
+        self.steps_before = tf.Variable(0, dtype=tf.int64, trainable=False, name="steps_before")
+
+    def continue_at(self, step: int) -> None:
+        """Continue the KL warm-up at `step` (the trainer calls this when a run resumes)."""
+        self.steps_before.assign(int(step) - int(self.optimizer.iterations.numpy()))
+
     def kl_weight(self):
         """The KL term's weight at the current update."""
         if self.config.kl_warmup_steps == 0:
             return tf.constant(self.config.kl_weight, tf.float32)
-        done = tf.cast(self.optimizer.iterations + 1, tf.float32)
+        done = tf.cast(tf.cast(self.optimizer.iterations, tf.int64) + self.steps_before + 1, tf.float32)
         return self.config.kl_weight * tf.minimum(1.0, done / float(self.config.kl_warmup_steps))
 
     def _code(self, images):

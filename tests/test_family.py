@@ -87,6 +87,14 @@ def test_kl_warmup_ramps_the_kl_weight_linearly_over_its_steps(labelled):
     assert logs["loss"] == pytest.approx(logs["recon_loss"] + 2.0 * logs["kl_loss"], rel=1e-5)
 
 
+def test_a_resumed_vae_continues_its_kl_warmup_where_it_stopped(labelled):
+    # A resumed run's optimizer starts again at 0; the ramp must not (a restarted ramp would drop the KL weight).
+    run = create_run(FAMILY["vae"].replace(kl_warmup_steps=4), labelled, start_step=2)
+    assert float(run.model.kl_weight()) == pytest.approx(0.75)  # update 3 of 4
+    run.trainer.start_at(8)
+    assert float(run.model.kl_weight()) == pytest.approx(1.0)
+
+
 def test_gaussian_likelihood_is_the_nll_at_the_best_shared_variance():
     rng = np.random.default_rng(0)
     images, recon = rng.random((3, 28, 28), np.float32), rng.random((3, 28, 28), np.float32)
