@@ -1,27 +1,12 @@
-"""GAN Lab: the front door. Page config and navigation only; each page lives in ui/."""
+"""GAN Lab's server: `streamlit run app.py` serves the pages of main.py and starts the engine with the server.
+
+The lifespan below begins warming the engine (the spare trainer: TensorFlow imported, the default recipe built
+and traced) the moment the server starts, so a visitor who presses Start as soon as the page appears waits only
+for what is still not ready, not for the whole start-up. Pages and navigation live in main.py.
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="GAN Lab", page_icon=":material/draw:", layout="wide")
+from ui.server_start import lifespan
 
-# A live-view link (`?watch=<token>`, presenter mode) gets the read-only viewer pages and nothing else.
-from ui.presenter import viewer_navigation  # noqa: E402
-
-viewer = viewer_navigation()
-if viewer is not None:
-    viewer.run()
-    st.stop()
-
-# Everyone else: this browser's run (a reload or a second tab finds it again; see ui/state.py).
-from ui import state  # noqa: E402
-
-state.attach_browser()
-
-pages = st.navigation([
-    st.Page("ui/train_page.py", title="Train", icon=":material/model_training:", default=True),
-    st.Page("ui/explore_page.py", title="Explore", icon=":material/explore:", url_path="explore"),
-    st.Page("ui/model_page.py", title="Model", icon=":material/account_tree:", url_path="model"),
-    st.Page("ui/compare_page.py", title="Compare", icon=":material/compare:", url_path="compare"),
-    st.Page("ui/playground_page.py", title="Playground", icon=":material/scatter_plot:", url_path="playground"),
-])
-pages.run()
+app = st.App("main.py", lifespan=lifespan)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # browser_support imports its neighbours (ci_support) by name
 
 from tests.browser_support import AppServer, by_key, launch_browser, wait_for_app_idle, wait_until  # noqa: E402
+from procstat import load_average  # noqa: E402
 
 # (action, weight): enough Resume and Start that runs train between the disruptions.
 ACTIONS = (("look", 3), ("start", 2), ("pause", 2), ("resume", 3), ("step", 2), ("reset", 1), ("close", 1),
@@ -36,10 +37,6 @@ IDLE_MS = 20_000
 # failed). Anything else in an error box counts as a failure.
 EXPECTED_ERRORS = ("Training process ended", "training slots", "Cannot start the training", "Press Reset",
                    "Press Resume", "could not start")
-
-
-def _loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _workers(server: AppServer) -> list[int]:
@@ -236,7 +233,7 @@ def browser_chaos(args) -> int:
     recovery = tempfile.mkdtemp(prefix="chaos-recovery-")
     env = {"GAN_LAB_BROWSER_GRACE_S": str(args.grace), "GAN_LAB_MAX_TRAINERS": str(args.max_trainers),
            "GAN_LAB_RECOVERY_DIR": recovery}
-    print(f"load average at the start: {_loadavg()}", flush=True)
+    print(f"load average at the start: {load_average()}", flush=True)
     server = AppServer(port=args.port, env=env).start(timeout=180)
     rng = random.Random(args.seed)
     try:
@@ -268,7 +265,7 @@ def browser_chaos(args) -> int:
                     report.notes.append(f"{tab.name} {action}: {type(exc).__name__}: {str(exc)[:120]}")
                 time.sleep(rng.uniform(0.2, 1.0))
             chaos_s = time.monotonic() - began
-            load_end = _loadavg()
+            load_end = load_average()
 
             for tab in tabs:  # a last look and a last history from every tab, then every tab closes for good
                 if tab.page is None:

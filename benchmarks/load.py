@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_support import AppServer, by_key, launch_browser, step_value, wait_until  # noqa: E402
+from procstat import cpu_seconds  # noqa: E402  (what the viewers cost the server, whatever the load)
 
 CAP_TEXT = "training slots of this server are in use"
 
@@ -160,12 +161,6 @@ def measure_steps(page, seconds: float) -> float:
     end_step = step_value(page)
     wait_until(lambda: step_value(page) != end_step, timeout=5, interval=0.05)
     return (step_value(page) - start_step) / (time.monotonic() - start)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used (from /proc): what the viewers cost the server, whatever the load."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> list[float]:

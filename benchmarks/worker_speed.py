@@ -35,20 +35,16 @@ sys.path.insert(0, str(ROOT))
 
 from gan_core.config import GANConfig  # noqa: E402
 from gan_core.engine import EngineOptions, LabEngine  # noqa: E402
+from procstat import load_average  # noqa: E402
+import procstat  # noqa: E402
 
-HERTZ = os.sysconf("SC_CLK_TCK")
 STEP_PATTERN = re.compile(rb"step (\d+)/")
 CLI_CHUNK = 500  # the CLI's steps per chunk (gan_core.__main__: min(500, --checkpoint-every))
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of the process (all its threads) and its waited-for children, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in fields[11:15]) / HERTZ
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return procstat.cpu_seconds(pid, children=True)
 
 
 def cli_round(steps: int) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class DigitJudge:
 
     def __init__(self, model: keras.Model):
         self.model = model
+        self.fingerprint: str | None = None  # the weights file's SHA-256 when loaded from one: keys cached statistics
         self.feature_model = keras.Model(model.inputs, model.get_layer(FEATURES_LAYER).output)
         both = keras.Model(model.inputs, [model.get_layer(FEATURES_LAYER).output, model.get_layer("logits").output])
         self._logits = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
@@ -81,7 +83,9 @@ class DigitJudge:
                                     f"'python -m gan_core train-classifier'.")
         model = build_classifier()
         model.load_weights(weights)
-        return cls(model)
+        judge = cls(model)
+        judge.fingerprint = hashlib.sha256(weights.read_bytes()).hexdigest()
+        return judge
 
 
 def read_report(folder: str | Path) -> dict:

@@ -10,9 +10,12 @@ running, the next hand-over simply replaces the pending weights.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 import keras
@@ -160,15 +163,7 @@ class LiveQuality:
     def _prepare_reference(self) -> tuple:
         """(sampler, reference mean and covariance, the real-vs-real floor, the real features for precision)."""
         sampler = self.make_sampler()
-        real_features = self.judge.features(self.real_images)
-        real_mean, real_cov = metrics.feature_statistics(real_features)
-        rng = np.random.default_rng(0)
-        # Floor: n real digits against the rest, the same sizes as the live comparison.
-        order = rng.permutation(len(real_features))
-        held, rest = real_features[order[:self.n]], real_features[order[self.n:]]
-        floor = metrics.frechet_distance(held, rest)
-        pr_real = real_features[order[self.n:2 * self.n]] if len(order) >= 2 * self.n else rest[:self.n]
-        return sampler, real_mean, real_cov, floor, pr_real
+        return (sampler, *reference_statistics(self.judge, self.real_images, self.n))
 
     def _score(self, step: int, weights: list[np.ndarray], sampler, real_mean, real_cov, floor, pr_real):
         """(the row of scores, the class shares) of the weights of `step`; (None, None) when scoring failed."""
@@ -192,6 +187,56 @@ class LiveQuality:
             LOG.exception("live quality: evaluating the samples of step %d failed", step)
             self._error = EVALUATION_FAILED.format(step=step, next_step=self._next_step)
             return None, None
+
+
+def reference_cache_dir() -> Path:
+    """Where reference statistics are kept between workers: GAN_LAB_CACHE_DIR, else ~/.cache/gan-lab."""
+    configured = os.environ.get("GAN_LAB_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gan-lab"
+
+
+def reference_statistics(judge, real_images: np.ndarray, n: int) -> tuple:
+    """(mean, covariance, real-vs-real floor, real features for precision) of the reference digits.
+
+    Every reference image goes through the classifier: several CPU-seconds that every trainer worker (each run,
+    each warm spare) would otherwise pay again for the same numbers. So they are kept on disk, keyed by the
+    classifier's weights, the reference images and n, and computed only when no file matches; a file that
+    cannot be read or written only costs the computation."""
+    fingerprint = getattr(judge, "fingerprint", None)
+    path = None
+    if fingerprint:
+        key = hashlib.sha256(f"{fingerprint}:{n}:{real_images.shape}:".encode() + real_images.tobytes()).hexdigest()
+        path = reference_cache_dir() / f"reference-{key[:32]}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as kept:
+                return kept["mean"], kept["cov"], float(kept["floor"]), kept["pr_real"]
+        except (OSError, KeyError, ValueError):
+            pass  # none yet (or unreadable): compute it below
+    statistics = _compute_reference_statistics(judge, real_images, n)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp.npz")
+            mean, cov, floor, pr_real = statistics
+            np.savez(partial, mean=mean, cov=cov, floor=np.float64(floor), pr_real=pr_real)
+            os.replace(partial, path)  # whole or absent: two workers writing at once both write the same numbers
+        except OSError:
+            LOG.warning("live quality: could not keep the reference statistics in %s", path.parent, exc_info=True)
+    return statistics
+
+
+def _compute_reference_statistics(judge, real_images: np.ndarray, n: int) -> tuple:
+    real_features = judge.features(real_images)
+    real_mean, real_cov = metrics.feature_statistics(real_features)
+    rng = np.random.default_rng(0)
+    # Floor: n real digits against the rest, the same sizes as the live comparison.
+    order = rng.permutation(len(real_features))
+    held, rest = real_features[order[:n]], real_features[order[n:]]
+    floor = metrics.frechet_distance(held, rest)
+    pr_real = real_features[order[n:2 * n]] if len(order) >= 2 * n else rest[:n]
+    return real_mean, real_cov, floor, pr_real
 
 
 @functools.lru_cache(maxsize=1)

@@ -45,6 +45,7 @@ from gan_core.timeline import TimelineRecorder
 
 LIVE_RATE_FIELDS = ("g_learning_rate", "d_learning_rate")  # changed on a live run without a rebuild
 BETWEEN_CHUNKS_TIMEOUT_S = 30.0
+SPARE_IDLE_BEFORE_QUALITY_S = 5.0  # a traced spare left alone this long prepares live quality's reference too
 
 
 class SnapshotMissing(RuntimeError):
@@ -96,9 +97,22 @@ class RunService:
         quality_note = self._attach_quality(run, options)
         if trace:
             self._trace(run)
-            if run.live_quality is not None:  # a spare: the scorer's reference statistics too, before any Start
-                run.live_quality.warm()
+            if run.live_quality is not None:
+                self._warm_quality_when_idle(run)
         return run, quality_note
+
+    def _warm_quality_when_idle(self, run) -> None:
+        """A spare: the scorer's reference statistics too, before any Start, but only once the spare has sat idle
+        for SPARE_IDLE_BEFORE_QUALITY_S. They cost several CPU-seconds; a Start pressed while the spare is still
+        warming must not find them competing with its first chunks (its run then prepares them at its first
+        scoring, as a run built on Start does)."""
+        def warm_if_still_idle():
+            if self.run is None:
+                run.live_quality.warm()
+
+        timer = threading.Timer(SPARE_IDLE_BEFORE_QUALITY_S, warm_if_still_idle)
+        timer.daemon = True
+        timer.start()
 
     def _attach_quality(self, run, options: dict) -> str:
         if not options.get("judge_dir") or not options.get("quality_every"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Live quality's reference statistics are kept between workers (gan_core.monitor); tests keep theirs out of ~/.cache.
+os.environ.setdefault("GAN_LAB_CACHE_DIR", tempfile.mkdtemp(prefix="gan-lab-test-cache-"))
 
 
 @pytest.fixture(scope="session", autouse=True)

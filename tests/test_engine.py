@@ -499,3 +499,16 @@ def test_a_spare_warms_beside_training_only_where_the_cores_go_round(monkeypatch
         assert pool.spare_fits_beside_training()
     finally:
         pool.close_all()
+
+
+
+def test_a_worker_goes_without_the_optional_packages_keras_would_import(engine):
+    """gan_core.worker keeps pandas and matplotlib out (about a second of every worker's start; Keras imports them
+    when installed, and mlxtend installs them): a worker that has trained has neither library mapped."""
+    run = engine.create_run(TINY)
+    run.step(1)
+    assert run.wait_for_step(10, timeout=START_S)
+    mapped = Path(f"/proc/{run.worker.pid}/maps").read_text()
+    assert "/tensorflow/" in mapped  # the check can see a package's shared libraries
+    assert "/pandas/" not in mapped and "/matplotlib/" not in mapped
+    run.discard()

@@ -49,7 +49,7 @@ def explore(monkeypatch, shipped_root, tmp_path):
     monkeypatch.setattr(state, "JUDGE_DIR", shipped_root)
     monkeypatch.setattr(catalog, "PRETRAINED_ROOT", shipped_root)
     monkeypatch.setattr(catalog, "QUALITY_FILE", tmp_path / "quality.json")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=90)
     at.run()
     at.switch_page(EXPLORE).run()
     assert not at.exception, at.exception

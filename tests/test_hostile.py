@@ -278,7 +278,7 @@ def test_a_viewers_explore_page_drops_the_live_view_token_from_its_address(monke
     from ui import state
 
     monkeypatch.setattr(state, "engine", lambda: types.SimpleNamespace(watch=lambda token: None))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=60)
     at.query_params["watch"] = "t" * 43
     at.run()
     assert at.query_params.get("watch")  # the live view keeps the link the presenter shared

@@ -90,6 +90,31 @@ def test_warm_prepares_the_reference_statistics_before_the_first_scoring(real, j
     assert counting.reference_images == 1200  # the scoring used the prepared statistics, not a second pass
 
 
+
+def test_reference_statistics_are_kept_on_disk_for_the_next_worker(real, judge, tmp_path, monkeypatch):
+    """A second scorer (another worker, same classifier, same reference digits) reads them back instead of
+    passing every reference digit through the classifier again; a damaged file is computed afresh."""
+    from gan_core import monitor
+
+    monkeypatch.setenv("GAN_LAB_CACHE_DIR", str(tmp_path))
+    reference = real.images[:1200]
+    first, second, third = (_CountingJudge(judge) for _ in range(3))
+    for counting in (first, second, third):
+        counting.fingerprint = judge.fingerprint
+    assert judge.fingerprint and len(judge.fingerprint) == 64  # DigitJudge.load hashes the weights file
+    computed = monitor.reference_statistics(first, reference, 200)
+    [path] = tmp_path.glob("reference-*.npz")
+    assert first.reference_images == 1200
+    kept = monitor.reference_statistics(second, reference, 200)
+    assert second.reference_images == 0  # read back, not recomputed
+    for a, b in zip(computed, kept):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert monitor.reference_statistics(second, reference[:1000], 200)[2] != computed[2]  # other digits: computed
+    assert second.reference_images == 1000
+    path.write_bytes(b"not a numpy file")
+    again = monitor.reference_statistics(third, reference, 200)
+    assert third.reference_images == 1200 and again[2] == computed[2]
+
 def test_discriminator_view_probe_lands_in_snapshot(real):
     config = GANConfig(hidden_units=16, batch_size=32, steps_per_call=5)
     run = create_run(config, Dataset("real", real.images[:500], real.labels[:500]), chunk_steps=10)

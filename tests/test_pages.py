@@ -71,7 +71,7 @@ def _patch_state(monkeypatch, tiny_weights) -> None:
 
 
 def _new_session() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=TIMEOUT_S)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -403,7 +403,7 @@ def test_wgan_gp_shows_critic_steps_penalty_and_raw_scores(lab):
     at = lab
     at.selectbox(key="train_loss").set_value("wgan_gp").run()
     assert at.number_input(key="train_d_steps").value == 5 and at.number_input(key="train_gp_weight")
-    assert at.number_input(key="train_g_lr").value == pytest.approx(1e-4)
+    assert at.number_input(key="train_g_lr").value == pytest.approx(1e-3)  # the dense networks' WGAN-GP rate
     with pytest.raises(KeyError):
         at.number_input(key="train_r1_gamma")
     at.button(key="train_step").click().run()
@@ -699,7 +699,7 @@ def test_no_page_loads_tensorflow_into_the_page_process(tmp_path):
     """Every page, every explore tab (instant mode too), a run trained and stepped: TensorFlow stays in the
     workers. A fresh interpreter, so imports made by the other tests in this process cannot hide a leak."""
     script = tmp_path / "every_page.py"
-    script.write_text(textwrap.dedent(NO_TENSORFLOW_SCRIPT.format(root=str(ROOT), app=str(ROOT / "app.py"),
+    script.write_text(textwrap.dedent(NO_TENSORFLOW_SCRIPT.format(root=str(ROOT), app=str(ROOT / "main.py"),
                                                                   component=INSTANT_COMPONENT)))
     env = {name: value for name, value in os.environ.items() if name != "GAN_LAB_PRETRAINED"}
     result = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -65,7 +65,7 @@ def lab(monkeypatch, shipped_root, tmp_path):
     monkeypatch.setattr(catalog, "QUALITY_FILE", tmp_path / "quality.json")
     monkeypatch.setattr(state, "JUDGE_DIR", shipped_root)  # the tiny judge, used by the engine's inference worker
     monkeypatch.setattr(catalog, "LIVE_SAMPLES", 16)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=TIMEOUT_S)
     at.run()
     return at
 
@@ -187,7 +187,7 @@ def test_explore_a_projected_drawing_is_where_every_view_starts_and_the_link_reo
     moved = at.session_state["explore_z"].copy()
     assert "z" in link and "seed" not in link
 
-    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    fresh = AppTest.from_file(str(ROOT / "main.py"), default_timeout=TIMEOUT_S)
     fresh.query_params.update(link)
     fresh.run()
     fresh.switch_page(EXPLORE).run()

@@ -18,7 +18,7 @@ COMPONENT = "gan_lab_playground"
 
 @pytest.fixture
 def at():
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app = AppTest.from_file(str(ROOT / "main.py"), default_timeout=60)
     app.run()
     app.switch_page(PAGE).run()
     assert not app.exception, app.exception
@@ -93,7 +93,7 @@ def test_drawn_points_come_back_and_are_kept(at):
 def test_the_page_process_never_loads_tensorflow():
     script = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
               "from streamlit.testing.v1 import AppTest\n"
-              f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=60); at.run()\n"
+              f"at = AppTest.from_file({str(ROOT / 'main.py')!r}, default_timeout=60); at.run()\n"
               f"at.switch_page({PAGE!r}).run(); assert not at.exception, at.exception\n"
               "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=ROOT)
@@ -147,7 +147,7 @@ def test_sharing_the_playground_lets_a_viewer_watch_the_step_advance(at, light_e
     token = link.split("?watch=")[1]
     assert len(token) >= 32 and _sent(at)["publish"] is True  # the component now publishes its state
 
-    viewer = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    viewer = AppTest.from_file(str(ROOT / "main.py"), default_timeout=60)
     viewer.query_params[presenter.WATCH_PARAM] = token
     viewer.run()
     assert not viewer.exception, viewer.exception

@@ -100,7 +100,7 @@ def app(monkeypatch, tiny_weights):
     monkeypatch.setattr(state, "cookie_secret", lambda: cookie["secret"])
 
     def session() -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=120)
         at.run()
         assert not at.exception, at.exception
         return at

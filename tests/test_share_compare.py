@@ -165,7 +165,7 @@ def patched(monkeypatch, tiny_weights):
 
 
 def _open(opened: list, page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=TIMEOUT_S)
     at.query_params.update(query or {})
     at.run()  # the default page first, as a browser would
     at.switch_page(page).run()
@@ -191,7 +191,11 @@ def test_a_link_reopens_the_same_digit_in_a_fresh_session(patched):
     link = dict(at.query_params)
     assert link["model"] == "gan" and link["seed"] == "5" and link["z"].startswith("0_") and "2_" in link["z"]
     assert len(link["z"]) < 12 * 12 and "view" not in link and "mode" not in link
+    assert not at.code and not at.get("download_button")  # closed, "Link and downloads" draws nothing
+    at.session_state["explore_share"] = True  # the user opens it
+    at.run()
     assert "model=gan" in at.code[0].value and "seed=5" in at.code[0].value  # the link to copy
+    assert dict(at.query_params) == link
     z, digit = at.session_state["explore_z"].copy(), _digit_url(at)
 
     fresh = _open(patched, EXPLORE_PAGE, link)
@@ -247,6 +251,8 @@ def _download(at, media, key: str) -> bytes:
 
 def test_downloads_are_the_digit_on_screen_and_its_z(patched, media):
     at = _open(patched, EXPLORE_PAGE, {"seed": "3", "z": "4_-1.25"})
+    at.session_state["explore_share"] = True  # "Link and downloads" opened
+    at.run()
     png = Image.open(io.BytesIO(_download(at, media, "explore_download_png")))
     assert png.format == "PNG" and png.size == (280, 280)
     url = _digit_url(at)

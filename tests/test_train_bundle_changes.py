@@ -33,7 +33,7 @@ def lab(monkeypatch, tmp_path):
         return config.replace(model="cgan") if run is None and config is not None else config
 
     monkeypatch.setattr(train_extras, "bundle_ui", bundle_ui)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=120)
     at.run()
     yield at
     if state.RUN_KEY in at.session_state:

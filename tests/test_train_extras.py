@@ -58,7 +58,7 @@ def lab(monkeypatch, tiny_weights, tmp_path):
     monkeypatch.setattr(state, "DIRECTION_SAMPLES", 500)
     monkeypatch.setattr(state, "JUDGE_DIR", tmp_path / "no-judge")  # live quality off: nothing to wait for
     monkeypatch.delenv("GAN_LAB_DATA_ROOT", raising=False)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=TIMEOUT_S)
     at.run()
     assert not at.exception, at.exception
     yield at

@@ -27,7 +27,7 @@ def test_the_live_view_draws_the_same_slots_before_and_after_sharing_stops(monke
     shared = types.SimpleNamespace(config=GANConfig(hidden_units=16, latent_dim=8), ended="", run_id="r" * 32,
                                    view=RunView, quality_note="")
     monkeypatch.setattr(presenter, "watched", lambda: shared)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=60)
     at.query_params[presenter.WATCH_PARAM] = "t" * 32
     at.run()
     assert not at.exception, at.exception

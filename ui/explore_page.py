@@ -216,8 +216,12 @@ def link_url(params: dict[str, str]) -> str:
 
 def share_ui(loaded: state.LoadedModel, png: bytes) -> None:
     """The link to this very digit, and the digit (its PNG as shown) and its z to download."""
-    url = link_url(write_link(loaded))
-    with st.expander("Link and downloads", icon=":material/share:"):
+    url = link_url(write_link(loaded))  # the address bar follows every move, open or not
+    # Drawn only while open: closed, a slider move sends no link and no download buttons (a fifth of its cost in
+    # the browser); opening it reruns this fragment, so what it shows is always the digit on screen.
+    with st.expander("Link and downloads", icon=":material/share:", key="explore_share", on_change="rerun") as box:
+        if not box.open:
+            return
         st.code(url, language=None, wrap_lines=True)
         st.caption("Copy it with the button at the code's top right: the link reopens this digit (model, seed, "
                    "moved sliders, view, rendering" + (", digit" if loaded.config.model == "cgan" else "") + ")." +

@@ -80,7 +80,7 @@ def _engine(spare_config_json: str, chunk_steps: int, judge_dir: str, direction_
 
 
 def engine() -> LabEngine:
-    """The server's engine; made (and its warm spare started) by the first page any visitor opens."""
+    """The server's engine; made (and its warm spare started) when the server starts, else by the first page."""
     judge = str(JUDGE_DIR) if (Path(JUDGE_DIR) / "classifier.weights.h5").is_file() else ""
     return _engine(BASE_CONFIG.to_json(), CHUNK_STEPS, judge, DIRECTION_SAMPLES)
 
@@ -179,8 +179,8 @@ def attach_browser() -> None:
 
     The secret goes only to this browser's own cookie (the component's data), never into the page's text.
     """
-    # Streamlit runs no code of ours when the server starts, so the server's first script run (whatever page)
-    # makes the engine, first thing: its warm spare starts loading TensorFlow before any page draws.
+    # `streamlit run app.py` made the engine when the server started (ui/server_start.py); wherever the pages run
+    # without that start-up (AppTest, a bare `streamlit run main.py`), the first script run makes it, first thing.
     engine()
     entry = _browser_entry()
     if entry.run is not None and st.session_state.get(RUN_KEY) is not entry.run:

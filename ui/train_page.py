@@ -287,8 +287,8 @@ def _what_start_waits_for() -> str:
     if status["spare"] and not status["warming"]:
         return "a warm trainer (TensorFlow loaded, the default recipe traced) takes this run"
     if status["spare"] or status["warming"]:
-        return ("the trainer is still loading TensorFlow, then builds and traces the recipe; it began when the "
-                "server's first page opened")
+        return ("the waiting trainer is still loading TensorFlow, then builds and traces the recipe (it began "
+                "before this Start: when the server started, or when the last run ended)")
     return "a new trainer process loads TensorFlow, then builds and traces the recipe"
 
 
