@@ -33,8 +33,8 @@ for name in "${names[@]}"; do
     [ -f "$folder/eval.json" ] || [ ! -d "$folder" ] || "$PY" -m gan_core evaluate --weights "$folder" --n 10000 --json "$folder/eval.json" > /dev/null
   done
 done
-echo "| candidate | flags | $(for s in $AT; do printf 'FID / floor at %s | ' "$s"; done)classes | KL |"
-echo "|---|---|$(for s in $AT; do printf -- '---|'; done)---|---|"
+echo "| candidate | flags | $(for s in $AT; do printf 'FID / floor at %s | ' "$s"; done)classes | KL | precision | recall |"
+echo "|---|---|$(for s in $AT; do printf -- '---|'; done)---|---|---|---|"
 for name in "${names[@]}"; do
   "$PY" - "$name" "${FLAGS[$name]}" $AT <<'PY'
 import json, sys
@@ -43,7 +43,9 @@ from pathlib import Path
 files = [Path(f"runs/vae-sweep-{name}/checkpoints/step-{int(s):08d}/eval.json") for s in steps]
 reports = [json.loads(f.read_text()) if f.is_file() else None for f in files]  # None: that checkpoint is gone
 last = next((r for r in reversed(reports) if r), None)
-tail = f"{last['generated']['classes_covered']} | {last['generated']['kl_to_uniform']:.3f}" if last else "- | -"
+row = last["generated"] if last else None
+tail = (f"{row['classes_covered']} | {row['kl_to_uniform']:.3f} | {row['precision']:.2f} | {row['recall']:.2f}" if row
+        else "- | - | - | -")
 print(f"| {name} | `{flags}` | " + " | ".join(f"{r['fid_ratio']:.1f}" if r else "-" for r in reports) + f" | {tail} |")
 PY
 done
