@@ -14,7 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from gan_core.checkpoints import KEEP_CHECKPOINTS
-from gan_core.config import ARCHITECTURES, GAN_LOSSES, MODELS, GANConfig
+from gan_core.config import ARCHITECTURES, GAN_LOSSES, LIKELIHOODS, MODELS, GANConfig
 from gan_core.limits import MAX_PROJECT_DIGITS
 
 USAGE_ERROR = 2
@@ -26,7 +26,8 @@ MAX_EPOCHS = 1000
 MAX_PROJECT = MAX_PROJECT_DIGITS  # digits one project command takes (gan_core/limits.py)
 MAX_PROJECT_STEPS = 5000  # Adam steps: the loss has long flattened by then
 TOY_MODEL = "toy"  # the 2-D playground's GAN (gan_core.toy); its datasets are gan_core.toy.TOY_DATASETS
-CHOICES = {"loss": GAN_LOSSES, "model": MODELS + (TOY_MODEL,), "architecture": ARCHITECTURES}
+CHOICES = {"loss": GAN_LOSSES, "model": MODELS + (TOY_MODEL,), "architecture": ARCHITECTURES,
+           "likelihood": LIKELIHOODS}
 
 # CLI flag -> config field, for every field that is not spelled the same.
 FLAG_HELP = {
@@ -35,6 +36,8 @@ FLAG_HELP = {
     "g_learning_rate": "generator Adam learning rate", "d_learning_rate": "discriminator Adam learning rate",
     "beta1": "Adam beta1 of both optimizers", "beta2": "Adam beta2 of both optimizers",
     "gp_weight": "WGAN-GP gradient-penalty weight", "kl_weight": "VAE: weight of the KL term",
+    "kl_warmup_steps": "VAE: ramp the KL weight linearly from 0 over this many steps (0 = off)",
+    "likelihood": "ae / vae: the decoder's likelihood, bernoulli or gaussian (one learned variance)",
     "model": "gan, cgan (conditional), ae (autoencoder), vae", "architecture": "dense (documented) or conv (DCGAN)", "d_steps": "discriminator updates per generator update",
     "label_smoothing": "one-sided: real targets become 1 - this", "loss": "generator loss",
     "r1_gamma": "R1 gradient-penalty weight on real images (0 = off)",

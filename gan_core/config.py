@@ -14,6 +14,9 @@ from gan_core import limits
 GAN_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge", "wgan_gp")
 LOGISTIC_LOSSES = ("non_saturating", "minimax")
 MODELS = ("gan", "cgan", "ae", "vae")
+# The decoder's likelihood p(x|z) for ae / vae: Bernoulli per pixel, or a Gaussian whose one shared variance is
+# the batch's mean squared error, its maximum-likelihood value (the sigma-VAE of Rybkin et al. 2021).
+LIKELIHOODS = ("bernoulli", "gaussian")
 ARCHITECTURES = ("dense", "conv")
 NUM_CLASSES = 10
 
@@ -27,6 +30,7 @@ INT_RANGES = {
     "d_steps": (1, 100),
     "r1_every": (1, 1000),
     "steps_per_call": (1, 1000),
+    "kl_warmup_steps": (0, 10_000_000),
     "seed": (0, 100_000_000),  # initializer seeds are seed * 10 + k and must stay within int32
 }
 # Adam's rate in the DCGAN paper and most GAN tutorials: the textbook recipe's, and the conditional GAN's and
@@ -69,6 +73,8 @@ class GANConfig:
     loss: str = "non_saturating"
     gp_weight: float = 10.0  # WGAN-GP only: weight of the gradient penalty (Gulrajani et al. 2017)
     kl_weight: float = 1.0  # VAE only: weight of the KL term of the ELBO
+    kl_warmup_steps: int = 0  # VAE only: the KL weight ramps linearly from 0 to kl_weight over these steps
+    likelihood: str = "bernoulli"  # ae / vae: the decoder's p(x|z), one of LIKELIHOODS
     r1_gamma: float = 1.0  # weight of the zero-centred gradient penalty on real images (Mescheder 2018)
     # Lazy R1 (StyleGAN2): the penalty on one discriminator update in r1_every, weighted r1_every times, so it
     # costs 1/r1_every of its work; 1 = every update.
@@ -145,6 +151,8 @@ class GANConfig:
             out.append(f"kl_weight must be >= 0 (got {self.kl_weight!r})")
         if self.model not in MODELS:
             out.append(f"model must be one of {', '.join(MODELS)} (got {self.model!r})")
+        if self.likelihood not in LIKELIHOODS:
+            out.append(f"likelihood must be one of {', '.join(LIKELIHOODS)} (got {self.likelihood!r})")
         if self.architecture not in ARCHITECTURES:
             out.append(f"architecture must be one of {', '.join(ARCHITECTURES)} (got {self.architecture!r})")
         elif self.architecture == "conv" and self.model != "gan":
@@ -195,7 +203,7 @@ class GANConfig:
         return cls(**{key: value for key, value in data.items() if key in known})
 
     # Fields whose change needs new networks (a rebuild); the others apply live.
-    REBUILD_FIELDS = ("model", "architecture", "kl_weight", "latent_dim", "hidden_units", "image_size", "batch_size", "d_steps", "beta1", "beta2",
+    REBUILD_FIELDS = ("model", "architecture", "kl_weight", "kl_warmup_steps", "likelihood", "latent_dim", "hidden_units", "image_size", "batch_size", "d_steps", "beta1", "beta2",
                       "loss", "gp_weight", "label_smoothing", "r1_gamma", "r1_every", "ema_decay", "steps_per_call", "seed",
                       "dataset")
 

@@ -283,6 +283,18 @@ def reconstruction_loss(images, reconstructions):
     return tf.reduce_mean(tf.reduce_sum(per_pixel, axis=[1, 2]))
 
 
+def gaussian_reconstruction_loss(images, reconstructions):
+    """Gaussian negative log-likelihood with one variance for every pixel, set to its maximum-likelihood value
+    (the batch's mean squared error): D/2 * log(MSE) per image, up to a constant (Rybkin et al. 2021, sigma-VAE).
+    The decoder's output is the mean; the variance balances the KL term without a hand-set weight."""
+    mse = tf.reduce_mean(tf.square(images - reconstructions))
+    pixels = tf.cast(tf.reduce_prod(tf.shape(images)[1:]), tf.float32)
+    return 0.5 * pixels * (tf.math.log(mse + 1e-8) + 1.0 + tf.math.log(2.0 * np.pi))
+
+
+RECONSTRUCTION_LOSSES = {"bernoulli": reconstruction_loss, "gaussian": gaussian_reconstruction_loss}
+
+
 def kl_divergence(mean, log_variance):
     """KL(N(mean, exp(log_variance)) || N(0, I)), summed over latent dims, averaged over the batch."""
     return tf.reduce_mean(-0.5 * tf.reduce_sum(1.0 + log_variance - tf.square(mean) - tf.exp(log_variance), axis=1))
@@ -307,6 +319,7 @@ class Autoencoder(keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self._tracker_names()}
         self._decode_fn = tf.function(lambda z: self.decoder(z, training=False), reduce_retracing=True)
         self._encode_fn = tf.function(lambda x: self._code(x), reduce_retracing=True)
+        self._reconstruction_loss = RECONSTRUCTION_LOSSES[config.likelihood]
 
     def _tracker_names(self):
         return ("recon_loss",)
@@ -330,7 +343,7 @@ class Autoencoder(keras.Model):
         return self.encoder(images, training=False)
 
     def _loss_terms(self, images):
-        recon = reconstruction_loss(images, self.decoder(self.encoder(images, training=True), training=True))
+        recon = self._reconstruction_loss(images, self.decoder(self.encoder(images, training=True), training=True))
         return {"recon_loss": recon}, recon
 
     def train_step(self, data):
@@ -364,13 +377,31 @@ class Autoencoder(keras.Model):
 class VAE(Autoencoder):
     """The same sizes with a Gaussian latent and the reparameterisation trick (Kingma & Welling 2014).
 
-    Loss = reconstruction + kl_weight * KL(q(z|x) || N(0, I)): the negative ELBO when kl_weight is 1.
+    Loss = reconstruction + kl_weight * KL(q(z|x) || N(0, I)): the negative ELBO when kl_weight is 1. With
+    kl_warmup_steps the weight ramps linearly from 0 over the first updates (Bowman et al. 2016; Sonderby et al.
+    2016), counted by the optimizer, so the encoder learns to use its code before the prior pulls it in.
     """
 
     variational = True
 
     def _tracker_names(self):
         return ("loss", "recon_loss", "kl_loss")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Steps trained before this optimizer's first update (a resumed run's Adam starts again at 0).
+        self.steps_before = tf.Variable(0, dtype=tf.int64, trainable=False, name="steps_before")
+
+    def continue_at(self, step: int) -> None:
+        """Continue the KL warm-up at `step` (the trainer calls this when a run resumes)."""
+        self.steps_before.assign(int(step) - int(self.optimizer.iterations.numpy()))
+
+    def kl_weight(self):
+        """The KL term's weight at the current update."""
+        if self.config.kl_warmup_steps == 0:
+            return tf.constant(self.config.kl_weight, tf.float32)
+        done = tf.cast(tf.cast(self.optimizer.iterations, tf.int64) + self.steps_before + 1, tf.float32)
+        return self.config.kl_weight * tf.minimum(1.0, done / float(self.config.kl_warmup_steps))
 
     def _code(self, images):
         mean, _ = tf.split(self.encoder(images, training=False), 2, axis=1)
@@ -380,9 +411,9 @@ class VAE(Autoencoder):
         mean, log_variance = tf.split(self.encoder(images, training=True), 2, axis=1)
         noise = keras.random.normal(tf.shape(mean), seed=self.seed_generator)
         z = mean + tf.exp(0.5 * log_variance) * noise  # reparameterisation: gradients flow through mean, variance
-        recon = reconstruction_loss(images, self.decoder(z, training=True))
+        recon = self._reconstruction_loss(images, self.decoder(z, training=True))
         kl = kl_divergence(mean, log_variance)
-        loss = recon + self.config.kl_weight * kl
+        loss = recon + self.kl_weight() * kl
         return {"loss": loss, "recon_loss": recon, "kl_loss": kl}, loss
 
 

@@ -122,6 +122,7 @@ class Trainer:
         self._wake = threading.Condition(self._lock)
         self._history: dict[str, list[float]] = {"step": [], "time": []}
         self._step = int(start_step)
+        self._continue_model_at(self._step)
         self._status = "idle"
         self._message = ""
         self._samples = None
@@ -289,6 +290,7 @@ class Trainer:
             if self._busy or self._status == "running":
                 raise RuntimeError("start_at is for a trainer that is not training")
             self._step = int(step)
+        self._continue_model_at(self._step)
         if history is not None and len(history.get("step", ())):
             steps = np.asarray(history["step"], np.float64)
             keep = steps <= step
@@ -297,6 +299,11 @@ class Trainer:
             self.restore_history({"step": [], "time": []})
         with self._lock:
             self._last_good_mark = (self._step, len(self._history["step"]), self._elapsed_s)
+
+    def _continue_model_at(self, step: int) -> None:
+        # A model whose loss follows a schedule in steps (the VAE's KL warm-up) continues it at a resumed step.
+        if step and hasattr(self.model, "continue_at"):
+            self.model.continue_at(step)
 
     def probe_functions(self) -> list[Callable[[], object]]:
         return [fn for fn, _ in self._probes.values()]

@@ -62,6 +62,8 @@ def test_config_rejects_bad_values_naming_the_field(change, field):
     ({"latent_dim": "8"}, r"latent_dim must be a whole number"),
     ({"gp_weight": float("nan")}, r"gp_weight must be a finite number"),
     ({"kl_weight": 1e9}, r"kl_weight must be in \[0, 1000\]"),
+    ({"kl_warmup_steps": -1}, r"kl_warmup_steps must be an integer in \[0, 10000000\]"),
+    ({"likelihood": "poisson"}, r"likelihood must be one of bernoulli, gaussian"),
     ({"loss": 3}, r"loss must be a string"),
 ])
 def test_from_dict_refuses_rounding_and_absurd_sizes_naming_the_field_and_range(data, message):

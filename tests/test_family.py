@@ -9,7 +9,7 @@ from gan_core import checkpoints
 from gan_core.config import GANConfig
 from gan_core.data import Dataset, DatasetError
 from gan_core.lab import create_run
-from gan_core.models import VAE, Autoencoder, build_model, kl_divergence
+from gan_core.models import VAE, Autoencoder, build_model, gaussian_reconstruction_loss, kl_divergence
 
 TINY = dict(hidden_units=8, latent_dim=4, batch_size=8, steps_per_call=3)
 FAMILY = {
@@ -60,6 +60,51 @@ def test_vae_kl_matches_closed_form():
     per_row = 0.5 * (np.exp(log_variance) + mean ** 2 - 1.0 - log_variance).sum(axis=1)
     assert float(kl_divergence(mean, log_variance)) == pytest.approx(per_row.mean(), rel=1e-5)
     assert float(kl_divergence(np.zeros((3, 2), np.float32), np.zeros((3, 2), np.float32))) == pytest.approx(0.0)
+
+
+def _first_update(config, images):
+    """loss, recon, KL of one fresh update (the trackers hold exactly that step)."""
+    model = build_model(config)
+    model.reset_metrics()
+    logs = {name: float(value) for name, value in model.train_step(images).items()}
+    return model, logs
+
+
+def test_kl_warmup_ramps_the_kl_weight_linearly_over_its_steps(labelled):
+    images = labelled.images[:8]
+    _, plain = _first_update(FAMILY["vae"], images)
+    assert plain["loss"] == pytest.approx(plain["recon_loss"] + plain["kl_loss"], rel=1e-5)
+    model, first = _first_update(FAMILY["vae"].replace(kl_weight=2.0, kl_warmup_steps=4), images)
+    # Update 1 of 4: a quarter of the weight 2.0.
+    assert first["loss"] == pytest.approx(first["recon_loss"] + 0.5 * first["kl_loss"], rel=1e-5)
+    for _ in range(2):
+        model.train_step(images)
+    assert float(model.kl_weight()) == pytest.approx(2.0)  # update 4 of 4
+    model.train_step(images)
+    model.reset_metrics()
+    logs = {name: float(value) for name, value in model.train_step(images).items()}
+    assert float(model.kl_weight()) == pytest.approx(2.0)  # and it stays there
+    assert logs["loss"] == pytest.approx(logs["recon_loss"] + 2.0 * logs["kl_loss"], rel=1e-5)
+
+
+def test_a_resumed_vae_continues_its_kl_warmup_where_it_stopped(labelled):
+    # A resumed run's optimizer starts again at 0; the ramp must not (a restarted ramp would drop the KL weight).
+    run = create_run(FAMILY["vae"].replace(kl_warmup_steps=4), labelled, start_step=2)
+    assert float(run.model.kl_weight()) == pytest.approx(0.75)  # update 3 of 4
+    run.trainer.start_at(8)
+    assert float(run.model.kl_weight()) == pytest.approx(1.0)
+
+
+def test_gaussian_likelihood_is_the_nll_at_the_best_shared_variance():
+    rng = np.random.default_rng(0)
+    images, recon = rng.random((3, 28, 28), np.float32), rng.random((3, 28, 28), np.float32)
+    variance = np.mean((images - recon) ** 2)
+    nll = 0.5 * ((images - recon) ** 2 / variance + np.log(2 * np.pi * variance)).sum(axis=(1, 2)).mean()
+    assert float(gaussian_reconstruction_loss(images, recon)) == pytest.approx(nll, rel=1e-4)
+    # The config picks the loss: the same first update under each likelihood.
+    _, gaussian = _first_update(FAMILY["vae"].replace(likelihood="gaussian"), images)
+    _, bernoulli = _first_update(FAMILY["vae"], images)
+    assert np.isfinite(gaussian["loss"]) and gaussian["recon_loss"] < 0.5 * bernoulli["recon_loss"]
 
 
 def test_vae_encoding_is_the_mean_and_ae_reconstructs(labelled):
