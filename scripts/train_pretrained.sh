@@ -44,7 +44,8 @@ for name in "${names[@]}"; do
     wgan_gp) train wgan_gp --loss wgan_gp --d-steps 5 --g-learning-rate 1e-3 --d-learning-rate 1e-3 \
                --beta2 0.9 --steps 40000 --checkpoint-every 2500 --keep-checkpoints 0 ;;
     dcgan)   train dcgan --architecture conv --steps 10000
-             resume dcgan --steps 22500 --checkpoint-every 2500 ;;
+             resume dcgan --steps 22500 --checkpoint-every 2500
+             resume dcgan --steps 25000 --checkpoint-every 2500 --keep-checkpoints 0 ;;
     *) echo "unknown name: $name" >&2; exit 2 ;;
   esac
 done
