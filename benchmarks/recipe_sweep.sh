@@ -18,30 +18,11 @@ declare -A FLAGS=(
 )
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(lr2e-4 lr5e-4 lr1e-3 lr5e-4-lazy16)
+# shellcheck source=benchmarks/sweep_lib.sh
+source benchmarks/sweep_lib.sh
 for name in "${names[@]}"; do
   [ -n "${FLAGS[$name]+x}" ] || { echo "unknown candidate: $name" >&2; exit 2; }
-  out="runs/sweep-$name"
-  if [ ! -d "$out/checkpoints" ]; then
-    # shellcheck disable=SC2086
-    "$PY" -m gan_core train --dataset mnist-sample --seed 0 --steps "$STEPS" --checkpoint-every 2500 \
-      --keep-checkpoints 0 --out "$out" ${FLAGS[$name]}
-  fi
-  for step in $AT; do
-    folder=$(printf "%s/checkpoints/step-%08d" "$out" "$step")
-    [ -f "$folder/eval.json" ] || [ ! -d "$folder" ] || "$PY" -m gan_core evaluate --weights "$folder" --n 10000 --json "$folder/eval.json" > /dev/null
-  done
+  # shellcheck disable=SC2086
+  sweep_train_and_score "runs/sweep-$name" 2500 10000 "$AT" ${FLAGS[$name]}
 done
-echo "| candidate | flags | $(for s in $AT; do printf 'FID / floor at %s | ' "$s"; done)classes | KL |"
-echo "|---|---|$(for s in $AT; do printf -- '---|'; done)---|---|"
-for name in "${names[@]}"; do
-  "$PY" - "$name" "${FLAGS[$name]}" $AT <<'PY'
-import json, sys
-name, flags, steps = sys.argv[1], sys.argv[2], sys.argv[3:]
-from pathlib import Path
-files = [Path(f"runs/sweep-{name}/checkpoints/step-{int(s):08d}/eval.json") for s in steps]
-reports = [json.loads(f.read_text()) if f.is_file() else None for f in files]  # None: that checkpoint is gone
-last = reports[-1]["generated"]
-print(f"| {name} | `{flags}` | " + " | ".join(f"{r['fid_ratio']:.1f}" if r else "-" for r in reports)
-      + f" | {last['classes_covered']} | {last['kl_to_uniform']:.3f} |")
-PY
-done
+sweep_table sweep "$AT" "${names[@]}"

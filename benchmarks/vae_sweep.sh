@@ -20,32 +20,11 @@ declare -A FLAGS=(
 )
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(kl1 kl0.5 kl2 warmup5k gaussian)
+# shellcheck source=benchmarks/sweep_lib.sh
+source benchmarks/sweep_lib.sh
 for name in "${names[@]}"; do
   [ -n "${FLAGS[$name]+x}" ] || { echo "unknown candidate: $name" >&2; exit 2; }
-  out="runs/vae-sweep-$name"
-  if [ ! -d "$out/checkpoints" ]; then
-    # shellcheck disable=SC2086
-    "$PY" -m gan_core train --dataset mnist-sample --seed 0 --steps "$STEPS" --checkpoint-every 5000 \
-      --keep-checkpoints 0 --out "$out" $BASE ${FLAGS[$name]}
-  fi
-  for step in $AT; do
-    folder=$(printf "%s/checkpoints/step-%08d" "$out" "$step")
-    [ -f "$folder/eval.json" ] || [ ! -d "$folder" ] || "$PY" -m gan_core evaluate --weights "$folder" --n 10000 --json "$folder/eval.json" > /dev/null
-  done
+  # shellcheck disable=SC2086
+  sweep_train_and_score "runs/vae-sweep-$name" 5000 10000 "$AT" $BASE ${FLAGS[$name]}
 done
-echo "| candidate | flags | $(for s in $AT; do printf 'FID / floor at %s | ' "$s"; done)classes | KL | precision | recall |"
-echo "|---|---|$(for s in $AT; do printf -- '---|'; done)---|---|---|---|"
-for name in "${names[@]}"; do
-  "$PY" - "$name" "${FLAGS[$name]}" $AT <<'PY'
-import json, sys
-name, flags, steps = sys.argv[1], sys.argv[2], sys.argv[3:]
-from pathlib import Path
-files = [Path(f"runs/vae-sweep-{name}/checkpoints/step-{int(s):08d}/eval.json") for s in steps]
-reports = [json.loads(f.read_text()) if f.is_file() else None for f in files]  # None: that checkpoint is gone
-last = next((r for r in reversed(reports) if r), None)
-row = last["generated"] if last else None
-tail = (f"{row['classes_covered']} | {row['kl_to_uniform']:.3f} | {row['precision']:.2f} | {row['recall']:.2f}" if row
-        else "- | - | - | -")
-print(f"| {name} | `{flags}` | " + " | ".join(f"{r['fid_ratio']:.1f}" if r else "-" for r in reports) + f" | {tail} |")
-PY
-done
+sweep_table vae-sweep "$AT" "${names[@]}"

@@ -18,34 +18,13 @@ declare -A FLAGS=(
 )
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(lr5e-4-d5 lr1e-3-d5 lr5e-4-d2)
-run_one() {
-  local name=$1 out="runs/wsweep-$1"
-  if [ ! -d "$out/checkpoints" ]; then
-    # shellcheck disable=SC2086
-    "$PY" -m gan_core train --dataset mnist-sample --seed 0 --steps "$STEPS" --checkpoint-every 500 \
-      --keep-checkpoints 0 --out "$out" $COMMON ${FLAGS[$name]} > "$out.log" 2>&1
-  fi
-  for step in $AT; do
-    folder=$(printf "%s/checkpoints/step-%08d" "$out" "$step")
-    [ -f "$folder/eval.json" ] || [ ! -d "$folder" ] || "$PY" -m gan_core evaluate --weights "$folder" --n "$EVAL_N" --json "$folder/eval.json" > /dev/null
-  done
-}
+# shellcheck source=benchmarks/sweep_lib.sh
+source benchmarks/sweep_lib.sh
 for name in "${names[@]}"; do
   [ -n "${FLAGS[$name]+x}" ] || { echo "unknown candidate: $name" >&2; exit 2; }
-  run_one "$name" &
+  # shellcheck disable=SC2086
+  sweep_train_and_score "runs/wsweep-$name" 500 "$EVAL_N" "$AT" $COMMON ${FLAGS[$name]} > "runs/wsweep-$name.log" 2>&1 &
 done
 wait
-echo "| candidate | flags | $(for s in $AT; do printf 'FID / floor at %s | ' "$s"; done)classes |"
-echo "|---|---|$(for s in $AT; do printf -- '---|'; done)---|"
-for name in "${names[@]}"; do
-  "$PY" - "$name" "$COMMON ${FLAGS[$name]}" $AT <<'PY'
-import json, sys
-from pathlib import Path
-name, flags, steps = sys.argv[1], sys.argv[2], sys.argv[3:]
-files = [Path(f"runs/wsweep-{name}/checkpoints/step-{int(s):08d}/eval.json") for s in steps]
-reports = [json.loads(f.read_text()) if f.is_file() else None for f in files]
-last = next((r for r in reversed(reports) if r), None)
-print(f"| {name} | `{flags}` | " + " | ".join(f"{r['fid_ratio']:.1f}" if r else "-" for r in reports)
-      + f" | {last['generated']['classes_covered'] if last else '-'} |")
-PY
-done
+for name in "${names[@]}"; do FLAGS[$name]="$COMMON ${FLAGS[$name]}"; done
+sweep_table wsweep "$AT" "${names[@]}"
