@@ -476,7 +476,12 @@ def test_explore_page_has_every_control(lab):
         assert at.slider(key=f"explore_z_{i}") and at.slider(key=f"explore_pc_{i}")
     assert at.session_state["explore_z"].shape == (12,)
     assert at.segmented_control(key="explore_view").options == ["Latent sliders", "Interpolate", "Arithmetic"]
-    assert at.get("download_button")  # the digit and its z
+    assert not at.get("download_button")  # "Link and downloads" is drawn only while open
+    at.session_state["explore_share"] = True
+    at.run()
+    assert at.get("download_button") and at.code  # the digit and its z, and the link
+    at.session_state["explore_share"] = False
+    at.run()
 
 
 def test_explore_sliders_move_z_and_the_digit(lab):
