@@ -317,20 +317,28 @@ def resume_training(page) -> None:
 
 
 def cli_steps_per_second(seconds: float) -> tuple[float, float]:
-    """The CLI training the same default recipe on its own for `seconds`: steps/s from its history.csv, and the
-    CPU it used over its whole life (% of one core; start-up included, so a little under its training share)."""
+    """The CLI training the same default recipe on its own for `seconds`: steps/s from its history.csv, and its
+    CPU while it trains (% of one core, read from /proc between 3 s after its "training" line and 1 s before its
+    end: its start-up, one core importing TensorFlow, would otherwise count as training)."""
     import csv
-    import resource
     import subprocess
     import tempfile
 
+    hertz = os.sysconf("SC_CLK_TCK")
     with tempfile.TemporaryDirectory() as out:
-        before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
-        subprocess.run([sys.executable, "-m", "gan_core", "train", "--steps", "1000000", "--max-seconds",
-                        str(seconds), "--out", out, "--checkpoint-every", "1000000"], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - started
-        cpu = 100 * (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall
+        process = subprocess.Popen([sys.executable, "-m", "gan_core", "train", "--steps", "1000000", "--max-seconds",
+                                    str(seconds), "--out", out, "--checkpoint-every", "1000000"], cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in process.stdout:
+            if line.startswith("training "):
+                break
+        time.sleep(3.0)  # past the first call's tracing
+        first_ticks, first_at = _ticks([process.pid]), time.monotonic()
+        time.sleep(max(1.0, seconds - 4.0))
+        cpu = 100 * (_ticks([process.pid]) - first_ticks) / hertz / (time.monotonic() - first_at)
+        process.stdout.read()
+        if process.wait() != 0:
+            raise RuntimeError(f"the CLI run failed (exit {process.returncode})")
         with open(Path(out) / "history.csv") as stream:
             rows = list(csv.DictReader(stream))
     # Skip the first points (tracing); the rest are steady-state steps over training time.
