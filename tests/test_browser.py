@@ -101,6 +101,16 @@ def test_train_page_steps_and_charts_advance_live_then_pause_stops_them(page, se
     assert appends[-1] >= appends[0] + 2, f"the loss chart did not append new points: {appends}"
     assert draws[-1] >= draws[0] + 2, f"the loss chart was redrawn fewer than 2 times: {draws}"
     assert min(ink) > 500, f"the loss chart's canvas is blank: {ink} inked pixels"
+
+    # Between the page's redraws (every few seconds) the curve follows the run through its live feed.
+    def fed_between_redraws() -> bool:
+        read = 'e => [Number(e.dataset.feedAppends || 0), Number(e.dataset.draws), Number(e.dataset.lastStep)]'
+        before = page.locator(LOSS_CHART).first.evaluate(read)
+        time.sleep(0.8)
+        after = page.locator(LOSS_CHART).first.evaluate(read)
+        return after[0] > before[0] and after[2] > before[2] and after[1] == before[1]
+
+    assert wait_until(fed_between_redraws, timeout=30, interval=0), "the loss curve moved only when the page reran"
     assert not page_errors, page_errors
     screenshot(page, "train_running")
     _assert_no_exception(page)

@@ -7,7 +7,10 @@ engine (and its spare) would be made only by the first page a browser runs. No b
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from browser_support import AppServer
@@ -32,6 +35,12 @@ def test_the_server_starts_its_spare_trainer_before_any_page_opens():
         while "trainer" not in _worker_roles(server) and time.monotonic() < deadline:
             time.sleep(0.25)
         assert "trainer" in _worker_roles(server), f"no trainer worker 60 s after start:\n{server.log_tail()}"
+        # The App also serves the Train page's live feed (ui/live_feed.py): an unknown run token is a plain 404.
+        try:
+            urllib.request.urlopen(f"{server.url}/gan-lab/feed/not-a-token?after=0", timeout=10)
+            raise AssertionError("the feed answered an unknown token")
+        except urllib.error.HTTPError as error:
+            assert error.code == 404 and json.loads(error.read()) == {"error": "no such run"}
         assert "Traceback" not in server.log_tail(20_000)
     finally:
         server.stop()

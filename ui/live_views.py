@@ -89,10 +89,10 @@ def _curve_with_text(view: RunView, curve: Curve) -> None:
     words.markdown(curve.text)
 
 
-def _curve_folded(container, view: RunView, curve: Curve) -> None:
+def _curve_folded(container, view: RunView, curve: Curve, feed: str | None = None) -> None:
     """A live curve with its explanation folded under it: the presentation layout."""
     stream_chart(container, curve.key, view.history, curve.names, curve.y_title, curve.references,
-                 labels=curve.labels, token=id(view))
+                 labels=curve.labels, token=id(view), feed=feed)
     container.expander(curve.about).markdown(curve.text)
 
 
@@ -131,21 +131,23 @@ def autoencoder_charts_ui(view: RunView, config: GANConfig) -> None:
         _curve_with_text(view, curve)
 
 
-def presentation_ui(view: RunView, config: GANConfig, probabilities: bool, notes: list[str] = ()) -> None:
+def presentation_ui(view: RunView, config: GANConfig, probabilities: bool, notes: list[str] = (),
+                    feed: str | None = None) -> None:
     """The sample grid and the main curve side by side first, so both are above the fold of a 1024x768 projector;
     the other curves two by two below; every explanation folded into an expander. `notes` (learning-rate
-    changes) are marked under the main curve."""
+    changes) are marked under the main curve. `feed`: the run's live feed (ui/live_feed.py), which the curves
+    then read between reruns."""
     curves = adversarial_curves(view, config, probabilities) if config.is_adversarial else autoencoder_curves(config)
     grid_col, curve_col = st.columns([2, 3])
     if view.samples is not None:
         grid_col.image(_grid_png(view, sample_columns(config)), output_format="PNG", caption=_samples_caption(view, config))
         grid_col.expander("About the samples").markdown(_samples_text(config))
-    _curve_folded(curve_col, view, curves[0])
+    _curve_folded(curve_col, view, curves[0], feed)
     for note in notes:
         curve_col.caption(note)
     for start in range(1, len(curves), 2):
         for column, curve in zip(st.columns(2), curves[start:start + 2]):
-            _curve_folded(column, view, curve)
+            _curve_folded(column, view, curve, feed)
 
 
 def _grid_png(view: RunView, columns: int) -> bytes:

@@ -12,6 +12,10 @@ Decisions, and why:
   "resync"; a remount does that too). Starting over costs one full draw.
 - The vendored uPlot (ui/components/stream_chart/, MIT, its licence beside it) is put in front of our
   component file, as ui/instant.py does with its generator: no build step, no network.
+- A chart given the run's live feed (`feed`, ui/live_feed.py) also fetches the points after its newest step by
+  itself, twice a second, between reruns: the Train page then reruns every few seconds instead of every second
+  (each rerun costs the browser ~65 ms whatever it draws). Python's updates append only the steps the feed has not
+  brought, so the two never draw a point twice.
 - Meaning kept from the Vega-Lite charts: the same series labels and colours, reference lines (equilibria,
   floors) as dashed grey series named in the legend, axis titles, and the values under the cursor in the
   legend (uPlot's live legend, in place of tooltips).
@@ -117,11 +121,12 @@ def _on_resync(key: str) -> None:
 def stream_chart(where, key: str, history: dict, names: list[str], y_title: str,
                  references: list[tuple[float, str]], labels: dict[str, str] | None = None, token: object = None,
                  y_range: tuple[float, float] | None = None, y_zero: bool = False, points: bool = False,
-                 height: int = 230) -> None:
+                 height: int = 230, feed: str | None = None) -> None:
     """Draw the named series of `history` against step in `where`, appending to what this browser already holds.
 
     `key` names the chart (one per chart on a page); `token` names what is drawn (a run): another token starts
-    the chart over. `references` are dashed grey lines (value, label), named in the legend.
+    the chart over. `references` are dashed grey lines (value, label), named in the legend. `feed`: the run's live
+    feed address (ui/live_feed.py); the browser then fetches the new points itself between reruns.
     """
     labels = {**SERIES_LABELS, **(labels or {})}
     present = tuple(name for name in names if name in history and len(history[name]))
@@ -141,6 +146,7 @@ def stream_chart(where, key: str, history: dict, names: list[str], y_title: str,
                        for name in present],
             "references": [{"value": float(value), "label": label} for value, label in references],
             "y_title": y_title, "y_range": list(y_range) if y_range else None, "y_zero": bool(y_zero),
-            "points": bool(points), "height": int(height)}
+            "points": bool(points), "height": int(height), "feed": feed,
+            "names": list(present)}
     with where:
         _component(key=key, data=data, on_resync_change=functools.partial(_on_resync, key))

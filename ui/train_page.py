@@ -13,11 +13,13 @@ import streamlit as st
 from gan_core.config import GAN_LOSSES, LOGISTIC_LOSSES, GANConfig, recommended_config
 from gan_core.data import DATASET_CHOICES
 from gan_core.messages import RunView
-from ui import presenter, state, train_extras
+from ui import live_feed, presenter, state, train_extras
 from ui.live_views import alerts_ui, discriminator_view_ui, presentation_ui, quality_ui, status_ui
 from ui.train_text import AUTOENCODER_LATENTS, INTRO_ADVERSARIAL, INTRO_AUTOENCODER, LOSS_LABELS
 
-LIVE_REFRESH_S = 1.0  # the timer that redraws the live views while the worker trains (measured: benchmarks/ui_speed.py)
+LIVE_REFRESH_S = 3.0  # the timer that redraws the live views (grid, numbers, alerts) while the worker trains; the
+# curves move between these redraws, twice a second, from the run's live feed (ui/live_feed.py): each Streamlit rerun
+# costs the browser ~65 ms whatever it draws, taken from the worker's cores (benchmarks/README.md)
 STARTING_REFRESH_S = 1.0  # while the worker starts: each redraw also waits up to FIRST_POINT_HOLD_S on the server
 FIRST_POINT_HOLD_S = 0.8  # ...for the first point, so it shows the moment it exists without 4 redraws a second
 # (measured: the browser took 30-40% of a core redrawing at 4 Hz while the trainer it waited for needed those cores)
@@ -400,7 +402,7 @@ def live_views(run, drawn: RunView) -> None:
             if view.status not in ("error", "worker_gone", "stopped"):
                 st.info(_waiting_text(view))
             return
-        presentation_ui(view, run.config, probabilities, notes=lr_change_notes(run))
+        presentation_ui(view, run.config, probabilities, notes=lr_change_notes(run), feed=live_feed.feed_url(run))
 
     @st.fragment(run_every=SLOW_REFRESH_S if drawn_busy else None)
     def slow_views() -> None:

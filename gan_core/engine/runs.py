@@ -63,6 +63,7 @@ class RunClient:
         self._describe = describe  # (config) -> network descriptions
         self._on_ended: list[Callable[["RunClient"], None]] = []
         self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()  # the page's fragment and its live feed poll from two threads
         self._lease: Lease | None = None
         self._previous_end: threading.Event | None = None  # the last worker's end (its last snapshot written)
         self._created_in_worker = False  # the run exists in the leased worker (create answered)
@@ -234,7 +235,12 @@ class RunClient:
         return self.poll().status
 
     def poll(self) -> RunView:
-        """Fold the worker's news into `view` and return it; never raises for a dead or starting worker."""
+        """Fold the worker's news into `view` and return it; never raises for a dead or starting worker.
+        Thread-safe: two pollers (the page's redraw and its live feed) never fold the same news twice."""
+        with self._poll_lock:
+            return self._poll()
+
+    def _poll(self) -> RunView:
         view = self.view
         if self.starting:
             view.status, view.busy = "starting", True

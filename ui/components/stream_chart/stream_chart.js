@@ -7,12 +7,64 @@
 // since `prev_seq`, appended. A view that did not draw `prev_seq` (a remount, a lost update) asks Python for the
 // whole curve with trigger "resync" instead of appending to a gap.
 //
+// `feed` (optional): the run's live feed address (ui/live_feed.py). While it is set, one poller per address
+// fetches the points after the newest step held, twice a second while the tab is visible, and appends them to
+// every chart subscribed to it; Python's own updates then only append the steps the feed has not brought.
+//
 // DOM, inside the component's shadow root:
 //   [data-testid="stream-chart"]  root; data-points (points held), data-seq (last update drawn),
-//                                 data-draws (redraws since mount), data-appends (updates appended, not reset)
+//                                 data-draws (redraws since mount), data-appends (updates appended, not reset),
+//                                 data-feed-appends (feed answers that brought new points), data-last-step
 //   canvas                         uPlot's plot; its legend (labels, colours, the values under the cursor) below
 
 const STREAM_VIEWS = new WeakMap();
+const FEED_PERIOD_MS = 500;
+const FEEDS = new Map(); // feed address -> { charts: Set<StreamChart>, timer, inflight }
+
+function feedSubscribe(url, chart) {
+  let feed = FEEDS.get(url);
+  if (!feed) {
+    feed = { charts: new Set(), timer: null, inflight: false };
+    FEEDS.set(url, feed);
+    feed.timer = setInterval(() => feedTick(url, feed), FEED_PERIOD_MS);
+  }
+  feed.charts.add(chart);
+}
+
+function feedUnsubscribe(url, chart) {
+  const feed = FEEDS.get(url);
+  if (!feed) return;
+  feed.charts.delete(chart);
+  if (!feed.charts.size) feedStop(url, feed);
+}
+
+function feedStop(url, feed) {
+  clearInterval(feed.timer);
+  if (FEEDS.get(url) === feed) FEEDS.delete(url);
+}
+
+async function feedTick(url, feed) {
+  if (feed.inflight || document.hidden) return;
+  let after = Infinity;
+  for (const chart of feed.charts) after = Math.min(after, chart.lastStep());
+  if (!Number.isFinite(after)) after = -1;
+  feed.inflight = true;
+  try {
+    const response = await fetch(`${url}?after=${after}`, { cache: "no-store" });
+    if (response.status === 404) {
+      feedStop(url, feed); // the run is gone (Reset, a new session): the page's next rerun says so
+      return;
+    }
+    if (!response.ok) return;
+    const body = await response.json();
+    for (const chart of feed.charts) chart.appendFeed(body);
+    if (!body.busy) feedStop(url, feed); // paused or ended: the page reruns on that change and subscribes again
+  } catch (error) {
+    // a dropped connection: the next tick tries again, and the page's own reruns keep the curve whole
+  } finally {
+    feed.inflight = false;
+  }
+}
 const MAX_HELD_POINTS = 20000; // per chart: past this the older half is thinned by two, so a long run stays cheap
 
 function thinOlderHalf(columns) {
@@ -36,12 +88,55 @@ class StreamChart {
     this.seq = null;
     this.draws = 0;
     this.appends = 0;
+    this.feedAppends = 0;
+    this.feedUrl = null;
+    this.names = [];
+    this.referenceValues = [];
     this.generation = 0;
     this.resizer = new ResizeObserver(() => this.fit());
     this.resizer.observe(this.root);
   }
 
+  lastStep() {
+    const steps = this.columns ? this.columns[0] : null;
+    return steps && steps.length ? steps[steps.length - 1] : -1;
+  }
+
+  follow(url) {
+    if (url === this.feedUrl && (!url || FEEDS.has(url))) return;
+    if (this.feedUrl) feedUnsubscribe(this.feedUrl, this);
+    this.feedUrl = url || null;
+    if (this.feedUrl) feedSubscribe(this.feedUrl, this);
+  }
+
+  appendFeed(body) {
+    if (!this.columns || !this.plot) return;
+    const steps = body.steps || [];
+    const last = this.lastStep();
+    let from = 0;
+    while (from < steps.length && steps[from] <= last) from += 1;
+    if (from >= steps.length) return;
+    this.columns[0].push(...steps.slice(from));
+    this.names.forEach((name, i) => {
+      const values = body.series ? body.series[name] : null;
+      for (let k = from; k < steps.length; k++) this.columns[i + 1].push(values ? values[k] : null);
+    });
+    this.feedAppends += 1;
+    this.redraw();
+  }
+
+  redraw() {
+    if (this.columns[0].length > MAX_HELD_POINTS) this.columns = thinOlderHalf(this.columns);
+    const count = this.columns[0].length;
+    this.plot.setData([...this.columns, ...this.referenceValues.map((value) => new Array(count).fill(value))]);
+    this.root.dataset.points = String(count);
+    this.root.dataset.feedAppends = String(this.feedAppends);
+    this.root.dataset.lastStep = String(this.lastStep());
+  }
+
   update(data, setTriggerValue) {
+    this.names = data.names || [];
+    this.follow(data.feed);
     const layout = JSON.stringify([data.series, data.references.map((r) => r.label), data.y_title, data.y_range,
       data.y_zero, data.points, data.height]);
     if (data.seq === this.seq && layout === this.layout) return; // a rerun with nothing new
@@ -50,11 +145,16 @@ class StreamChart {
       return;
     }
     const referenceValues = data.references.map((r) => r.value);
+    this.referenceValues = referenceValues;
     if (data.reset || !this.columns) {
       this.columns = [data.steps.slice(), ...data.values.map((v) => v.slice())];
     } else {
-      this.columns[0].push(...data.steps);
-      data.values.forEach((values, i) => this.columns[i + 1].push(...values));
+      // Only the steps the live feed has not brought already.
+      const last = this.lastStep();
+      let from = 0;
+      while (from < data.steps.length && data.steps[from] <= last) from += 1;
+      this.columns[0].push(...data.steps.slice(from));
+      data.values.forEach((values, i) => this.columns[i + 1].push(...values.slice(from)));
       this.appends += 1;
     }
     if (this.columns[0].length > MAX_HELD_POINTS) this.columns = thinOlderHalf(this.columns);
@@ -69,6 +169,7 @@ class StreamChart {
     this.seq = data.seq;
     this.draws += 1;
     this.root.dataset.points = String(count);
+    this.root.dataset.lastStep = String(this.lastStep());
     this.root.dataset.seq = String(data.seq);
     this.root.dataset.draws = String(this.draws);
     this.root.dataset.appends = String(this.appends);
@@ -115,6 +216,7 @@ class StreamChart {
   }
 
   destroy() {
+    this.follow(null);
     this.resizer.disconnect();
     if (this.plot) this.plot.destroy();
     this.plot = null;

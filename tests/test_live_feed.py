@@ -1,0 +1,80 @@
+"""The Train page's live feed (ui/live_feed.py): the chart component fetches the points after a step itself.
+
+The route is called here as Starlette calls it (a Request in, a JSONResponse out); tests/test_server_start.py
+checks that app.py serves it, and tests/test_browser.py that the page's curve follows the feed between reruns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+
+import numpy as np
+from starlette.requests import Request
+
+from gan_core.messages import RunView
+from ui import live_feed
+
+
+class FakeRun:
+    """What the feed needs of a RunClient: poll() -> RunView."""
+
+    def __init__(self, steps, status="running", busy=True):
+        self.view = RunView()
+        steps = np.asarray(steps, np.float64)
+        self.view.history = {"step": steps, "time": steps / 100, "d_loss": steps / 1000, "g_loss": -steps / 1000}
+        self.view.status, self.view.busy = status, busy
+        self.view.step = int(steps[-1]) if len(steps) else 0
+        self.view.elapsed_s, self.view.steps_per_second = 12.5, 99.0
+        self.polls = 0
+
+    def poll(self) -> RunView:
+        self.polls += 1
+        return self.view
+
+
+def _get(path: str, query: str = "") -> tuple[int, dict]:
+    token = path.rsplit("/", 1)[-1]
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode(), "headers": [],
+             "path_params": {"token": token}}
+    response = asyncio.run(live_feed.endpoint(Request(scope)))
+    return response.status_code, json.loads(response.body)
+
+
+def test_the_feed_answers_only_the_points_after_the_step_asked_for():
+    run = FakeRun([25, 50, 75, 100])
+    url = live_feed.feed_url(run)
+    assert url == live_feed.feed_url(run)  # one address per run
+    assert url.startswith("/gan-lab/feed/") and len(url.rsplit("/", 1)[-1]) >= 20  # a random token
+
+    status, body = _get(url, "after=50")
+    assert status == 200 and run.polls == 1  # it polled the run: the worker's news, not a stale copy
+    assert body["steps"] == [75.0, 100.0]
+    assert body["series"]["d_loss"] == [0.075, 0.1] and body["series"]["g_loss"] == [-0.075, -0.1]
+    assert "step" not in body["series"] and "time" not in body["series"]
+    assert (body["status"], body["busy"], body["step"], body["steps_per_second"]) == ("running", True, 100, 99.0)
+
+    assert _get(url, "after=100")[1]["steps"] == []  # nothing new
+    assert _get(url)[1]["steps"] == [25.0, 50.0, 75.0, 100.0]  # no `after`: everything
+    assert _get(url, "after=oops")[1]["steps"] == [25.0, 50.0, 75.0, 100.0]  # a bad `after` is treated as none
+    assert _get(url, "after=nan")[1]["steps"] == [25.0, 50.0, 75.0, 100.0]
+
+
+def test_a_gap_in_a_curve_is_null_and_a_long_wait_gets_the_newest_points_only():
+    run = FakeRun(np.arange(1, live_feed.MAX_POINTS + 501) * 5.0)
+    run.view.history["d_loss"][-1] = np.nan
+    _, body = _get(live_feed.feed_url(run), "after=0")
+    assert len(body["steps"]) == live_feed.MAX_POINTS and body["steps"][-1] == run.view.step
+    assert body["series"]["d_loss"][-1] is None  # JSON has no NaN: a gap
+
+
+def test_other_runs_and_gone_runs_are_not_found():
+    first, second = FakeRun([5]), FakeRun([10])
+    assert live_feed.feed_url(first) != live_feed.feed_url(second)
+    assert _get("/gan-lab/feed/guessed-token")[0] == 404
+    url = live_feed.feed_url(second)
+    del second
+    gc.collect()
+    status, body = _get(url)
+    assert status == 404 and body == {"error": "no such run"}  # held weakly: a discarded run is gone
