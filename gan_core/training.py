@@ -16,6 +16,7 @@ import tensorflow as tf
 from gan_core.history import downsample  # noqa: F401  (re-exported: older imports)
 
 GOOD_STATE_EVERY_S = 1.0  # timed chunks: how often the divergence rollback point is refreshed
+FIRST_POINT_STEPS = 5  # a live run's first call: its first loss point within tens of milliseconds of Start
 STATUSES = ("idle", "running", "paused", "finished", "diverged", "stopped", "error")
 
 
@@ -427,6 +428,10 @@ class Trainer:
         done = 0
         while done < steps:
             n = min(self.steps_per_call, steps - done)
+            if self._chunks == 0 and done == 0 and self.chunk_seconds is not None:
+                # A live run's first point: a few steps, not a whole call, so a warm Start shows it in tens of
+                # milliseconds; the rest of the call follows, so later points stay on multiples of the call.
+                n = min(n, FIRST_POINT_STEPS)
             call_start = time.perf_counter()
             logs = self.run_steps(n)
             seconds = time.perf_counter() - call_start

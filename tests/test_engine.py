@@ -57,6 +57,28 @@ def test_a_run_trains_in_its_own_process_and_the_page_gets_only_new_points(engin
     run.discard()
 
 
+def test_the_inference_worker_waits_while_a_start_takes_the_warming_spare():
+    """Warm-up order: the spare, then the shared inference worker. A Start pressed while the spare still warms
+    keeps the cores until its run is made in the worker: the inference worker's TensorFlow import waits."""
+    engine = LabEngine(EngineOptions(max_trainers=2, spare_config=TINY, chunk_steps=10, quality_every=0,
+                                     judge_dir=None, recovery_every_s=0.0))
+    try:
+        assert _wait(lambda: engine.pool.spare_pid() is not None, timeout=START_S)  # its process is up...
+        assert engine.status()["warming"]  # ...and still imports TensorFlow
+        run = engine.create_run(TINY)
+        run.start()
+        waited = 0
+        while run.starting:
+            assert not engine.pool.pids("inference"), f"the inference worker started {waited * 0.05:.1f} s in"
+            waited += 1
+            time.sleep(0.05)
+        assert waited > 10 and run.reused_spare  # the Start did wait for the warming spare
+        assert run.wait_for_step(10, timeout=START_S)
+        assert _wait(lambda: engine.pool.pids("inference"), timeout=START_S)  # and then the inference worker starts
+    finally:
+        engine.shutdown()
+
+
 def test_the_warm_spare_is_taken_by_the_default_recipe_even_with_other_learning_rates(engine):
     assert _wait(lambda: not engine.status()["warming"], timeout=120)
     run = engine.create_run(TINY.replace(g_learning_rate=5e-4))
@@ -503,12 +525,13 @@ def test_a_spare_warms_beside_training_only_where_the_cores_go_round(monkeypatch
 
 
 def test_a_worker_goes_without_the_optional_packages_keras_would_import(engine):
-    """gan_core.worker keeps pandas and matplotlib out (about a second of every worker's start; Keras imports them
-    when installed, and mlxtend installs them): a worker that has trained has neither library mapped."""
+    """gan_core.worker keeps pandas, matplotlib, scikit-learn and scipy out (about two seconds of every worker's
+    start; Keras imports them when installed, and mlxtend installs them): a worker that has trained maps none."""
     run = engine.create_run(TINY)
     run.step(1)
     assert run.wait_for_step(10, timeout=START_S)
     mapped = Path(f"/proc/{run.worker.pid}/maps").read_text()
     assert "/tensorflow/" in mapped  # the check can see a package's shared libraries
-    assert "/pandas/" not in mapped and "/matplotlib/" not in mapped
+    for package in ("pandas", "matplotlib", "sklearn", "scipy"):
+        assert f"/{package}/" not in mapped, package
     run.discard()

@@ -11,7 +11,7 @@ import pytest
 
 from gan_core.data import Dataset
 from gan_core.lab import create_run
-from gan_core.training import Trainer, downsample
+from gan_core.training import FIRST_POINT_STEPS, Trainer, downsample
 
 
 def _run(tiny_config, tiny_images, **kwargs):
@@ -299,6 +299,29 @@ def test_timed_chunks_adapt_their_steps_to_the_measured_speed():
     # ~0.1 s of steps each: ~100 steps at 1 ms a step, one call (5 steps) at 20 ms a step
     assert statistics.median(fast[2:]) >= 40 and statistics.median(slow[2:]) <= 10
     assert all(size % 5 == 0 for size in fast + slow)  # whole traced calls
+
+
+def test_a_live_run_shows_its_first_point_after_a_few_steps_then_keeps_whole_calls():
+    calls = []
+
+    def run_steps(n: int) -> dict[str, float]:
+        calls.append(n)
+        time.sleep(n * 0.002)
+        return {"loss": 1.0}
+
+    def points(chunk_seconds):
+        trainer = Trainer(_NoModel(), run_steps, chunk_steps=100, steps_per_call=25, chunk_seconds=chunk_seconds)
+        calls.clear()
+        trainer.start()
+        assert _wait(lambda: trainer.snapshot().step >= 100)
+        trainer.stop()
+        return trainer.snapshot().history["step"][:4].tolist(), calls[:3]
+
+    live_steps, live_calls = points(0.05)  # the engine's worker: timed chunks
+    assert live_calls[:2] == [FIRST_POINT_STEPS, 25 - FIRST_POINT_STEPS]  # one call split in two, once
+    assert live_steps[:3] == [FIRST_POINT_STEPS, 25, 50]  # and the points stay on multiples of the call
+    cli_steps, cli_calls = points(None)  # the command line: every call whole
+    assert cli_calls[0] == 25 and cli_steps[:2] == [25, 50]
 
 
 def test_pictures_are_drawn_at_most_at_the_redraw_rate_and_always_at_a_pause():
