@@ -10,7 +10,8 @@
 //   a run keeps its modes)
 // The recipe is gan_core.toy.recipe_for(dataset, **overrides), read from Python (the virtualenv's, or $PYTHON), so
 // this script trains exactly what the page and the CLI train, and a bad override is refused as ToyConfig refuses
-// it. Every score goes to stderr as it is taken; one JSON line per seed goes to stdout.
+// it. Every score goes to stderr as it is taken; one JSON line per seed goes to stdout, with the wall-clock and the
+// CPU milliseconds per step (on a loaded machine compare CPU time: wall-clock counts the other jobs' turns too).
 const path = require("path");
 const { execFileSync } = require("child_process");
 const ToyGan = require("../ui/components/playground/toy_gan.js");
@@ -42,7 +43,7 @@ for (const seed of seeds) {
   const goal = config.dataset === "grid25" ? 0.8 : 0.9;
   const rng = ToyGan.makeRng(config.seed), model = ToyGan.makeModel(config, rng); // as PlaygroundRun.configure
   const evalZ = ToyGan.normals(2500, config.latent_dim, ToyGan.makeRng(config.seed + 1001));
-  const started = Date.now();
+  const started = Date.now(), cpuStarted = process.cpuUsage();
   let reached = null, last = null;
   const trace = [];
   for (let step = 1; step <= maxSteps && (hold || reached === null); step++) {
@@ -64,5 +65,6 @@ for (const seed of seeds) {
     }
   }
   console.log(JSON.stringify({ seed, overrides, steps_to_goal: reached, last, trace,
-    ms_per_step: +((Date.now() - started) / last.step).toFixed(2) }));
+    ms_per_step: +((Date.now() - started) / last.step).toFixed(2),
+    cpu_ms_per_step: +(Object.values(process.cpuUsage(cpuStarted)).reduce((a, b) => a + b, 0) / 1000 / last.step).toFixed(2) }));
 }

@@ -13,7 +13,8 @@
 //
 // DOM (inside the component's shadow root; Playwright's CSS selectors pierce it):
 //   [data-testid="pg-root"] data-running, data-fps (frames drawn in the last second), data-frames,
-//     data-steps-per-second, data-draw-ms (drawing time per frame, smoothed)
+//     data-steps-per-second, data-draw-ms (drawing time per frame, smoothed), data-work-ms (a frame's scoring,
+//     training and drawing, smoothed), data-train-budget-ms
 //   [data-testid="pg-start"] Start / Pause; [data-testid="pg-step"] slow motion: one D update, then one G update
 //   [data-testid="pg-reset"], [data-testid="pg-train-d"], [data-testid="pg-train-g"], [data-testid="pg-clear"]
 //   [data-testid="pg-layer-<name>"] checkboxes: real, fake, heatmap, manifold, arrows
@@ -31,17 +32,24 @@ const LAYERS = [
   ["manifold", "G's manifold"], ["arrows", "Gradient arrows"], ["average", "Averaged G"],
 ];
 // Training time per animation frame, shared by the runs shown: at least FRAME_BUDGET_MS, and more while the
-// view keeps >= 30 frames/s. Every 15 frames it grows by 1 ms while the last second drew more than FAST_FPS
-// frames and shrinks (not below FRAME_BUDGET_MS) while it drew fewer than 30. Frames come at the display's
-// 60 Hz, so a frame of up to ~30 ms of work still draws at 30 frames/s, where 12 ms of training and ~8 ms of
-// drawing left the rest idle. The floor: on a loaded machine frames are slow whatever the page does, and
+// view keeps >= 30 frames/s. Frames come at the display's 60 Hz, so a frame of up to ~30 ms of work still draws
+// at 30 frames/s. Every 15 frames the budget grows by 1 ms while the last second drew more than FAST_FPS frames,
+// or at least 30 with a frame's work (training, scoring and drawing, smoothed) more than 1 ms under
+// FRAME_WORK_MS; it shrinks (not below FRAME_BUDGET_MS) while the last second drew fewer than 30 frames or the
+// work is more than 1 ms over FRAME_WORK_MS. FRAME_WORK_MS leaves the rest of the 33 ms to the browser
+// (compositing, garbage collection). The floor: on a loaded machine frames are slow whatever the page does, and
 // training less would only slow the run (measured: 8 ms under load average 15 halved the steps per second).
 const FRAME_BUDGET_MS = 12;
-const FRAME_BUDGET_MIN_MS = FRAME_BUDGET_MS, FRAME_BUDGET_MAX_MS = 24, FAST_FPS = 32;
+const FRAME_BUDGET_MIN_MS = FRAME_BUDGET_MS, FRAME_BUDGET_MAX_MS = 24, FAST_FPS = 32, FRAME_WORK_MS = 24;
 const EVAL_SAMPLES = 2500; // as the literature scores the ring and the grid
 const SHOWN_POINTS = 600;
 const ARROW_POINTS = 120;
 const HEAT_CELLS = 36;
+// While training, D's heatmap is recomputed a band of rows per frame, a full pass every HEAT_PASS_FRAMES frames
+// (0.2 s at 30 frames/s): the same work as a whole heatmap every 6 frames, without the long frame. A new model,
+// a slow-motion step or a presenter's new weights recompute it all at once.
+const HEAT_PASS_FRAMES = 6;
+const HEAT_REAL = [60, 170, 90], HEAT_FAKE = [160, 90, 210]; // where D says "real" / "generated"
 const MESH_LINES = 21;
 const SCORE_EVERY_MS = 1000;
 const HISTORY_MAX = 400;
@@ -69,6 +77,7 @@ class PlaygroundRun {
     this.panel.append(this.title, this.canvas, this.score, this.stats, this.curves);
     this.heat = document.createElement("canvas");
     this.heat.width = this.heat.height = HEAT_CELLS;
+    this.caches = {}; // the buffers of this run's passes for the view (see pass)
     this.canvas.addEventListener("pointerdown", (event) => this.view.startDrawing(this, event));
     this.canvas.addEventListener("pointermove", (event) => this.view.continueDrawing(this, event));
     this.configure(spec, true);
@@ -81,6 +90,7 @@ class PlaygroundRun {
     if (!rebuild && this.model) {
       for (const name of LIVE_FIELDS) this.model.config[name] = config[name];
       this.config = config;
+      this.heatFresh = false; // the heatmap's colours follow the loss
       return;
     }
     this.config = config;
@@ -138,6 +148,13 @@ class PlaygroundRun {
       this.score.textContent = `JS divergence ${Number(s.js).toFixed(3)} nats (0 = same; ln 2 = 0.693 = disjoint)` +
         (s.kl !== null ? ` · KL(real‖generated) ${Number(s.kl).toFixed(2)}` : "");
     }
+  }
+
+  // A forward pass for the view through this run's buffers named `name` (see ToyGan.forward): no allocation per
+  // frame. Its results hold until the next pass with that name.
+  pass(name, net, input, rows) {
+    this.caches[name] = ToyGan.forward(net, input, rows, this.caches[name]);
+    return this.caches[name];
   }
 
   get modeDataset() {
@@ -226,7 +243,7 @@ class PlaygroundRun {
       this.score.textContent = "Draw points on the plane (click and drag), then press Start.";
       return;
     }
-    const points = ToyGan.predict(G, this.evalZ, EVAL_SAMPLES);
+    const points = this.pass("eval", G, this.evalZ, EVAL_SAMPLES).out;
     if (this.modeDataset) {
       const s = ToyGan.modeScores(points, EVAL_SAMPLES, c.dataset);
       this.score.dataset.covered = String(s.modes_covered);
@@ -252,15 +269,18 @@ class PlaygroundRun {
 
   draw() {
     const ctx = this.canvas.getContext("2d"), size = this.canvas.width, layers = this.view.layers;
-    // The background (heatmap and real points) changes only when the heatmap is recomputed: drawn once into
-    // an offscreen canvas then, and copied unscaled every frame (software rendering makes scaling costly).
-    const stale = !this.heatFresh || this.view.frames % 6 === this.index || this.backgroundKey !== this.layerKey();
-    if (stale) this.drawBackground(size);
+    // The background (heatmap and real points) changes only when a heatmap pass completes or a layer is switched:
+    // drawn into an offscreen canvas then, and copied unscaled every frame (software rendering makes scaling costly).
+    let changed = !this.background || this.backgroundKey !== this.layerKey();
+    if (!layers.heatmap) this.heatFresh = false;
+    else if (!this.heatFresh) changed = this.updateHeat(true) || changed;
+    else if (this.view.running && !this.view.watching) changed = this.updateHeat(false) || changed;
+    if (changed) this.drawBackground(size);
     ctx.drawImage(this.background, 0, 0);
     const G = this.viewNetwork();
-    const fake = ToyGan.predict(G, this.shownZ, SHOWN_POINTS);
+    const fake = this.pass("shown", G, this.shownZ, SHOWN_POINTS).out;
     if (layers.manifold) this.drawManifold(ctx, G);
-    if (this.previousPoints) this.drawTrails(ctx, this.previousPoints, ToyGan.predict(this.model.G, this.shownZ, SHOWN_POINTS));
+    if (this.previousPoints) this.drawTrails(ctx, this.previousPoints, this.pass("trail", this.model.G, this.shownZ, SHOWN_POINTS).out);
     if (layers.fake) this.drawPoints(ctx, fake, SHOWN_POINTS, "rgba(140, 50, 200, 0.8)", 2);
     if (layers.arrows) this.drawArrows(ctx, fake);
     if (this.config.dataset === "drawn") this.drawPoints(ctx, flatten(this.view.drawn), this.view.drawn.length, "rgba(0,0,0,0.55)", 1.5);
@@ -286,34 +306,48 @@ class PlaygroundRun {
     const ctx = this.background.getContext("2d"), layers = this.view.layers;
     ctx.fillStyle = "#fafafa";
     ctx.fillRect(0, 0, size, size);
-    if (layers.heatmap) this.drawHeatmap(ctx, size);
+    if (layers.heatmap) {
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(this.heat, 0, 0, size, size);
+    }
     if (layers.real) this.drawPoints(ctx, this.realShown, SHOWN_POINTS, "rgba(20, 140, 60, 0.75)", 2);
     this.backgroundKey = this.layerKey();
   }
 
-  drawHeatmap(ctx, size) {
-    {
-      const e = this.view.extent, cells = HEAT_CELLS, grid = new Float64Array(cells * cells * 2);
+  // D over the plane (HEAT_CELLS x HEAT_CELLS cells) into this.heat: every row when `all`, else the next band of
+  // rows of the current pass. True when a pass completed (this.heat changed).
+  updateHeat(all) {
+    const cells = HEAT_CELLS, e = this.view.extent;
+    if (!this.heatImage || this.heatExtent !== e) {
+      this.heatExtent = e;
+      this.heatImage = new ImageData(cells, cells);
+      this.heatPlane = new Float64Array(cells * cells * 2);
       for (let r = 0; r < cells; r++) for (let c = 0; c < cells; c++) {
-        grid[2 * (r * cells + c)] = -e + ((c + 0.5) / cells) * 2 * e;
-        grid[2 * (r * cells + c) + 1] = e - ((r + 0.5) / cells) * 2 * e;
+        this.heatPlane[2 * (r * cells + c)] = -e + ((c + 0.5) / cells) * 2 * e;
+        this.heatPlane[2 * (r * cells + c) + 1] = e - ((r + 0.5) / cells) * 2 * e;
       }
-      const scores = ToyGan.predict(this.model.D, grid, cells * cells);
-      const image = new ImageData(cells, cells), ls = this.model.config.loss === "least_squares";
-      for (let i = 0; i < scores.length; i++) {
-        const p = ls ? Math.min(1, Math.max(0, scores[i])) : ToyGan.sigmoid(scores[i]);
-        // green where D says "real", purple where it says "generated", white at 0.5
-        const t = Math.abs(p - 0.5) * 2, base = p >= 0.5 ? [60, 170, 90] : [160, 90, 210];
-        image.data[4 * i] = 255 + (base[0] - 255) * t * 0.6;
-        image.data[4 * i + 1] = 255 + (base[1] - 255) * t * 0.6;
-        image.data[4 * i + 2] = 255 + (base[2] - 255) * t * 0.6;
-        image.data[4 * i + 3] = 255;
-      }
-      this.heat.getContext("2d").putImageData(image, 0, 0);
-      this.heatFresh = true;
+      this.heatRow = 0;
     }
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(this.heat, 0, 0, size, size);
+    const first = all ? 0 : this.heatRow;
+    const last = all ? cells : Math.min(cells, first + Math.ceil(cells / HEAT_PASS_FRAMES));
+    const count = (last - first) * cells;
+    const scores = this.pass(all ? "heat" : "heatBand", this.model.D,
+      this.heatPlane.subarray(2 * first * cells, 2 * last * cells), count).out;
+    const data = this.heatImage.data, ls = this.model.config.loss === "least_squares";
+    for (let i = 0; i < count; i++) {
+      const p = ls ? Math.min(1, Math.max(0, scores[i])) : ToyGan.sigmoid(scores[i]);
+      // green where D says "real", purple where it says "generated", white at 0.5
+      const t = Math.abs(p - 0.5) * 2 * 0.6, base = p >= 0.5 ? HEAT_REAL : HEAT_FAKE, at = 4 * (first * cells + i);
+      data[at] = 255 + (base[0] - 255) * t;
+      data[at + 1] = 255 + (base[1] - 255) * t;
+      data[at + 2] = 255 + (base[2] - 255) * t;
+      data[at + 3] = 255;
+    }
+    this.heatRow = last % cells;
+    if (last < cells) return false;
+    this.heat.getContext("2d").putImageData(this.heatImage, 0, 0);
+    this.heatFresh = true;
+    return true;
   }
 
   drawPoints(ctx, points, rows, colour, radius) {
@@ -331,7 +365,7 @@ class PlaygroundRun {
       z[k] = -2.5 + (5 * i) / (n - 1);
       if (latent > 1) z[k + 1] = -2.5 + (5 * j) / (n - 1);
     }
-    const out = ToyGan.predict(G, z, n * n);
+    const out = this.pass("manifold", G, z, n * n).out;
     ctx.strokeStyle = "rgba(120, 60, 170, 0.28)";
     ctx.lineWidth = 1;
     for (let i = 0; i < n; i++) {
@@ -349,7 +383,7 @@ class PlaygroundRun {
 
   drawArrows(ctx, fake) {
     const rows = ARROW_POINTS, points = fake.subarray(0, rows * 2);
-    const cache = ToyGan.forward(this.model.D, points, rows);
+    const cache = this.pass("arrows", this.model.D, points, rows);
     const term = ToyGan.generatorTermFor(this.model.config.loss, cache.out);
     const grad = ToyGan.backward(this.model.D, cache, term, null);
     let largest = 1e-12;
@@ -641,18 +675,21 @@ class PlaygroundView {
     if (!this.alive) return;
     const started = performance.now();
     if (this.running && this.runs.length && !this.watching) {
+      // The score first (a pass of 2,500 points once a second): its time comes out of this frame's training.
+      for (const run of this.runs) run.updateScore(false);
       const budget = this.trainBudget;
       let i = 0;
       while (performance.now() - started < budget) {
         this.runs[i % this.runs.length].trainStep(this.trainD, this.trainG);
         i += 1;
       }
-      for (const run of this.runs) run.updateScore(false);
     }
     const drawStarted = performance.now();
     for (const run of this.runs) run.draw();
     this.drawMs = 0.9 * (this.drawMs || 0) + 0.1 * (performance.now() - drawStarted);
     this.root.dataset.drawMs = this.drawMs.toFixed(1);
+    this.workMs = 0.9 * (this.workMs || 0) + 0.1 * (performance.now() - started);
+    this.root.dataset.workMs = this.workMs.toFixed(1);
     this.frames += 1;
     const steps = this.runs.reduce((sum, run) => sum + run.step, 0);
     this.frameTimes.push([started, steps]);
@@ -670,8 +707,9 @@ class PlaygroundView {
   }
 
   adaptBudget(fps) {
-    if (fps > FAST_FPS) this.trainBudget = Math.min(FRAME_BUDGET_MAX_MS, this.trainBudget + 1);
-    else if (fps < 30) this.trainBudget = Math.max(FRAME_BUDGET_MIN_MS, this.trainBudget - 1);
+    const room = FRAME_WORK_MS - this.workMs;
+    if (fps < 30 || (fps <= FAST_FPS && room < -1)) this.trainBudget = Math.max(FRAME_BUDGET_MIN_MS, this.trainBudget - 1);
+    else if (fps > FAST_FPS || room > 1) this.trainBudget = Math.min(FRAME_BUDGET_MAX_MS, this.trainBudget + 1);
     this.root.dataset.trainBudgetMs = String(this.trainBudget);
   }
 

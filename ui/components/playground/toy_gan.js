@@ -73,111 +73,246 @@ function zerosLike(net) {
   return { W: net.W.map((w) => new Float64Array(w.length)), b: net.b.map((v) => new Float64Array(v.length)) };
 }
 
-// rows x inSize times W (inSize x outSize) plus b.
-function dense(input, rows, inSize, W, bias, outSize) {
-  const out = new Float64Array(rows * outSize);
-  for (let r = 0; r < rows; r++) {
-    const o = r * outSize, x = r * inSize;
-    for (let j = 0; j < outSize; j++) out[o + j] = bias[j];
-    for (let i = 0; i < inSize; i++) {
-      const value = input[x + i];
-      if (value === 0) continue;
-      const wRow = i * outSize;
-      for (let j = 0; j < outSize; j++) out[o + j] += value * W[wRow + j];
-    }
-  }
-  return out;
-}
-
-// rows x outSize times W^T -> rows x inSize.
-function denseBack(grad, rows, inSize, W, outSize) {
-  const out = new Float64Array(rows * inSize);
-  for (let r = 0; r < rows; r++) {
-    const g = r * outSize, o = r * inSize;
-    for (let i = 0; i < inSize; i++) {
-      const wRow = i * outSize;
-      let sum = 0;
-      for (let j = 0; j < outSize; j++) sum += grad[g + j] * W[wRow + j];
-      out[o + i] = sum;
-    }
-  }
-  return out;
-}
-
-// W gradient += left^T right (left rows x inSize, right rows x outSize).
-function addOuter(target, left, right, rows, inSize, outSize) {
-  for (let r = 0; r < rows; r++) {
-    const x = r * inSize, g = r * outSize;
-    for (let i = 0; i < inSize; i++) {
-      const value = left[x + i];
-      if (value === 0) continue;
-      const wRow = i * outSize;
-      for (let j = 0; j < outSize; j++) target[wRow + j] += value * right[g + j];
-    }
-  }
-}
-
-function addColumnSums(target, grad, rows, size) {
-  for (let r = 0; r < rows; r++) for (let j = 0; j < size; j++) target[j] += grad[r * size + j];
-}
-
-// Forward pass keeping every pre-activation (zs[l]) and activation (as[0] = input).
-function forward(net, input, rows) {
-  const act = ACTIVATIONS[net.activation], layers = net.W.length;
-  const as = [input], zs = [null];
-  let current = input;
+// ---- passes through a network -----------------------------------------------------------------
+// A pass's buffers for `rows` points (its "cache"): zs[l] the pre-activations, as[l] the activations (as[0] the
+// input), and for ReLU networks each hidden layer's active units row by row: active[l][r * size + k] for
+// k < counts[l][r], the units with z > 0. Every other unit has activation and derivative zero, so the passes
+// below visit only active units: about half of each hidden layer, a quarter of each hidden weight matrix. A sum
+// that skips zero terms is the same sum in the same order, so the results are bit for bit those of plain loops
+// (which the other activations run). The training step keeps one cache per use in the model and reuses it every
+// step: a cache's buffers hold the last pass through it only.
+function makeCache(net, rows) {
+  const layers = net.W.length, sparse = net.activation === "relu";
+  const cache = { rows, sizes: net.sizes.slice(), activation: net.activation, as: [null], zs: [null], active: [null],
+    counts: [null], out: null, buffers: {} };
   for (let l = 1; l <= layers; l++) {
-    const z = dense(current, rows, net.sizes[l - 1], net.W[l - 1], net.b[l - 1], net.sizes[l]);
-    zs.push(z);
-    if (l < layers) {
-      const a = new Float64Array(z.length);
-      for (let i = 0; i < z.length; i++) a[i] = act.f(z[i]);
-      current = a;
-    } else {
-      current = z;
-    }
-    as.push(current);
+    const length = rows * net.sizes[l], hidden = l < layers, z = new Float64Array(length);
+    cache.zs.push(z);
+    cache.as.push(hidden ? new Float64Array(length) : z);
+    cache.active.push(hidden && sparse ? new Int32Array(length) : null);
+    cache.counts.push(hidden && sparse ? new Int32Array(rows) : null);
   }
-  return { as, zs, out: current, rows };
+  cache.out = cache.zs[layers];
+  return cache;
 }
 
-function predict(net, input, rows) {
-  return forward(net, input, rows).out;
+function cacheFits(cache, net, rows) {
+  return !!cache && cache.rows === rows && cache.activation === net.activation &&
+    cache.sizes.length === net.sizes.length && cache.sizes.every((size, i) => size === net.sizes[i]);
+}
+
+// A cache's named scratch buffer, made on first use.
+function scratch(cache, name, length) {
+  let buffer = cache.buffers[name];
+  if (!buffer || buffer.length !== length) buffer = cache.buffers[name] = new Float64Array(length);
+  return buffer;
+}
+
+// The three products below are written for speed in V8 (the training step spends nearly all its time in them):
+// over active units they take four at a time, so each pass over a row loads and stores a quarter as often. Every
+// output still adds its terms one by one in order of the summed index, as a plain loop does.
+
+// out (rows x outSize) = x (rows x inSize) times W (inSize x outSize) plus bias (none: 0), adding x's nonzero
+// entries in order of i: a row's active units when xActive is given. With outActive, only a row's active outputs
+// are computed and the others are 0.
+function matmul(x, xActive, xCounts, rows, inSize, W, bias, outSize, out, outActive, outCounts) {
+  if (outActive || !bias) out.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * outSize, xr = r * inSize, m = outActive ? outCounts[r] : outSize;
+    if (bias) for (let j = 0; j < outSize; j++) out[o + j] = bias[j];
+    if (!xActive) {
+      for (let i = 0; i < inSize; i++) {
+        const value = x[xr + i], w = i * outSize;
+        if (value === 0) continue;
+        if (outActive) for (let q = 0; q < m; q++) { const j = outActive[o + q]; out[o + j] += value * W[w + j]; }
+        else for (let j = 0; j < outSize; j++) out[o + j] += value * W[w + j];
+      }
+      continue;
+    }
+    const n = xCounts[r];
+    let k = 0;
+    for (; k + 3 < n; k += 4) {
+      const i0 = xActive[xr + k], i1 = xActive[xr + k + 1], i2 = xActive[xr + k + 2], i3 = xActive[xr + k + 3];
+      const v0 = x[xr + i0], v1 = x[xr + i1], v2 = x[xr + i2], v3 = x[xr + i3];
+      const w0 = i0 * outSize, w1 = i1 * outSize, w2 = i2 * outSize, w3 = i3 * outSize;
+      if (outActive) {
+        for (let q = 0; q < m; q++) {
+          const j = outActive[o + q];
+          out[o + j] = (((out[o + j] + v0 * W[w0 + j]) + v1 * W[w1 + j]) + v2 * W[w2 + j]) + v3 * W[w3 + j];
+        }
+      } else {
+        for (let j = 0; j < outSize; j++) {
+          out[o + j] = (((out[o + j] + v0 * W[w0 + j]) + v1 * W[w1 + j]) + v2 * W[w2 + j]) + v3 * W[w3 + j];
+        }
+      }
+    }
+    for (; k < n; k++) {
+      const i = xActive[xr + k], value = x[xr + i], w = i * outSize;
+      if (outActive) for (let q = 0; q < m; q++) { const j = outActive[o + q]; out[o + j] += value * W[w + j]; }
+      else for (let j = 0; j < outSize; j++) out[o + j] += value * W[w + j];
+    }
+  }
+}
+
+// up (rows x inSize) = delta (rows x outSize) times W^T, summing over delta's active units (all without dActive);
+// with upActive only a row's active units are computed and the others are 0.
+function matmulBack(delta, dActive, dCounts, rows, outSize, W, inSize, up, upActive, upCounts) {
+  if (upActive) up.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const g = r * outSize, o = r * inSize, n = upActive ? upCounts[r] : inSize, m = dActive ? dCounts[r] : outSize;
+    let k = 0;
+    for (; k + 3 < n; k += 4) {
+      const i0 = upActive ? upActive[o + k] : k, i1 = upActive ? upActive[o + k + 1] : k + 1;
+      const i2 = upActive ? upActive[o + k + 2] : k + 2, i3 = upActive ? upActive[o + k + 3] : k + 3;
+      const w0 = i0 * outSize, w1 = i1 * outSize, w2 = i2 * outSize, w3 = i3 * outSize;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      if (dActive) {
+        for (let q = 0; q < m; q++) {
+          const j = dActive[g + q], d = delta[g + j];
+          s0 += d * W[w0 + j]; s1 += d * W[w1 + j]; s2 += d * W[w2 + j]; s3 += d * W[w3 + j];
+        }
+      } else {
+        for (let j = 0; j < outSize; j++) {
+          const d = delta[g + j];
+          s0 += d * W[w0 + j]; s1 += d * W[w1 + j]; s2 += d * W[w2 + j]; s3 += d * W[w3 + j];
+        }
+      }
+      up[o + i0] = s0; up[o + i1] = s1; up[o + i2] = s2; up[o + i3] = s3;
+    }
+    for (; k < n; k++) {
+      const i = upActive ? upActive[o + k] : k, w = i * outSize;
+      let sum = 0;
+      if (dActive) for (let q = 0; q < m; q++) { const j = dActive[g + q]; sum += delta[g + j] * W[w + j]; }
+      else for (let j = 0; j < outSize; j++) sum += delta[g + j] * W[w + j];
+      up[o + i] = sum;
+    }
+  }
+}
+
+// target (inSize x outSize) += left^T right (left rows x inSize, right rows x outSize), over active units, row by
+// row (each target entry adds its rows' terms in order of r).
+function addOuter(target, left, lActive, lCounts, right, rActive, rCounts, rows, inSize, outSize) {
+  for (let r = 0; r < rows; r++) {
+    const x = r * inSize, g = r * outSize, m = rActive ? rCounts[r] : outSize;
+    if (!lActive) {
+      for (let i = 0; i < inSize; i++) {
+        const value = left[x + i], w = i * outSize;
+        if (value === 0) continue;
+        if (rActive) for (let q = 0; q < m; q++) { const j = rActive[g + q]; target[w + j] += value * right[g + j]; }
+        else for (let j = 0; j < outSize; j++) target[w + j] += value * right[g + j];
+      }
+      continue;
+    }
+    const n = lCounts[r];
+    let k = 0;
+    for (; k + 3 < n; k += 4) {
+      const i0 = lActive[x + k], i1 = lActive[x + k + 1], i2 = lActive[x + k + 2], i3 = lActive[x + k + 3];
+      const v0 = left[x + i0], v1 = left[x + i1], v2 = left[x + i2], v3 = left[x + i3];
+      const w0 = i0 * outSize, w1 = i1 * outSize, w2 = i2 * outSize, w3 = i3 * outSize;
+      if (rActive) {
+        for (let q = 0; q < m; q++) {
+          const j = rActive[g + q], value = right[g + j];
+          target[w0 + j] += v0 * value; target[w1 + j] += v1 * value;
+          target[w2 + j] += v2 * value; target[w3 + j] += v3 * value;
+        }
+      } else {
+        for (let j = 0; j < outSize; j++) {
+          const value = right[g + j];
+          target[w0 + j] += v0 * value; target[w1 + j] += v1 * value;
+          target[w2 + j] += v2 * value; target[w3 + j] += v3 * value;
+        }
+      }
+    }
+    for (; k < n; k++) {
+      const i = lActive[x + k], value = left[x + i], w = i * outSize;
+      if (rActive) for (let q = 0; q < m; q++) { const j = rActive[g + q]; target[w + j] += value * right[g + j]; }
+      else for (let j = 0; j < outSize; j++) target[w + j] += value * right[g + j];
+    }
+  }
+}
+
+function addColumnSums(target, grad, active, counts, rows, size) {
+  for (let r = 0; r < rows; r++) {
+    const g = r * size;
+    if (active) {
+      for (let q = 0, m = counts[r]; q < m; q++) { const j = active[g + q]; target[j] += grad[g + j]; }
+    } else {
+      for (let j = 0; j < size; j++) target[j] += grad[g + j];
+    }
+  }
+}
+
+// Forward pass of `rows` points through `cache` (a new one when it does not fit): every pre-activation and
+// activation, and for ReLU the active units. Returns the cache ({as, zs, out, rows, ...}).
+function forward(net, input, rows, cache) {
+  if (!cacheFits(cache, net, rows)) cache = makeCache(net, rows);
+  const layers = net.W.length, f = ACTIVATIONS[net.activation].f;
+  cache.as[0] = input;
+  for (let l = 1; l <= layers; l++) {
+    const outSize = net.sizes[l], z = cache.zs[l];
+    matmul(cache.as[l - 1], cache.active[l - 1], cache.counts[l - 1], rows, net.sizes[l - 1], net.W[l - 1],
+      net.b[l - 1], outSize, z, null, null);
+    if (l === layers) break;
+    const a = cache.as[l], active = cache.active[l], counts = cache.counts[l];
+    if (active) {
+      for (let r = 0; r < rows; r++) {
+        const o = r * outSize;
+        let n = 0;
+        for (let j = 0; j < outSize; j++) {
+          const value = z[o + j];
+          if (value > 0) { a[o + j] = value; active[o + n] = j; n += 1; } else a[o + j] = 0;
+        }
+        counts[r] = n;
+      }
+    } else {
+      for (let i = 0; i < z.length; i++) a[i] = f(z[i]);
+    }
+  }
+  return cache;
+}
+
+function predict(net, input, rows, cache) {
+  return forward(net, input, rows, cache).out;
 }
 
 // Backprop of dOut (rows x out) through a cached forward pass: weight gradients (added to `grads` when
-// given) and the gradient with respect to the input.
+// given) and the gradient with respect to the input (a buffer of the cache).
 function backward(net, cache, dOut, grads) {
   const act = ACTIVATIONS[net.activation], layers = net.W.length, rows = cache.rows;
-  let delta = dOut;
+  let delta = dOut, dActive = null, dCounts = null;
   for (let l = layers; l >= 1; l--) {
     const inSize = net.sizes[l - 1], outSize = net.sizes[l];
+    const inActive = cache.active[l - 1], inCounts = cache.counts[l - 1];
     if (grads) {
-      addOuter(grads.W[l - 1], cache.as[l - 1], delta, rows, inSize, outSize);
-      addColumnSums(grads.b[l - 1], delta, rows, outSize);
+      addOuter(grads.W[l - 1], cache.as[l - 1], inActive, inCounts, delta, dActive, dCounts, rows, inSize, outSize);
+      addColumnSums(grads.b[l - 1], delta, dActive, dCounts, rows, outSize);
     }
-    const upstream = denseBack(delta, rows, inSize, net.W[l - 1], outSize);
-    if (l > 1) {
+    const upstream = scratch(cache, `back${l - 1}`, rows * inSize);
+    matmulBack(delta, dActive, dCounts, rows, outSize, net.W[l - 1], inSize, upstream, inActive, inCounts);
+    if (l > 1 && !inActive) { // ReLU's derivative is 1 on the active units, which are all matmulBack computed
       const z = cache.zs[l - 1];
       for (let i = 0; i < upstream.length; i++) upstream[i] *= act.d1(z[i]);
     }
-    delta = upstream;
+    delta = upstream; dActive = inActive; dCounts = inCounts;
   }
   return delta;
 }
 
-// d(sum of D's scores)/dx at each point, with the intermediate deltas that penaltyGradients differentiates.
+// d(sum of D's scores)/dx at each point, with the intermediate deltas that penaltyGradients differentiates
+// (errors: the deltas before the activation's derivative; for ReLU, on the active units only).
 function inputGradient(net, cache) {
   const act = ACTIVATIONS[net.activation], layers = net.W.length, rows = cache.rows;
   const deltas = new Array(layers + 1), errors = new Array(layers + 1);
-  deltas[layers] = new Float64Array(rows).fill(1);
+  deltas[layers] = scratch(cache, "ones", rows * net.sizes[layers]).fill(1);
   for (let l = layers; l >= 1; l--) {
-    errors[l - 1] = denseBack(deltas[l], rows, net.sizes[l - 1], net.W[l - 1], net.sizes[l]);
-    if (l > 1) {
-      const z = cache.zs[l - 1], e = errors[l - 1], d = new Float64Array(e.length);
-      for (let i = 0; i < e.length; i++) d[i] = e[i] * act.d1(z[i]);
-      deltas[l - 1] = d;
-    }
+    const inSize = net.sizes[l - 1], outSize = net.sizes[l], inActive = cache.active[l - 1];
+    const e = (errors[l - 1] = scratch(cache, `error${l - 1}`, rows * inSize));
+    matmulBack(deltas[l], cache.active[l], cache.counts[l], rows, outSize, net.W[l - 1], inSize, e, inActive,
+      cache.counts[l - 1]);
+    if (l === 1) break;
+    if (inActive) { deltas[l - 1] = e; continue; } // ReLU: times 1 on the active units
+    const z = cache.zs[l - 1], d = (deltas[l - 1] = scratch(cache, `delta${l - 1}`, e.length));
+    for (let i = 0; i < e.length; i++) d[i] = e[i] * act.d1(z[i]);
   }
   return { g: errors[0], deltas, errors };
 }
@@ -186,21 +321,23 @@ function inputGradient(net, cache) {
 function penaltyGradients(net, cache, inputGrad, dG, grads) {
   const act = ACTIVATIONS[net.activation], layers = net.W.length, rows = cache.rows;
   const injected = new Array(layers + 1).fill(null);
-  let errorBar = dG; // dP/dE_{l-1}
+  let errorBar = dG, eActive = null, eCounts = null; // dP/dE_{l-1}
   for (let l = 1; l <= layers; l++) {
-    const inSize = net.sizes[l - 1], outSize = net.sizes[l];
+    const inSize = net.sizes[l - 1], outSize = net.sizes[l], dActive = cache.active[l], dCounts = cache.counts[l];
     // E_{l-1} = delta_l W_l^T
-    addOuter(grads.W[l - 1], errorBar, inputGrad.deltas[l], rows, inSize, outSize);
-    const deltaBar = dense(errorBar, rows, inSize, net.W[l - 1], new Float64Array(outSize), outSize);
+    addOuter(grads.W[l - 1], errorBar, eActive, eCounts, inputGrad.deltas[l], dActive, dCounts, rows, inSize, outSize);
     if (l === layers) break;
-    // delta_l = E_l * act'(Z_l)
+    const deltaBar = scratch(cache, `deltaBar${l}`, rows * outSize);
+    matmul(errorBar, eActive, eCounts, rows, inSize, net.W[l - 1], null, outSize, deltaBar, dActive, dCounts);
+    // delta_l = E_l * act'(Z_l): for ReLU, deltaBar on the active units (act' = 1; act'' = 0)
+    if (dActive) { errorBar = deltaBar; eActive = dActive; eCounts = dCounts; continue; }
     const z = cache.zs[l], e = inputGrad.errors[l];
-    const nextErrorBar = new Float64Array(deltaBar.length), inject = new Float64Array(deltaBar.length);
+    const nextErrorBar = scratch(cache, `errorBar${l}`, deltaBar.length);
+    const inject = (injected[l] = scratch(cache, `inject${l}`, deltaBar.length));
     for (let i = 0; i < deltaBar.length; i++) {
       nextErrorBar[i] = deltaBar[i] * act.d1(z[i]);
       inject[i] = deltaBar[i] * e[i] * act.d2(z[i]);
     }
-    injected[l] = inject;
     errorBar = nextErrorBar;
   }
   // The second derivatives enter the forward pass at each hidden pre-activation: backprop them to the weights.
@@ -208,21 +345,22 @@ function penaltyGradients(net, cache, inputGrad, dG, grads) {
   if (net.activation !== "tanh") return;
   let zBar = null;
   for (let l = layers - 1; l >= 1; l--) {
-    const size = net.sizes[l];
+    const size = net.sizes[l], next = net.sizes[l + 1];
     let total = injected[l];
     if (zBar !== null) {
-      const aBar = denseBack(zBar, rows, size, net.W[l], net.sizes[l + 1]);
-      const z = cache.zs[l];
-      total = total.slice();
-      for (let i = 0; i < total.length; i++) total[i] += aBar[i] * act.d1(z[i]);
-      addOuter(grads.W[l], cache.as[l], zBar, rows, size, net.sizes[l + 1]);
-      addColumnSums(grads.b[l], zBar, rows, net.sizes[l + 1]);
+      const aBar = scratch(cache, `aBar${l}`, rows * size);
+      matmulBack(zBar, null, null, rows, next, net.W[l], size, aBar, null, null);
+      const z = cache.zs[l], sum = scratch(cache, `total${l}`, rows * size);
+      for (let i = 0; i < sum.length; i++) sum[i] = total[i] + aBar[i] * act.d1(z[i]);
+      total = sum;
+      addOuter(grads.W[l], cache.as[l], null, null, zBar, null, null, rows, size, next);
+      addColumnSums(grads.b[l], zBar, null, null, rows, next);
     }
     zBar = total;
   }
   if (zBar !== null) {
-    addOuter(grads.W[0], cache.as[0], zBar, rows, net.sizes[0], net.sizes[1]);
-    addColumnSums(grads.b[0], zBar, rows, net.sizes[1]);
+    addOuter(grads.W[0], cache.as[0], null, null, zBar, null, null, rows, net.sizes[0], net.sizes[1]);
+    addColumnSums(grads.b[0], zBar, null, null, rows, net.sizes[1]);
   }
 }
 
@@ -314,14 +452,33 @@ function makeModel(config, rng) {
   const G = makeNetwork([config.latent_dim, ...hidden, 2], config.activation, rng);
   const D = makeNetwork([2, ...hidden, 1], config.activation, rng);
   return { config: { ...config }, G, D, Gema: config.ema_decay > 0 ? cloneNetwork(G) : null,
-    adamD: makeAdam(D), adamG: makeAdam(G) };
+    adamD: makeAdam(D), adamG: makeAdam(G), caches: {}, grads: {} };
+}
+
+// The model's cache for one use in the training step (see makeCache), remade when the batch size changed.
+function cacheFor(model, name, net, rows) {
+  if (!model.caches) model.caches = {};
+  let cache = model.caches[name];
+  if (!cacheFits(cache, net, rows)) cache = model.caches[name] = makeCache(net, rows);
+  return cache;
+}
+
+// A network's gradient buffers, zeroed: made once per model.
+function zeroGrads(model, name, net) {
+  if (!model.grads) model.grads = {};
+  let grads = model.grads[name];
+  if (!grads || grads.W.some((w, l) => w.length !== net.W[l].length)) return (model.grads[name] = zerosLike(net));
+  for (const w of grads.W) w.fill(0);
+  for (const v of grads.b) v.fill(0);
+  return grads;
 }
 
 // D's loss on one batch; adds its weight gradients to `grads`. mix: (rows) weights for WGAN-GP's x_hat.
 function discriminatorLoss(model, real, fake, rows, mix, grads) {
   const { config, D } = model;
   const loss = config.loss, smoothing = LOGISTIC.has(loss) ? config.label_smoothing : 0;
-  const realCache = forward(D, real, rows), fakeCache = forward(D, fake, rows);
+  const realCache = forward(D, real, rows, cacheFor(model, "dReal", D, rows));
+  const fakeCache = forward(D, fake, rows, cacheFor(model, "dFake", D, rows));
   const realPart = realTerm(loss, realCache.out, smoothing), fakePart = fakeTermD(loss, fakeCache.out);
   backward(D, realCache, realPart.grad, grads);
   backward(D, fakeCache, fakePart.grad, grads);
@@ -331,7 +488,7 @@ function discriminatorLoss(model, real, fake, rows, mix, grads) {
     for (let k = 0; k < rows; k++) for (let c = 0; c < 2; c++) {
       between[2 * k + c] = mix[k] * real[2 * k + c] + (1 - mix[k]) * fake[2 * k + c];
     }
-    const cache = forward(D, between, rows), ig = inputGradient(D, cache), dG = new Float64Array(rows * 2);
+    const cache = forward(D, between, rows, cacheFor(model, "dBetween", D, rows)), ig = inputGradient(D, cache), dG = new Float64Array(rows * 2);
     let penalty = 0;
     for (let k = 0; k < rows; k++) {
       const gx = ig.g[2 * k], gy = ig.g[2 * k + 1], norm = Math.sqrt(gx * gx + gy * gy + 1e-12);
@@ -353,11 +510,12 @@ function discriminatorLoss(model, real, fake, rows, mix, grads) {
 }
 
 // G's loss on one noise batch; adds G's weight gradients to `grads` when given. Returns the fake points and
-// d(loss)/d(point) (the gradient arrows point along its negative).
+// d(loss)/d(point) (the gradient arrows point along its negative), in the model's buffers: valid until its next
+// update.
 function generatorLoss(model, noise, rows, grads) {
   const { config, G, D } = model;
-  const gCache = forward(G, noise, rows);
-  const dCache = forward(D, gCache.out, rows);
+  const gCache = forward(G, noise, rows, cacheFor(model, "gNoise", G, rows));
+  const dCache = forward(D, gCache.out, rows, cacheFor(model, "dGenerated", D, rows));
   const term = generatorTerm(config.loss, dCache.out);
   const dPoints = backward(D, dCache, term.grad, null);
   if (grads) backward(G, gCache, dPoints, grads);
@@ -379,8 +537,8 @@ function averageGenerator(model) {
 
 // One discriminator update (the `index`-th of d_steps) from given points and noise.
 function updateDiscriminator(model, real, noise, rows, mix) {
-  const fake = predict(model.G, noise, rows);
-  const grads = zerosLike(model.D);
+  const fake = predict(model.G, noise, rows, cacheFor(model, "gFake", model.G, rows));
+  const grads = zeroGrads(model, "D", model.D);
   const result = discriminatorLoss(model, real, fake, rows, mix, grads);
   const c = model.config;
   const lr = learningRateAt(c.d_learning_rate, model.adamD.iterations, c, c.d_steps);
@@ -389,7 +547,7 @@ function updateDiscriminator(model, real, noise, rows, mix) {
 }
 
 function updateGenerator(model, noise, rows) {
-  const grads = zerosLike(model.G);
+  const grads = zeroGrads(model, "G", model.G);
   const result = generatorLoss(model, noise, rows, grads);
   const c = model.config;
   const lr = learningRateAt(c.g_learning_rate, model.adamG.iterations, c);
