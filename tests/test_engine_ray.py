@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -64,6 +65,8 @@ def test_a_run_trains_in_its_own_actor_and_reset_ends_it(engine):
     run.step(1)
     assert run.wait_for_step(10, timeout=180)
     assert run.worker.pid != os.getpid() and run.worker.name.startswith("gan-lab-trainer-")
+    mapped = Path(f"/proc/{run.worker.pid}/maps").read_text()  # a local head: the actor is on this machine
+    assert "/tensorflow/" in mapped and "/sklearn/" not in mapped and "/scipy/" not in mapped  # as a local worker
     assert _wait(lambda: not run.poll().busy)
     view = run.poll()
     assert view.status == "paused" and list(view.history["step"]) == [5, 10]
@@ -152,7 +155,6 @@ def test_an_unreachable_cluster_is_a_message_with_its_address_within_seconds():
     import subprocess
     import sys
     import textwrap
-    from pathlib import Path
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
