@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+
+def finite_or_none(values) -> list:
+    """A series as JSON can hold it: floats, with None (a gap in a curve) where a value is not finite."""
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, np.float64).tolist()]
 
 
 def downsample(steps: np.ndarray, values: np.ndarray, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:

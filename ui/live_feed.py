@@ -21,6 +21,8 @@ import weakref
 
 import numpy as np
 
+from gan_core.history import finite_or_none
+
 ROUTE = "/gan-lab/feed/{token}"
 MAX_POINTS = 2000  # per answer: a browser that fell further behind gets the newest and the page's next rerun
 NOT_SERIES = ("step", "time")
@@ -41,10 +43,6 @@ def feed_url(run) -> str:
     return ROUTE.replace("{token}", token)
 
 
-def _numbers(values) -> list:
-    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, np.float64).tolist()]
-
-
 def answer(run, after: float) -> dict:
     """The feed's JSON for `run`: its status numbers and the points after step `after`."""
     view = run.poll()
@@ -52,7 +50,7 @@ def answer(run, after: float) -> dict:
     steps = np.asarray(history.get("step", ()), np.float64)
     start = int(np.searchsorted(steps, after, side="right")) if len(steps) else 0
     start = max(start, len(steps) - MAX_POINTS)
-    series = {name: _numbers(np.asarray(values)[start:]) for name, values in history.items()
+    series = {name: finite_or_none(np.asarray(values)[start:]) for name, values in history.items()
               if name not in NOT_SERIES and len(values) == len(steps)}
     return {"status": view.status, "busy": bool(view.busy), "step": int(view.step),
             "elapsed_s": float(view.elapsed_s), "steps_per_second": float(view.steps_per_second or 0.0),

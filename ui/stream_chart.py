@@ -24,14 +24,13 @@ Decisions, and why:
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from gan_core.history import downsample
+from gan_core.history import downsample, finite_or_none
 from ui.train_text import SERIES_COLOURS, SERIES_LABELS
 
 SENT_KEY = "_stream_chart_sent"  # chart key -> Sent
@@ -61,11 +60,6 @@ class Sent:
     names: tuple[str, ...]
 
 
-def _finite_or_none(values: np.ndarray) -> list:
-    # JSON has no NaN: a missing value is a gap in the curve.
-    return [float(v) if math.isfinite(v) else None for v in values.tolist()]
-
-
 def _columns(history: dict, names: tuple[str, ...], start: int, max_points: int | None) -> tuple[list, list]:
     """(steps, [values per series]) from row `start` on, thinned to max_points (all series thinned alike)."""
     steps = np.asarray(history["step"], np.float64)[start:]
@@ -78,7 +72,7 @@ def _columns(history: dict, names: tuple[str, ...], start: int, max_points: int 
         if column is None or len(column) != len(history["step"]):
             values.append([None] * len(index))
         else:
-            values.append(_finite_or_none(np.asarray(column, np.float64)[start:][index]))
+            values.append(finite_or_none(np.asarray(column, np.float64)[start:][index]))
     return steps[index].tolist(), values
 
 

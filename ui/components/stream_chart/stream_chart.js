@@ -109,18 +109,25 @@ class StreamChart {
     if (this.feedUrl) feedSubscribe(this.feedUrl, this);
   }
 
-  appendFeed(body) {
-    if (!this.columns || !this.plot) return;
-    const steps = body.steps || [];
+  // Appends the points of `steps` past the newest step held (the feed and Python's updates may bring the same
+  // ones); valuesOf(i) is series i's values aligned with `steps`, or null for a gap. Returns whether any was new.
+  appendAfterLast(steps, valuesOf) {
     const last = this.lastStep();
     let from = 0;
     while (from < steps.length && steps[from] <= last) from += 1;
-    if (from >= steps.length) return;
+    if (from >= steps.length) return false;
     this.columns[0].push(...steps.slice(from));
-    this.names.forEach((name, i) => {
-      const values = body.series ? body.series[name] : null;
-      for (let k = from; k < steps.length; k++) this.columns[i + 1].push(values ? values[k] : null);
-    });
+    for (let i = 1; i < this.columns.length; i++) {
+      const values = valuesOf(i - 1);
+      for (let k = from; k < steps.length; k++) this.columns[i].push(values ? values[k] : null);
+    }
+    return true;
+  }
+
+  appendFeed(body) {
+    if (!this.columns || !this.plot) return;
+    const series = body.series || {};
+    if (!this.appendAfterLast(body.steps || [], (i) => series[this.names[i]])) return;
     this.feedAppends += 1;
     this.redraw();
   }
@@ -149,12 +156,7 @@ class StreamChart {
     if (data.reset || !this.columns) {
       this.columns = [data.steps.slice(), ...data.values.map((v) => v.slice())];
     } else {
-      // Only the steps the live feed has not brought already.
-      const last = this.lastStep();
-      let from = 0;
-      while (from < data.steps.length && data.steps[from] <= last) from += 1;
-      this.columns[0].push(...data.steps.slice(from));
-      data.values.forEach((values, i) => this.columns[i + 1].push(...values.slice(from)));
+      this.appendAfterLast(data.steps, (i) => data.values[i]); // only what the live feed has not brought
       this.appends += 1;
     }
     if (this.columns[0].length > MAX_HELD_POINTS) this.columns = thinOlderHalf(this.columns);
