@@ -473,9 +473,9 @@ def main() -> None:
     parser.add_argument("--ray", action="store_true",
                         help="also Start on Ray (GAN_LAB_ENGINE=ray against a local head this run starts and stops), "
                              "pressed 5 s after the Train page opened, and its training rate")
-    parser.add_argument("--only", choices=["explore", "slider", "start", "train", "charts"],
+    parser.add_argument("--only", choices=["explore", "slider", "start", "train", "charts", "ray"],
                         help="explore: only Explore's slider latency and instant mode for every model (about two "
-                             "minutes); slider: only the server-mode slider; train: only the Train page rows (warm Start, page-open training vs the CLI); start: only Start pressed the moment the page renders; charts: only one live chart redraw's payload, Vega-Lite vs appended (no browser)")
+                             "minutes); slider: only the server-mode slider; train: only the Train page rows (warm Start, page-open training vs the CLI); start: only Start pressed the moment the page renders; ray: only the Ray rows (a local head, started and stopped here); charts: only one live chart redraw's payload, Vega-Lite vs appended (no browser)")
     args = parser.parse_args()
     if args.quick:
         for name, value in QUICK.items():
@@ -501,29 +501,9 @@ def main() -> None:
         browser = launch_browser(playwright)
         if browser is None:
             sys.exit(f"ui_speed: {INSTALL_HINT}")
-        trivial_s = None if args.quick else one_slider_page_s(browser)
-        app_s, server, train = server_to_first_render(browser, "app.py", ".st-key-train_start button")
-        try:
-            if trivial_s is not None:
-                row("`streamlit run` -> first page rendered (app vs one-slider page)",
-                    f"{app_s:.1f} s vs {trivial_s:.1f} s (+{app_s - trivial_s:.1f} s)", "<= +1.5 s",
-                    app_s - trivial_s <= 1.5)
-            if args.only not in ("explore", "slider", "train"):
-                with CpuSplit(server) as split:
-                    cold = click_start_to_first_loss_point(train)  # at once: the warm spare is still warming
-                row(f"Start pressed the moment the page renders ({app_s:.1f} s after `streamlit run`) -> first loss "
-                    f"point (CPU {split})", f"{cold:.1f} s", "<= 6 s", cold <= 6)
-                reset(train)
-            if args.only not in ("start", "train"):
-                explore_rows(browser, server, args, row)
-            if args.only in (None, "train"):
-                train_rows(train, server, args, row)
-        except PlaywrightTimeout as exc:
-            print(f"ui_speed: a page did not respond in time ({exc}); server log:\n{server.log_tail()}",
-                  file=sys.stderr)
-        finally:
-            server.stop()
-        if args.ray and args.only is None:
+        if args.only != "ray":
+            local_rows(browser, args, row)
+        if (args.ray and args.only is None) or args.only == "ray":
             try:
                 ray_rows(browser, args, row)
             except (PlaywrightTimeout, RuntimeError, OSError) as exc:
@@ -536,6 +516,34 @@ def main() -> None:
     print("| measurement | result | target | met |\n|---|---|---|---|")
     for name, result, target, met in rows:
         print(f"| {name} | {result} | {target} | {'-' if met is None else 'yes' if met else 'no'} |")
+
+
+def local_rows(browser, args, row) -> None:
+    """Every row against a local engine: start-up, cold Start, Explore, the Train page."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    trivial_s = None if args.quick else one_slider_page_s(browser)
+    app_s, server, train = server_to_first_render(browser, "app.py", ".st-key-train_start button")
+    try:
+        if trivial_s is not None:
+            row("`streamlit run` -> first page rendered (app vs one-slider page)",
+                f"{app_s:.1f} s vs {trivial_s:.1f} s (+{app_s - trivial_s:.1f} s)", "<= +1.5 s",
+                app_s - trivial_s <= 1.5)
+        if args.only not in ("explore", "slider", "train"):
+            with CpuSplit(server) as split:
+                cold = click_start_to_first_loss_point(train)  # at once: the warm spare is still warming
+            row(f"Start pressed the moment the page renders ({app_s:.1f} s after `streamlit run`) -> first loss "
+                f"point (CPU {split})", f"{cold:.1f} s", "<= 6 s", cold <= 6)
+            reset(train)
+        if args.only not in ("start", "train"):
+            explore_rows(browser, server, args, row)
+        if args.only in (None, "train"):
+            train_rows(train, server, args, row)
+    except PlaywrightTimeout as exc:
+        print(f"ui_speed: a page did not respond in time ({exc}); server log:\n{server.log_tail()}",
+              file=sys.stderr)
+    finally:
+        server.stop()
 
 
 def one_slider_page_s(browser) -> float:
