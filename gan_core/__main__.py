@@ -23,6 +23,9 @@ DEFAULT_CHECKPOINT_MINUTES = 5.0
 MAX_SAMPLES = 200_000  # 630 MB of float32 digits: more is a typo, not a sample
 MAX_SEED = 2**32 - 1  # what numpy's generators accept
 MAX_EPOCHS = 1000
+# Recipe fields --resume may change: the optimisers start afresh on a resume (only weights are saved), so a
+# lower rate for a last phase (the usual end of a GAN's schedule) continues the same run cleanly.
+RESUME_MAY_CHANGE = ("g_learning_rate", "d_learning_rate")
 MAX_PROJECT = MAX_PROJECT_DIGITS  # digits one project command takes (gan_core/limits.py)
 MAX_PROJECT_STEPS = 5000  # Adam steps: the loss has long flattened by then
 TOY_MODEL = "toy"  # the 2-D playground's GAN (gan_core.toy); its datasets are gan_core.toy.TOY_DATASETS
@@ -233,9 +236,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         except (checkpoints.CheckpointError, TypeError, ValueError) as exc:
             raise UsageError(f"--resume: {exc}") from exc
         config = _config_from_args(args, base=saved_config)
-        if config != saved_config:
-            changed = [f.name for f in fields(GANConfig) if getattr(config, f.name) != getattr(saved_config, f.name)]
-            raise UsageError(f"--resume keeps the saved config; these flags differ from it: {', '.join(changed)}.")
+        changed = [f.name for f in fields(GANConfig) if getattr(config, f.name) != getattr(saved_config, f.name)]
+        fixed = [name for name in changed if name not in RESUME_MAY_CHANGE]
+        if fixed:
+            raise UsageError(f"--resume keeps the saved config (only the learning rates may change); these flags "
+                             f"differ from it: {', '.join(fixed)}.")
+        if changed:  # the optimisers start afresh on a resume, so a new rate is a clean second phase
+            model.set_learning_rates(config.g_learning_rate, config.d_learning_rate)
+            print(f"note: from step {start_step} on, learning rates G {config.g_learning_rate:g}, D "
+                  f"{config.d_learning_rate:g} (were G {saved_config.g_learning_rate:g}, D "
+                  f"{saved_config.d_learning_rate:g})", file=sys.stderr)
         checkpoints.remove_stale_temporaries(out)
         checkpoints.remove_stale_temporaries(out / checkpoints.CHECKPOINTS_DIR)
     else:
@@ -544,7 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "and OUT/checkpoints/step-N/*.weights.h5 (atomically).")
     train.add_argument("--out", required=True, help="run folder, e.g. runs/first")
     train.add_argument("--steps", type=int, default=20000, help="train until this many steps in total (default 20000)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint (its saved recipe; only "
+                       "--g-learning-rate and --d-learning-rate may differ, for a last phase at a lower rate)")
     train.add_argument("--checkpoint-every", type=int, default=5000, help="steps between checkpoints (default 5000)")
     train.add_argument("--checkpoint-minutes", type=float, default=DEFAULT_CHECKPOINT_MINUTES,
                        help="also checkpoint after this much wall time without one, so a killed run loses at most "

@@ -293,3 +293,29 @@ def test_cli_stderr_is_free_of_tensorflow_start_up_noise(tmp_path):
     loud = subprocess.run([argv[0], "-m", "gan_core", "--verbose", *argv[3:]], capture_output=True, text=True,
                           env=env, timeout=300, cwd=tmp_path)
     assert loud.returncode == 0 and loud.stderr != ""  # the switch still shows them
+
+
+def test_resume_may_lower_the_learning_rates_and_nothing_else(tmp_path, capsys, monkeypatch):
+    import gan_core.lab as lab  # the train command imports create_run from there when it runs
+
+    trained_at = []  # the optimisers' rates of the model each run trains
+
+    def create_run(config, dataset, *, model=None, **kwargs):
+        run = real_create_run(config, dataset, model=model, **kwargs)
+        trained_at.append((float(run.model.g_optimizer.learning_rate), float(run.model.d_optimizer.learning_rate)))
+        return run
+
+    real_create_run = lab.create_run
+    monkeypatch.setattr(lab, "create_run", create_run)
+    run = tmp_path / "run"
+    assert _train(run, 10) == 0
+    _usage_error(capsys, ["train", "--out", str(run), "--steps", "20", "--checkpoint-every", "10", "--resume", *TINY,
+                          "--batch-size", "32"], "batch_size")
+    assert _train(run, 20, "--resume", "--g-learning-rate", "1e-4", "--d-learning-rate", "5e-5") == 0
+    assert "learning rates G 0.0001, D 5e-05" in capsys.readouterr().err
+    for folder in (run, run / "checkpoints" / "step-00000020"):  # the run and its newest checkpoint say so
+        config = json.loads((folder / "config.json").read_text())
+        assert (config["g_learning_rate"], config["d_learning_rate"]) == (1e-4, 5e-5)
+    assert _train(run, 30, "--resume") == 0  # the new rates are the run's now: a plain resume keeps them
+    assert json.loads((run / "config.json").read_text())["g_learning_rate"] == 1e-4
+    assert trained_at[1:] == [pytest.approx((1e-4, 5e-5))] * 2 and trained_at[0] != trained_at[1]
