@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from gan_core.config import GANConfig
 from gan_core.engine import CapacityError, EngineOptions, LabEngine
 from gan_core.messages import RunSnapshot, RunView
+from gan_core.transport import WorkerGone
 from process_support import pid_alive as _alive, wait_for as _wait
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -535,3 +537,51 @@ def test_a_worker_goes_without_the_optional_packages_keras_would_import(engine):
     for package in ("pandas", "matplotlib", "sklearn", "scipy"):
         assert f"/{package}/" not in mapped, package
     run.discard()
+
+
+def test_a_start_while_the_spare_is_being_made_takes_that_spare_instead_of_a_second_process():
+    """The first ~0.5 s after the server starts (or a refill begins), the spare's process exists only in the
+    making; a Start then used to make a second trainer beside it, both importing TensorFlow on the same cores."""
+    from fake_transport import FakeWorkers
+
+    from gan_core.engine import pool as pool_module
+
+    gate = threading.Event()
+    workers = FakeWorkers(make_gate=gate)
+    pool = pool_module.WorkerPool(workers, max_trainers=2)
+    try:
+        pool.refill_later()
+        assert workers.making.wait(5)  # the spare is being made, held at the gate
+        lease = pool.lease("trainer")
+        assert lease.current is None  # nothing to take yet
+        got = {}
+        taker = threading.Thread(target=lambda: got.setdefault("worker", lease.worker()))
+        taker.start()
+        time.sleep(0.2)
+        assert len(workers.made) == 0 and taker.is_alive()  # waiting for the spare, not making its own
+        gate.set()
+        taker.join(5)
+        assert got["worker"] is workers.made[0] and lease.from_spare
+        assert len(workers.made) == 1 and pool._spare is None
+        # A lease released while it waits stops waiting and makes nothing.
+        gate.clear()
+        workers.making.clear()
+        pool.refill_later()
+        assert workers.making.wait(5)
+        second = pool.lease("trainer")
+        waiter = threading.Thread(target=lambda: got.setdefault("error", _worker_or_error(second)))
+        waiter.start()
+        time.sleep(0.1)
+        second.release()
+        waiter.join(5)
+        assert not waiter.is_alive() and isinstance(got["error"], WorkerGone)
+        gate.set()
+    finally:
+        pool.close_all()
+
+
+def _worker_or_error(lease):
+    try:
+        return lease.worker()
+    except Exception as exc:  # noqa: BLE001 - the test inspects which
+        return exc

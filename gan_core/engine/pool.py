@@ -6,7 +6,7 @@ Decisions, and why:
   nor end one that someone else now holds.
 - `lease(role, owner)` returns at once: with the warm spare's worker when there is one, else empty. Its holder
   gets the worker with `lease.worker()` on a thread of its own (making one can take a while: a cluster's
-  queue). A worker that becomes ready for a lease released meanwhile is closed at once, so `close_all()` and
+  queue); while a refill is making the spare, that call waits for it instead of starting a second process. A worker that becomes ready for a lease released meanwhile is closed at once, so `close_all()` and
   a run's close reach workers that are still being made.
 - `release()` takes the worker out of the lease at once (it counts no more) and closes it on a thread of the
   pool's, after the holder's `before_close` (a last snapshot): no page ever waits for a process to end.
@@ -81,6 +81,7 @@ class WorkerPool:
         self._leases: list[Lease] = []
         self._spare = None
         self._spare_making = False
+        self._spare_made = threading.Condition(self._lock)  # notified when a spare being made arrives (or fails)
         self._closing: set = set()
         self._closed = False
         self.made = 0  # workers made (tests and benchmarks read it)
@@ -201,6 +202,11 @@ class WorkerPool:
                 return lease._worker
             if lease._making:
                 raise RuntimeError("a lease's worker is being made by another thread")
+            spare = self._spare_being_made_for(lease)
+            if spare is not None:
+                return spare
+            if lease.released or self._closed:  # while it waited for the spare
+                raise WorkerGone(f"the {lease.role} worker was released")
             lease._making = True
         try:
             worker = self._make(lease.role)
@@ -216,11 +222,26 @@ class WorkerPool:
         lease.ended.set()
         raise WorkerGone(f"the {lease.role} worker was released while it started")
 
+    def _spare_being_made_for(self, lease: Lease):
+        """The spare a refill is making right now, once it arrives (the lock held): a trainer lease that found
+        no spare waits for it rather than starting a second process beside it (on few cores both would
+        import TensorFlow at half speed). None when no spare is being made, or it failed or went elsewhere."""
+        if lease.role != "trainer" or not self._spare_making:
+            return None
+        self._spare_made.wait_for(lambda: not self._spare_making or lease.released or self._closed,
+                                  timeout=self.connect_timeout_s)
+        spare = self._spare
+        if lease.released or self._closed or spare is None or not spare.alive():
+            return None
+        self._spare, lease._worker, lease.from_spare = None, spare, True
+        return spare
+
     def release(self, lease: Lease, before_close: Callable | None = None) -> threading.Event:
         with self._lock:
             if lease.released:
                 return lease.ended
             lease.released = True
+            self._spare_made.notify_all()  # a lease waiting for the spare being made stops waiting
             if lease in self._leases:
                 self._leases.remove(lease)
             worker, lease._worker = lease._worker, None
@@ -249,15 +270,17 @@ class WorkerPool:
         try:
             worker = self._make("trainer")
         except EngineError:
-            return
-        finally:
             with self._lock:
                 self._spare_making = False
-        with self._lock:
+                self._spare_made.notify_all()
+            return
+        with self._lock:  # one step: a lease waiting for this spare sees it the moment making ends
+            self._spare_making = False
             if self._closed:
                 spare_ok = False
             else:
                 self._spare, spare_ok = worker, True
+            self._spare_made.notify_all()
         if not spare_ok:
             self._close_now(worker, timeout=1.0)
             return
@@ -332,6 +355,7 @@ class WorkerPool:
             if self._closed:
                 return
             self._closed = True
+            self._spare_made.notify_all()
             leases, self._leases = list(self._leases), []
             spare, self._spare = self._spare, None
             closing = list(self._closing)
