@@ -292,6 +292,18 @@ class RayWorkers:
             return RayWorker(role, env, num_cpus=self.trainer_cpus, num_gpus=self.trainer_gpus)
         return RayWorker(role, env, num_cpus=self.inference_cpus)
 
+    def spare_fits_beside(self, trainers: int) -> bool:
+        """Does one more trainer actor fit the cluster's CPUs (and GPUs) beside `trainers` training ones and the
+        inference actor? Ray's logical resources: a spare that does not fit would wait in Ray's queue, or, where
+        the inference actor has not taken its share yet, warm on the cores the training uses."""
+        try:
+            total = ray.cluster_resources()
+        except Exception:  # not connected (yet): a spare made later connects first
+            return False
+        cpus = (trainers + 1) * self.trainer_cpus + self.inference_cpus
+        gpus = (trainers + 1) * self.trainer_gpus
+        return cpus <= float(total.get("CPU", 0.0)) and gpus <= float(total.get("GPU", 0.0))
+
     # -- the registry every replica shares
     def registry(self):
         with self._lock:

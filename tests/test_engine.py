@@ -519,8 +519,12 @@ def test_a_spare_warms_beside_training_only_where_the_cores_go_round(monkeypatch
         monkeypatch.setattr(pool_module.os, "cpu_count", lambda: 2)
         assert pool.spare_fits_beside_training()  # nothing trains: the spare takes no core from anyone
         pool.lease("trainer")
-        workers.is_cluster = True  # a cluster's spare warms on a node of its own
+        # A cluster's factory answers from its own resources, whatever this machine's cores.
+        workers.spare_fits_beside = lambda trainers: trainers < 3
         assert pool.spare_fits_beside_training()
+        pool.lease("trainer")
+        pool.lease("trainer")
+        assert not pool.spare_fits_beside_training()
     finally:
         pool.close_all()
 

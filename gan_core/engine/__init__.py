@@ -14,7 +14,8 @@ Process lifecycle (the decisions the pages rely on):
 - A warm spare: when the engine is made (at server start-up), one worker imports TensorFlow and builds and
   traces the default recipe in the background. The first Start with that recipe (or other learning rates)
   leases it and trains at once. A new spare warms once that run has drawn its first point where the machine has
-  cores beside the training (a cluster, or TRAINER_CORES per run and one more: WorkerPool.spare_fits_beside_training),
+  cores beside the training (TRAINER_CORES per run and one more, or a cluster with room for one more trainer actor:
+  WorkerPool.spare_fits_beside_training),
   else when a run ends: on two cores a spare warming beside a run took a core from it. Any other recipe
   is built in the spare's process or a new one: `create_run` never blocks the page.
 - At most `max_trainers` leases at once (GAN_LAB_MAX_TRAINERS), and `max_trainers_per_owner` per session

@@ -304,10 +304,13 @@ class WorkerPool:
 
         Warming is several CPU-seconds (importing TensorFlow, building and tracing a recipe), and one training
         run keeps about TRAINER_CORES cores busy (the CLI alone: 179% CPU on two). So beside training, a spare
-        warms only on a cluster or where the cores go round; on a small machine it warms when a run ends.
+        warms only where the cores go round; on a small machine it warms when a run ends. A cluster's factory
+        answers for its own resources (`spare_fits_beside(trainers)`): a one-machine Ray head is a small machine
+        too (its spare actor warmed beside the run at 117% of a core and took it from the run's actor).
         """
-        if getattr(self.make_worker, "is_cluster", False):
-            return True
+        fits = getattr(self.make_worker, "spare_fits_beside", None)
+        if callable(fits):
+            return bool(fits(self.trainers()))
         return (os.cpu_count() or 1) >= TRAINER_CORES * (self.trainers() + 1)
 
     def spare_status(self) -> dict:
