@@ -43,10 +43,17 @@ for name in "${names[@]}"; do
                --checkpoint-every 20000 --keep-checkpoints 0 ;;
     cgan)    train cgan --model cgan --steps 60000 --checkpoint-every 10000 ;;
     wgan_gp) train wgan_gp --loss wgan_gp --d-steps 5 --g-learning-rate 1e-3 --d-learning-rate 1e-3 \
-               --beta2 0.9 --steps 40000 --checkpoint-every 2500 --keep-checkpoints 0 ;;
+               --beta2 0.9 --steps 40000 --checkpoint-every 2500 --keep-checkpoints 0
+             # four resumes, as the run was made (each starts a fresh Adam state; the first was stopped at 48,000)
+             resume wgan_gp --steps 48000 --checkpoint-every 2500 --keep-checkpoints 0
+             resume wgan_gp --steps 60000 --checkpoint-every 2500 --keep-checkpoints 0
+             resume wgan_gp --steps 67500 --checkpoint-every 2500 --keep-checkpoints 0
+             resume wgan_gp --steps 70000 --checkpoint-every 2500 --keep-checkpoints 0 ;;
     dcgan)   train dcgan --architecture conv --steps 10000
              resume dcgan --steps 22500 --checkpoint-every 2500
-             resume dcgan --steps 25000 --checkpoint-every 2500 --keep-checkpoints 0 ;;
+             resume dcgan --steps 25000 --checkpoint-every 2500 --keep-checkpoints 0
+             resume dcgan --steps 27500 --checkpoint-every 2500 --keep-checkpoints 0
+             resume dcgan --steps 35000 --checkpoint-every 2500 --keep-checkpoints 0 ;;
     *) echo "unknown name: $name" >&2; exit 2 ;;
   esac
 done
