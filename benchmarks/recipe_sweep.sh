@@ -4,7 +4,8 @@
 # default recipe makes in 2 and 5 minutes on the idle 2-core machine: five_minutes.sh prints them). Steps, not
 # seconds, so candidates can share the machine without their load deciding the result; lazy R1 trains more steps
 # per second, which five_minutes.sh measures on its own.
-# Usage: benchmarks/recipe_sweep.sh [NAME ...]   (default: every candidate below)
+# Usage: benchmarks/recipe_sweep.sh [NAME ...]   (default: the learning-rate candidates; r1-* and ema-* by name,
+#        e.g. STEPS=15000 AT=15000 benchmarks/recipe_sweep.sh lr1e-3 r1-0.1 r1-0.3 r1-3 ema-0.99 ema-0.9999)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -15,6 +16,12 @@ declare -A FLAGS=(
   [lr5e-4]="--g-learning-rate 5e-4 --d-learning-rate 5e-4"
   [lr1e-3]="--g-learning-rate 1e-3 --d-learning-rate 1e-3"
   [lr5e-4-lazy16]="--g-learning-rate 5e-4 --d-learning-rate 5e-4 --r1-every 16"
+  # around the default (lr1e-3): R1 strength and the generator average's decay (same cost per step)
+  [r1-0.1]="--r1-gamma 0.1"
+  [r1-0.3]="--r1-gamma 0.3"
+  [r1-3]="--r1-gamma 3"
+  [ema-0.99]="--ema-decay 0.99"
+  [ema-0.9999]="--ema-decay 0.9999"
 )
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(lr2e-4 lr5e-4 lr1e-3 lr5e-4-lazy16)
