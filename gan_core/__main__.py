@@ -554,8 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "and OUT/checkpoints/step-N/*.weights.h5 (atomically).")
     train.add_argument("--out", required=True, help="run folder, e.g. runs/first")
     train.add_argument("--steps", type=int, default=20000, help="train until this many steps in total (default 20000)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint (its saved recipe; only "
-                       "--g-learning-rate and --d-learning-rate may differ, for a last phase at a lower rate)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its newest checkpoint (its saved recipe; only "
+                            "--g-learning-rate and --d-learning-rate may differ, for a last phase at a lower rate)")
     train.add_argument("--checkpoint-every", type=int, default=5000, help="steps between checkpoints (default 5000)")
     train.add_argument("--checkpoint-minutes", type=float, default=DEFAULT_CHECKPOINT_MINUTES,
                        help="also checkpoint after this much wall time without one, so a killed run loses at most "

@@ -49,12 +49,13 @@ def engine(cluster):
 
 def test_a_spare_actor_warms_beside_training_only_where_the_cluster_has_room(cluster):
     """The test cluster has 2 CPUs: a one-CPU trainer and the half-CPU inference actor leave no room for a spare
-    actor beside the run (it warmed on the run's cores); with quarter-CPU actors, up to six runs leave room for one more."""
+    actor beside the run (it warmed on the run's cores); with quarter-CPU actors, up to six runs leave room for
+    one more."""
     workers = cluster.RayWorkers(trainer_cpus=1.0, inference_cpus=0.5)
     assert workers.spare_fits_beside(0)  # nothing trains: the spare takes 1 + 0.5 of 2
     assert not workers.spare_fits_beside(1)
     small = cluster.RayWorkers(trainer_cpus=0.25, inference_cpus=0.25)
-    assert small.spare_fits_beside(6) and not small.spare_fits_beside(7)  # 7 x 0.25 + 0.25 = 2 CPUs
+    assert small.spare_fits_beside(6) and not small.spare_fits_beside(7)  # 6 + 1 trainers x 0.25 + 0.25 = 2
     assert not cluster.RayWorkers(trainer_cpus=0.25, trainer_gpus=1.0).spare_fits_beside(0)  # no GPU here
 
 

@@ -6,8 +6,9 @@ Decisions, and why:
   nor end one that someone else now holds.
 - `lease(role, owner)` returns at once: with the warm spare's worker when there is one, else empty. Its holder
   gets the worker with `lease.worker()` on a thread of its own (making one can take a while: a cluster's
-  queue); while a refill is making the spare, that call waits for it instead of starting a second process. A worker that becomes ready for a lease released meanwhile is closed at once, so `close_all()` and
-  a run's close reach workers that are still being made.
+  queue); while a refill is making the spare, that call waits for it instead of starting a second process. A
+  worker that becomes ready for a lease released meanwhile is closed at once, so `close_all()` and a run's close
+  reach workers that are still being made.
 - `release()` takes the worker out of the lease at once (it counts no more) and closes it on a thread of the
   pool's, after the holder's `before_close` (a last snapshot): no page ever waits for a process to end.
   `lease.ended` is set once it has; a holder that needs the worker's files finished (Resume) waits on that.
