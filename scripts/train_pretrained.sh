@@ -53,7 +53,8 @@ for name in "${names[@]}"; do
              resume dcgan --steps 22500 --checkpoint-every 2500
              resume dcgan --steps 25000 --checkpoint-every 2500 --keep-checkpoints 0
              resume dcgan --steps 27500 --checkpoint-every 2500 --keep-checkpoints 0
-             resume dcgan --steps 35000 --checkpoint-every 2500 --keep-checkpoints 0 ;;
+             resume dcgan --steps 35000 --checkpoint-every 2500 --keep-checkpoints 0
+             resume dcgan --steps 42500 --checkpoint-every 2500 --keep-checkpoints 0 ;;
     *) echo "unknown name: $name" >&2; exit 2 ;;
   esac
 done
