@@ -133,12 +133,18 @@ class StreamChart {
   }
 
   redraw() {
+    this.plot.setData(this.plotData());
+    this.root.dataset.feedAppends = String(this.feedAppends);
+  }
+
+  // The plot's columns: the points held (the older half thinned past MAX_HELD_POINTS), then one flat column per
+  // reference line. Also stamps the points held and the newest step on the root.
+  plotData() {
     if (this.columns[0].length > MAX_HELD_POINTS) this.columns = thinOlderHalf(this.columns);
     const count = this.columns[0].length;
-    this.plot.setData([...this.columns, ...this.referenceValues.map((value) => new Array(count).fill(value))]);
     this.root.dataset.points = String(count);
-    this.root.dataset.feedAppends = String(this.feedAppends);
     this.root.dataset.lastStep = String(this.lastStep());
+    return [...this.columns, ...this.referenceValues.map((value) => new Array(count).fill(value))];
   }
 
   update(data, setTriggerValue) {
@@ -151,17 +157,14 @@ class StreamChart {
       setTriggerValue("resync", data.seq); // we missed an update: ask for the whole curve
       return;
     }
-    const referenceValues = data.references.map((r) => r.value);
-    this.referenceValues = referenceValues;
+    this.referenceValues = data.references.map((r) => r.value);
     if (data.reset || !this.columns) {
       this.columns = [data.steps.slice(), ...data.values.map((v) => v.slice())];
     } else {
       this.appendAfterLast(data.steps, (i) => data.values[i]); // only what the live feed has not brought
       this.appends += 1;
     }
-    if (this.columns[0].length > MAX_HELD_POINTS) this.columns = thinOlderHalf(this.columns);
-    const count = this.columns[0].length;
-    const full = [...this.columns, ...referenceValues.map((value) => new Array(count).fill(value))];
+    const full = this.plotData();
     if (layout !== this.layout || !this.plot) {
       this.layout = layout;
       this.build(data, full);
@@ -170,8 +173,6 @@ class StreamChart {
     }
     this.seq = data.seq;
     this.draws += 1;
-    this.root.dataset.points = String(count);
-    this.root.dataset.lastStep = String(this.lastStep());
     this.root.dataset.seq = String(data.seq);
     this.root.dataset.draws = String(this.draws);
     this.root.dataset.appends = String(this.appends);
