@@ -26,6 +26,20 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 INSTALL_HINT = ("No Chromium for the browser tests. Install one of: Debian's `apt-get install chromium`, or "
                 "Playwright's own browser with `.venv/bin/python -m playwright install chromium`.")
 SERVER_START_TIMEOUT_S = 90.0
+# The Explore page's server-drawn digit (ui/latent_sliders.py): an <img> inside the sliders component's shadow
+# root, which document.querySelector does not enter. Returns the element, or null before the page draws it.
+LATENT_DIGIT_JS = """() => {
+  const seek = (root) => {
+    const hit = root.querySelector('[data-testid="latent-digit"]');
+    if (hit) return hit;
+    for (const el of root.querySelectorAll('*')) {
+      const found = el.shadowRoot && seek(el.shadowRoot);
+      if (found) return found;
+    }
+    return null;
+  };
+  return seek(document);
+}"""
 
 
 # ---- the browser ------------------------------------------------------------------------------

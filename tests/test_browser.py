@@ -15,8 +15,8 @@ from ci_support import skip_or_fail
 
 from browser_support import browser, server  # noqa: F401  (pytest fixtures)
 from browser_support import playwright_sync_api
-from browser_support import (ROOT, AppServer, INSTALL_HINT, by_key, launch_browser, screenshot, step_value, wait_for_app_idle,
-                             wait_until)
+from browser_support import (ROOT, AppServer, INSTALL_HINT, LATENT_DIGIT_JS, by_key, launch_browser, screenshot,
+                             step_value, wait_for_app_idle, wait_until)
 
 sync_api = playwright_sync_api()
 
@@ -25,8 +25,8 @@ FIRST_CHUNK_TIMEOUT_S = 180.0  # the first chunk also traces the training step (
 # The live loss curve: the first stream chart (ui/stream_chart.py), a uPlot canvas inside a component.
 LOSS_CHART = '[data-testid="stream-chart"]'
 # The explore page's main digit: the one 280-px image (28 px scaled 10x); neighbours and grids are smaller.
-DIGIT_SRC_JS = """() => { const img = [...document.querySelectorAll('[data-testid="stImageContainer"] img')]
-    .find(i => i.width === 280); return img ? img.src : null; }"""
+DIGIT_SRC_JS = f"""() => {{ const img = ({LATENT_DIGIT_JS})();
+    return img && img.getAttribute('src') ? img.src : null; }}"""
 # Points the chart holds, updates it appended (not redrawn whole), and whether its canvas has any ink.
 CHART_STATE_JS = """chart => { const canvas = chart.querySelector('canvas');
     let ink = 0;
@@ -136,7 +136,7 @@ def _open_explore(page, server) -> None:
 
 
 def _digit_image(page):
-    return page.locator('[data-testid="stImageContainer"] img').first  # the digit comes first in the tab
+    return page.get_by_test_id("latent-digit")  # inside the sliders component (Playwright pierces its shadow root)
 
 
 def test_explore_server_slider_changes_the_digit(page, server):
@@ -145,14 +145,19 @@ def test_explore_server_slider_changes_the_digit(page, server):
     before_src = page.evaluate(DIGIT_SRC_JS)
     _digit_image(page).evaluate("img => img.decode()")
     before_pixels = _digit_image(page).screenshot()
-    thumb = by_key(page, "explore_z_0").locator('input[type="range"]')
-    value = float(thumb.get_attribute("value"))
+    thumb = page.get_by_test_id("latent-slider-z_0")
+    value = float(thumb.evaluate("input => input.value"))
     thumb.focus()
     for _ in range(4):
         thumb.press("ArrowRight")
     page.wait_for_function(f"({DIGIT_SRC_JS})() !== {before_src!r}", timeout=30_000)
     wait_for_app_idle(page)
-    assert float(thumb.get_attribute("value")) > value
+    # Four presses faster than the server reruns: every one is applied, in order, and the value shown once
+    # the server has answered is the server's z[0], so a lost press would show here.
+    expected = min(value + 4 * 0.05, 3.0)
+    shown = page.get_by_test_id("latent-slider-value-z_0")
+    assert wait_until(lambda: abs(float(shown.text_content()) - expected) < 1e-6, timeout=30), shown.text_content()
+    assert abs(float(thumb.evaluate("input => input.value")) - expected) < 1e-6
     after_src = page.evaluate(DIGIT_SRC_JS)
     _digit_image(page).evaluate("img => img.decode()")  # the new picture is on screen, not just requested
     after_pixels = _digit_image(page).screenshot()
@@ -263,7 +268,7 @@ def test_explore_raw_z_picker_survives_arithmetic_and_a_model_switch(page, serve
     by_key(page, "explore_new_z").locator("button").click()  # one more click: its choice reaches the server
     wait_for_app_idle(page)
     assert wait_until(lambda: _dims_chips(page) == dims, timeout=30), _dims_chips(page)
-    assert page.locator('[class*="st-key-explore_z_"]').count() == 6
+    assert page.locator('[data-testid^="latent-slider-z_"]').count() == 6
     _assert_no_exception(page)
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from latent_sliders_support import slider_ids
+
 from gan_core.checkpoints import save_weights_folder
 from gan_core.classifier import build_classifier
 from gan_core.config import GANConfig
@@ -58,7 +60,7 @@ def explore(monkeypatch, shipped_root, tmp_path):
 
 
 def _raw_sliders(at) -> list[str]:
-    return [slider.key for slider in at.slider if slider.key and slider.key.startswith("explore_z_")]
+    return [slider_id for slider_id in slider_ids(at) if slider_id.startswith("z_")]
 
 
 def test_raw_z_sliders_survive_arithmetic_then_a_model_switch(explore):

@@ -25,6 +25,8 @@ from streamlit.testing.v1 import AppTest
 from gan_core.checkpoints import save_weights_folder
 from gan_core.config import GANConfig
 from gan_core.models import build_model
+from latent_sliders_support import KEY as SLIDERS_KEY
+from latent_sliders_support import digit_src, move_slider, move_sliders, slider_ids, slider_value, sliders_data
 from process_support import pid_alive as _alive, wait_for as _wait
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -472,8 +474,7 @@ def test_explore_page_has_every_control(lab):
     assert at.radio(key="explore_mode").value == "Server"
     assert at.number_input(key="explore_seed") and at.button(key="explore_new_z") and at.button(key="explore_reset")
     assert _dims_picker(at).value == list(range(6))
-    for i in range(6):
-        assert at.slider(key=f"explore_z_{i}") and at.slider(key=f"explore_pc_{i}")
+    assert slider_ids(at) == [f"z_{i}" for i in range(6)] + [f"pc_{i}" for i in range(6)]
     assert at.session_state["explore_z"].shape == (12,)
     assert at.segmented_control(key="explore_view").options == ["Latent sliders", "Interpolate", "Arithmetic"]
     assert not at.get("download_button")  # "Link and downloads" is drawn only while open
@@ -486,17 +487,27 @@ def test_explore_page_has_every_control(lab):
 
 def test_explore_sliders_move_z_and_the_digit(lab):
     at = _explore(lab)
-    before_urls = _image_urls(at)
-    at.slider(key="explore_z_2").set_value(2.5).run()
+    before = digit_src(at)
+    move_slider(at, "z_2", 2.5)
     assert not at.exception
     assert at.session_state["explore_z"][2] == pytest.approx(2.5)
-    assert _image_urls(at)[0] != before_urls[0]
+    assert digit_src(at) != before and digit_src(at).startswith("data:image/png;base64,")
+    assert sliders_data(at)["applied"] == "apptest-1"  # the browser hears which moves are applied
     z = at.session_state["explore_z"].copy()
-    at.slider(key="explore_pc_0").set_value(-2.0).run()
+    move_slider(at, "pc_0", -2.0)
     assert not np.allclose(at.session_state["explore_z"], z)
-    assert at.slider(key="explore_pc_0").value == pytest.approx(-2.0, abs=0.01)
-    assert at.slider(key="explore_z_2").value == pytest.approx(float(np.clip(at.session_state["explore_z"][2], -3, 3)),
-                                                               abs=SLIDER_STEP / 2 + 1e-6)  # sliders mirror z, to a step
+    assert slider_value(at, "pc_0") == pytest.approx(-2.0, abs=0.01)
+    assert slider_value(at, "z_2") == pytest.approx(float(np.clip(at.session_state["explore_z"][2], -3, 3)),
+                                                    abs=SLIDER_STEP / 2 + 1e-6)  # sliders mirror z, to a step
+    at.run()  # a rerun with the same browser state applies nothing twice
+    assert slider_value(at, "pc_0") == pytest.approx(-2.0, abs=0.01)
+    move_sliders(at, ("z_0", 1.0), ("z_1", -1.0), ("z_0", 1.5))  # faster than the server reran: all, in order
+    assert list(at.session_state["explore_z"][:2]) == pytest.approx([1.5, -1.0])
+    z = at.session_state["explore_z"].copy()
+    at.session_state[SLIDERS_KEY] = {"moves": {"instance": "stranger", "moves": [  # what no page of ours sends
+        {"n": 1, "id": "z_99", "value": 1.0}, {"n": "x"}, {"n": 2, "id": "pc_0", "value": float("nan")}, "z_0"]}}
+    at.run()
+    assert not at.exception and np.array_equal(at.session_state["explore_z"], z)
     at.button(key="explore_reset").click().run()
     assert at.session_state["explore_z"][2] != pytest.approx(2.5)
     seed = at.number_input(key="explore_seed").value
@@ -507,9 +518,7 @@ def test_explore_sliders_move_z_and_the_digit(lab):
 def test_explore_dims_choose_the_sliders(lab):
     at = _explore(lab)
     _dims_picker(at).set_value([7, 11]).run()
-    assert at.slider(key="explore_z_11") and not at.exception
-    with pytest.raises(KeyError):
-        at.slider(key="explore_z_0")
+    assert not at.exception and [i for i in slider_ids(at) if i.startswith("z_")] == ["z_7", "z_11"]
 
 
 def test_explore_interpolation_and_arithmetic(lab):
@@ -549,13 +558,12 @@ def test_explore_instant_mode_feeds_the_browser_the_model_and_z(lab, tiny_weight
     assert set(data["generator"]["arrays"]) == {"0.kernel", "0.bias", "1.kernel", "1.bias"}  # none confirmed yet
     # ... at the page's z, with the chosen sliders.
     assert np.allclose(data["z"], at.session_state["explore_z"]) and data["dims"] == list(range(6))
-    with pytest.raises(KeyError):
-        at.slider(key="explore_z_0")  # the browser draws the sliders now
+    assert sliders_data(at) is None  # the browser draws the sliders and the digit now
     at.button(key="explore_new_z").click().run()
     [data] = _instant_data(at)
     assert np.allclose(data["z"], at.session_state["explore_z"]) and not at.exception  # a new z reaches the browser
     at.radio(key="explore_mode").set_value("Server").run()
-    assert _instant_data(at) == [] and at.slider(key="explore_z_0") and not at.exception
+    assert _instant_data(at) == [] and "z_0" in slider_ids(at) and not at.exception
 
 
 def test_explore_session_model_needs_training_then_uses_a_private_copy(lab):
@@ -571,15 +579,15 @@ def test_explore_session_model_needs_training_then_uses_a_private_copy(lab):
     assert not at.exception and at.session_state["explore_z"].shape == (TINY.latent_dim,)
     copy = at.session_state["explore_session_model"]
     assert copy.key == f"session:{run.run_id}:10" and copy.model.in_page  # dense: NumPy in the page process
-    digit = _image_urls(at)[0]
+    digit = digit_src(at)
     run.step(2)  # training goes on; the copy does not change under the user ...
     assert run.wait_for_step(30) and _idle(run)
     at.run()
-    assert at.session_state["explore_session_model"] is copy and _image_urls(at)[0] == digit
+    assert at.session_state["explore_session_model"] is copy and digit_src(at) == digit
     at.button(key="explore_refresh").click().run()  # ... until they ask for the newer weights
     assert not at.exception
     assert at.session_state["explore_session_model"].key == f"session:{run.run_id}:30"
-    assert _image_urls(at)[0] != digit
+    assert digit_src(at) != digit
 
 
 def test_explore_without_pretrained_weights_says_what_to_do(lab, monkeypatch, tmp_path):
@@ -601,6 +609,9 @@ def test_model_page_draws_networks_and_objective(lab):
 def test_pictures_are_served_as_png_not_jpeg(lab):
     """Streamlit re-encodes greyscale bytes as JPEG unless told otherwise, which would blur the crisp digits."""
     at = _explore(lab)
+    data = sliders_data(at)  # the digit and its neighbours, drawn by the server
+    assert all(src.startswith("data:image/png;base64,") for src in (data["digit"]["src"], data["neighbours"]["src"]))
+    at.segmented_control(key="explore_view").set_value("Interpolate").run()
     urls = _image_urls(at)
     assert urls and all(".jpg" not in url for url in urls)
 

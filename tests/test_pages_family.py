@@ -20,6 +20,7 @@ from gan_core.classifier import build_classifier
 from gan_core.config import GANConfig
 from gan_core.engine import EngineOptions
 from gan_core.models import build_model
+from latent_sliders_support import caption_text, digit_src, move_slider, slider_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 180  # the inference worker's first start imports TensorFlow: minutes on a loaded machine
@@ -83,7 +84,9 @@ def _images(at) -> list[str]:
 
 
 def _text(at) -> str:
-    return " ".join(str(e.value) for kind in ("caption", "markdown", "info", "warning") for e in at.get(kind))
+    """The page's words, the sliders' caption under the digit included."""
+    return " ".join([str(e.value) for kind in ("caption", "markdown", "info", "warning") for e in at.get(kind)]
+                    + [caption_text(at)])
 
 
 # ---- explore ------------------------------------------------------------------------------------------
@@ -104,9 +107,9 @@ def test_model_picker_and_source_radio_agree(lab):
 
 def test_conditional_gan_draws_the_chosen_digit_and_walks_between_classes(lab):
     at = _page(lab, EXPLORE, explore_model="cgan")
-    before = _images(at)[0]
+    before = digit_src(at)
     at.radio(key="explore_label").set_value(7).run()
-    assert not at.exception and _images(at)[0] != before
+    assert not at.exception and digit_src(at) != before
     at.radio(key="explore_mode").set_value("Instant (in-browser)").run()  # the browser draws the chosen digit too
     [instant] = [json.loads(e.proto.json) for e in at.get("bidi_component") if "instant" in e.proto.component_name]
     assert instant["label"] == 7 and instant["generator"]["classes"] == 10 and not at.exception
@@ -125,8 +128,8 @@ def test_wgan_gp_reports_a_critic_score_not_a_probability(lab):
 def test_two_dimensional_vae_shows_its_manifold_and_code_scatter(lab):
     at = _page(lab, EXPLORE, explore_model="vae2d")
     assert _dims_picker(at).value == [0, 1]
-    assert at.slider(key="explore_z_0") and at.slider(key="explore_z_1")
-    at.slider(key="explore_z_1").set_value(1.5).run()
+    assert slider_ids(at) == ["z_0", "z_1"]  # no principal directions: two sliders hold the whole space
+    move_slider(at, "z_1", 1.5)
     assert not at.exception and at.session_state["explore_z"][1] == pytest.approx(1.5)
     at.segmented_control(key="explore_view").set_value("Latent map").run()  # one view is drawn at a time
     assert "The manifold" in " ".join(_images(at))
@@ -161,7 +164,7 @@ def test_explore_a_projected_drawing_is_where_every_view_starts_and_the_link_reo
     assert "mean pixel difference" in _text(at) and "Its projection" in " ".join(_images(at))
     point = at.session_state["explore_drawing"]["z"]
     assert not np.array_equal(point, seed_z) and np.array_equal(at.session_state["explore_z"], point)
-    assert "z: **your drawing**" in _text(at)  # the sliders' digit is the drawing's
+    assert "z: your drawing." in _text(at)  # the sliders' digit is the drawing's
     link = dict(at.query_params)
     assert "drawn" in link and "seed" not in link and "z" not in link  # the drawing is the base: nothing moved
     if name == "cgan":
@@ -181,8 +184,8 @@ def test_explore_a_projected_drawing_is_where_every_view_starts_and_the_link_reo
         assert not at.exception, at.exception
         assert "your drawing" in (_text(at) + " ".join(_images(at))).lower()
     at.segmented_control(key="explore_view").set_value("Latent sliders").run()
-    at.slider(key=f"explore_z_{_dims_picker(at).value[0]}").set_value(2.5).run()  # move the drawing's z
-    assert "z: **your drawing, moved**" in _text(at)
+    move_slider(at, f"z_{_dims_picker(at).value[0]}", 2.5)  # move the drawing's z
+    assert "z: your drawing, moved" in _text(at)
     link = dict(at.query_params)
     moved = at.session_state["explore_z"].copy()
     assert "z" in link and "seed" not in link

@@ -28,7 +28,7 @@ import streamlit as st
 
 from gan_core import explore_link, latent, maps
 from gan_core.images import grid_png, to_gif, to_png
-from ui import catalog, draw_digit, state, train_text
+from ui import catalog, draw_digit, latent_sliders, state, train_text
 
 LOG = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ LINK_PENDING_KEY = "_explore_link_pending"  # (seed or None, moved z values, dra
 # for a multiselect that was off the page, showed it empty over the server's value (then sent that empty choice
 # back on the next click); a new key has no stale value in the browser to show.
 DIMS_GENERATION_KEY = "_explore_dims_generation"
+SLIDERS_KEY = "explore_sliders"  # the server-mode sliders component (ui/latent_sliders.py)
 
 
 def main() -> None:
@@ -395,15 +396,22 @@ def _on_reset() -> None:
     _set_z(st.session_state["explore_base_z"])
 
 
-def _on_dim_slider(dim: int) -> None:
-    z = _z().copy()
-    z[dim] = float(st.session_state[f"explore_z_{dim}"])
-    _set_z(z)
-
-
-def _on_pc_slider(index: int) -> None:
-    directions = st.session_state["explore_directions"].directions
-    _set_z(latent.set_coordinate(_z(), directions[index], float(st.session_state[f"explore_pc_{index}"])))
+def _apply_slider_moves(loaded: state.LoadedModel) -> None:
+    """Apply the sliders' moves from the browser, in order: a raw dimension sets z[dim]; a principal direction
+    sets z's coordinate along it (which moves every value of z a little)."""
+    latent_dim = loaded.config.latent_dim
+    directions = loaded.directions.directions if loaded.directions is not None else None
+    for move in latent_sliders.new_moves(SLIDERS_KEY):
+        kind, _, index = move.id.partition("_")
+        if not index.isdigit() or not np.isfinite(move.value):
+            continue
+        index, value = int(index), float(np.clip(move.value, -SLIDER_RANGE, SLIDER_RANGE))
+        if kind == "z" and index < latent_dim:
+            z = _z().copy()
+            z[index] = value
+            _set_z(z)
+        elif kind == "pc" and directions is not None and index < len(directions):
+            _set_z(latent.set_coordinate(_z(), directions[index], value))
 
 
 def _slider_value(value: float) -> float:
@@ -411,14 +419,27 @@ def _slider_value(value: float) -> float:
     return round(round(float(np.clip(value, -SLIDER_RANGE, SLIDER_RANGE)) / SLIDER_STEP) * SLIDER_STEP, 2)
 
 
-def _sync_sliders(dims: list[int], loaded: state.LoadedModel) -> None:
-    """Sliders mirror z (the truth), so set their values before they are drawn."""
+def _slider_groups(loaded: state.LoadedModel, dims: list[int]) -> list[dict]:
+    """The sliders mirror z (the truth): raw dimensions on the left, principal directions (coordinates of all
+    of z, so any move changes them) on the right."""
     z = _z()
-    for dim in dims:
-        st.session_state[f"explore_z_{dim}"] = _slider_value(z[dim])
-    if loaded.directions is not None:
-        for index, value in enumerate(latent.coordinates(z, loaded.directions.directions)):
-            st.session_state[f"explore_pc_{index}"] = _slider_value(value)
+    groups = [{"title": "Raw dimensions of z", "caption": "",
+               "sliders": [{"id": f"z_{dim}", "label": f"z[{dim}]", "value": _slider_value(z[dim])} for dim in dims]}]
+    if loaded.directions is None:
+        caption = ("With a 2-D latent the sliders on the left already hold the whole space; the Latent map tab "
+                   "draws all of it." if loaded.config.latent_dim <= 2 else "Not computed for this model.")
+        groups.append({"title": "Principal directions", "caption": caption, "sliders": []})
+        return groups
+    coordinates = latent.coordinates(z, loaded.directions.directions)
+    shares = loaded.directions.explained_variance
+    groups.append({
+        "title": "Principal directions",
+        "caption": "GANSpace: we generate thousands of digits, find the main ways they differ (PCA of the images), "
+                   "and map each one back to a direction in z, so one slider moves one visible trait. Each one's "
+                   "share of the variation is beside its number.",
+        "sliders": [{"id": f"pc_{index}", "label": f"direction {index + 1} · {shares[index]:.0%}",
+                     "value": _slider_value(coordinates[index])} for index in range(len(shares))]})
+    return groups
 
 
 def _label(loaded: state.LoadedModel) -> int | None:
@@ -470,34 +491,30 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
 def digit_and_sliders_ui(loaded: state.LoadedModel, dims: list[int]) -> None:
     """A fragment inside sliders_ui: a slider move redraws the digit, its neighbours and the sliders, nothing else.
 
-    Every slider's value can change with any one of them (the principal directions are coordinates of all of
-    z), so the sliders are redrawn too; the digit is drawn first, so its picture leaves before them.
+    The sliders, the digit and its neighbours are one component (ui/latent_sliders.py): a move re-renders one
+    element in the browser. The server draws every picture, so this is the reference for instant mode.
     """
-    _sync_sliders(dims, loaded)
-    sliders, picture = st.columns([3, 2], gap="large")
-    with picture:
-        share_ui(loaded, digit_ui(loaded))
-    with sliders:
-        left, right = st.columns(2)
-        with left:
-            st.markdown("**Raw dimensions of z**")
-            for dim in dims:
-                st.slider(f"z[{dim}]", -SLIDER_RANGE, SLIDER_RANGE, step=SLIDER_STEP, key=f"explore_z_{dim}",
-                          on_change=_on_dim_slider, args=(dim,))
-        with right:
-            st.markdown("**Principal directions**")
-            if loaded.directions is None:
-                st.caption("With a 2-D latent the sliders on the left already hold the whole space; the Latent map "
-                           "tab draws all of it." if loaded.config.latent_dim <= 2 else "Not computed for this model.")
-            else:
-                st.caption("GANSpace: we generate thousands of digits, find the main ways they differ (PCA of the "
-                           "images), and map each one back to a direction in z, so one slider moves one visible "
-                           "trait.")
-                shares = loaded.directions.explained_variance
-                for index in range(len(shares)):
-                    st.slider(f"direction {index + 1} ({shares[index]:.0%} of the variation)", -SLIDER_RANGE,
-                              SLIDER_RANGE, step=SLIDER_STEP, key=f"explore_pc_{index}", on_change=_on_pc_slider,
-                              args=(index,))
+    _apply_slider_moves(loaded)
+    z = _z()
+    image = _generate(loaded, z[None])[0]
+    png = _digit_png(image)
+    nearby = _generate(loaded, latent.neighbours(z, NEIGHBOURS, NEIGHBOUR_SCALE, seed=1))
+    neighbours_png = grid_png(nearby, columns=NEIGHBOURS // 2, scale=2)
+    size = 28 * DIGIT_SCALE
+    latent_dim = loaded.config.latent_dim
+    latent_sliders.latent_sliders(
+        SLIDERS_KEY, _slider_groups(loaded, dims), slider_range=SLIDER_RANGE, step=SLIDER_STEP,
+        digit={"src": _data_uri(png), "size": size, "alt": f"The digit the model draws at z ({_z_name()})"},
+        caption=[{"text": "z: "}, {"text": _z_name(), "strong": True},
+                 {"text": f". {_judgement(loaded, image)}  "},
+                 {"text": f"|z| = {np.linalg.norm(z):.1f}",
+                  "title": f"|z| is the length of z. Random z of {latent_dim} numbers has a length near "
+                           f"√{latent_dim} ≈ {np.sqrt(latent_dim):.1f}, the size the generator saw in training; "
+                           f"far longer or shorter z tends to give odd digits."}],
+        neighbours={"src": _data_uri(neighbours_png), "width": size,
+                    "caption": f"Neighbours: z plus small noise (scale {NEIGHBOUR_SCALE}). Similar digits here mean "
+                               f"a smooth space."})
+    share_ui(loaded, png)
 
 
 def _start_ui(loaded: state.LoadedModel) -> None:
@@ -552,22 +569,6 @@ def _instant_ui(instant_generator, loaded: state.LoadedModel, dims: list[int], p
 
 def _digit_png(image: np.ndarray) -> bytes:
     return to_png(image, scale=DIGIT_SCALE)
-
-
-def digit_ui(loaded: state.LoadedModel) -> bytes:
-    """The digit at z, its score and its neighbours; returns the digit's PNG as shown."""
-    z = _z()
-    image = _generate(loaded, z[None])[0]
-    png = _digit_png(image)
-    st.image(_data_uri(png), width=28 * DIGIT_SCALE)
-    st.caption(f"z: **{_z_name()}**. {_judgement(loaded, image)}  |z| = {np.linalg.norm(z):.1f}",
-               help=f"|z| is the length of z. Random z of {loaded.config.latent_dim} numbers has a length near "
-                    f"√{loaded.config.latent_dim} ≈ {np.sqrt(loaded.config.latent_dim):.1f}, the size the generator "
-                    f"saw in training; far longer or shorter z tends to give odd digits.")
-    nearby = _generate(loaded, latent.neighbours(z, NEIGHBOURS, NEIGHBOUR_SCALE, seed=1))
-    st.image(_data_uri(grid_png(nearby, columns=NEIGHBOURS // 2, scale=2)),
-             caption=f"Neighbours: z plus small noise (scale {NEIGHBOUR_SCALE}). Similar digits here mean a smooth space.")
-    return png
 
 
 def _data_uri(png: bytes) -> str:
