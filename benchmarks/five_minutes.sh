@@ -2,7 +2,9 @@
 # The documented network trained from scratch for SECONDS of wall time (default 300) on mnist-sample, once per
 # recipe, one after another, then scored by the evaluate command. Run it on an otherwise idle machine: the score
 # depends on how many steps fit in the time. Recipes: the app's default, the default as it was before its learning
-# rate rose to 1e-3 (`lr2e-4`), and the textbook recipe (`plain`).
+# rate rose to 1e-3 (`lr2e-4`), and the textbook recipe (`plain`); candidates for the default: the batch size
+# (`b32`, `b64`, `b256`; the default is 128), a weaker R1 penalty (`r1-0.3`; the default is 1.0), and both
+# (`b64-r1-0.3`).
 # Usage: benchmarks/five_minutes.sh [RECIPE ...]     (BUDGET_S=120 for the two-minute column)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,11 @@ for recipe in "${recipes[@]}"; do
     default) flags=() ;;
     lr2e-4)  flags=(--g-learning-rate 2e-4 --d-learning-rate 2e-4) ;;
     plain)   flags=(--plain) ;;
+    b32)     flags=(--batch-size 32) ;;
+    b64)     flags=(--batch-size 64) ;;
+    b256)    flags=(--batch-size 256) ;;
+    r1-0.3)  flags=(--r1-gamma 0.3) ;;
+    b64-r1-0.3) flags=(--batch-size 64 --r1-gamma 0.3) ;;
     *) echo "unknown recipe: $recipe" >&2; exit 2 ;;
   esac
   out="runs/five-minutes-$recipe-$suffix"

@@ -9,7 +9,7 @@ Train page open against the CLI alone (alternating rounds, so machine noise hits
 cycles, a killed worker, and a closed tab. Page-side times use the page's own clock (performance.now()).
 Beside each row, the CPU each group used meanwhile (engine workers, Chromium, the Streamlit server; % of one core).
 
---quick (about four minutes on an idle 2-core machine): only issue 17's "Done when" rows (Start at first render
+--quick (about ten minutes on an idle 2-core machine, most of it switching models for instant mode): only issue 17's "Done when" rows (Start at first render
 and warm, server-mode slider p50/p95 over 30 presses, instant mode for every model, page-open training vs the CLI
 with the CPU split), with shorter drags and two 10 s rounds; no start-up comparison, cycles, kill or closed tab.
 """
@@ -471,7 +471,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--quick", action="store_true",
-                        help="only issue 17's 'Done when' rows, shorter: about four minutes on an idle machine")
+                        help="only issue 17's 'Done when' rows, shorter: about ten minutes on an idle machine")
     parser.add_argument("--ray", action="store_true",
                         help="also Start on Ray (GAN_LAB_ENGINE=ray against a local head this run starts and stops), "
                              "pressed 5 s after the Train page opened, and its training rate")
