@@ -52,7 +52,8 @@ def _draw(page, points) -> None:
 
 
 def _main_digit_caption(page) -> str:
-    return page.locator('[data-testid="stCaptionContainer"]').filter(has_text="z: ").first.inner_text()
+    """The words under the sliders' digit (inside the sliders component, ui/latent_sliders.py)."""
+    return page.get_by_test_id("latent-caption").inner_text()
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -225,7 +225,9 @@ def test_a_presenter_link_in_a_browser_shows_the_run_live_without_controls_and_r
             viewer.get_by_role("link", name="Explore").click()
             viewer.get_by_text("copy of the presenter's latest generator").wait_for()
             assert wait_until(lambda: viewer.get_by_text("Using a private copy of the weights at step").count() > 0, 60)
-            assert wait_until(lambda: viewer.locator('[data-testid="stImageContainer"] img').count() >= 1, 60)
+            digit = viewer.get_by_test_id("latent-digit")  # the sliders' digit, drawn by the server
+            assert wait_until(lambda: digit.count() == 1 and (digit.get_attribute("src") or "").startswith(
+                "data:image/png"), 60)
             assert viewer.locator('[data-testid="stException"]').count() == 0
             screenshot(viewer, "presenter_viewer_explore")
 
