@@ -12,6 +12,13 @@
 
 const VIEWS = new WeakMap();
 
+function element(tag, className, text) {
+  const made = document.createElement(tag);
+  made.className = className;
+  if (text !== undefined) made.textContent = text;
+  return made;
+}
+
 class LatentSlidersView {
   constructor(root) {
     this.root = root;
@@ -58,41 +65,25 @@ class LatentSlidersView {
   }
 
   makeGroup(group) {
-    const box = document.createElement("div");
-    box.className = "latent-group";
-    const title = document.createElement("div");
-    title.className = "latent-group-title";
-    title.textContent = group.title;
-    box.append(title);
-    if (group.caption) {
-      const caption = document.createElement("div");
-      caption.className = "latent-group-caption";
-      caption.textContent = group.caption;
-      box.append(caption);
-    }
-    const rows = document.createElement("div");
-    rows.className = "latent-rows";
+    const box = element("div", "latent-group");
+    box.append(element("div", "latent-group-title", group.title));
+    if (group.caption) box.append(element("div", "latent-group-caption", group.caption));
+    const rows = element("div", "latent-rows");
     rows.append(...group.sliders.map((slider) => this.makeSlider(slider)));
     box.append(rows);
     return box;
   }
 
   makeSlider(slider) {
-    const row = document.createElement("label");
-    row.className = "latent-slider";
-    const name = document.createElement("span");
-    name.className = "latent-slider-label";
-    name.textContent = slider.label;
-    const input = document.createElement("input");
+    const input = element("input", "latent-slider-input");
     input.type = "range";
-    input.className = "latent-slider-input";
     input.dataset.id = slider.id;
     input.setAttribute("data-testid", `latent-slider-${slider.id}`);
     input.setAttribute("aria-label", slider.label);
-    const value = document.createElement("output");
-    value.className = "latent-slider-value";
+    const value = element("output", "latent-slider-value");
     value.setAttribute("data-testid", `latent-slider-value-${slider.id}`);
-    row.append(name, input, value);
+    const row = element("label", "latent-slider");
+    row.append(element("span", "latent-slider-label", slider.label), input, value);
     return row;
   }
 
@@ -124,12 +115,8 @@ class LatentSlidersView {
     this.digit.style.width = `${digit.size}px`;
     this.digit.style.height = `${digit.size}px`;
     this.captionBox.replaceChildren(...data.caption.map((part) => {
-      const span = document.createElement(part.strong ? "strong" : "span");
-      span.textContent = part.text;
-      if (part.title) {
-        span.title = part.title;
-        span.className = "latent-explained";
-      }
+      const span = element(part.strong ? "strong" : "span", part.title ? "latent-explained" : "", part.text);
+      if (part.title) span.title = part.title;
       return span;
     }));
     const neighbours = data.neighbours;
