@@ -331,7 +331,7 @@ def source_ui() -> state.LoadedModel | None:
 
 # ---- the latent vector z in session state -----------------------------------------------------
 def prepare_latent_state(loaded: state.LoadedModel) -> None:
-    """Keep z, the chosen dimensions and the directions consistent with the model on screen."""
+    """Keep z and the chosen dimensions consistent with the model on screen."""
     latent_dim = loaded.config.latent_dim
     z = st.session_state.get("explore_z")
     if z is None or z.shape != (latent_dim,):
@@ -345,7 +345,6 @@ def prepare_latent_state(loaded: state.LoadedModel) -> None:
         st.session_state["explore_dims"] = list(range(min(DEFAULT_DIMS, latent_dim)))
         _renew_dims_widget()
     st.session_state["explore_latent_dim"] = latent_dim
-    st.session_state["explore_directions"] = loaded.directions
 
 
 def _z() -> np.ndarray:
