@@ -19,7 +19,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {"env_vars": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}}
+sys.path.insert(0, str(ROOT))
+
+from gan_core.transport_ray import actor_runtime_env  # noqa: E402  (the environment RayWorker gives its actors)
+
+ENV = actor_runtime_env()
 
 
 def driver(mode: str, actors: int) -> None:

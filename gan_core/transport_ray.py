@@ -156,6 +156,12 @@ class ShareRegistry:
         return self.shares.get(token)
 
 
+def actor_runtime_env() -> dict:
+    """Each actor's Ray runtime_env: this checkout on PYTHONPATH (actors import gan_core), TensorFlow's logs quiet."""
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH", "")])),
+                         "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}}
+
+
 class RayWorker:
     """One engine worker as a Ray actor; the same surface as gan_core.transport.LocalWorker."""
 
@@ -165,10 +171,8 @@ class RayWorker:
         self.owned = actor is None  # an attached actor (another replica's run) is never ended from here
         self.name = name or f"gan-lab-{role}-{uuid.uuid4().hex[:12]}"
         if actor is None:
-            runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get(
-                "PYTHONPATH", "")])), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}}
             actor = WorkerActor.options(name=self.name, namespace=NAMESPACE, num_cpus=num_cpus, num_gpus=num_gpus,
-                                        runtime_env=runtime_env, max_restarts=0).remote(role, dict(env or {}))
+                                        runtime_env=actor_runtime_env(), max_restarts=0).remote(role, dict(env or {}))
         self.actor = actor
         self._lock = threading.Lock()
         self._closed = False
