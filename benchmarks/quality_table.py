@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("gan", "cgan", "wgan_gp", "dcgan", "vae", "vae2d", "ae", "run_default_5min", "run_lr2e-4_5min", "run_plain_5min",
-         "run_default_120s", "run_lr2e-4_120s")
+ORDER = ("gan", "cgan", "wgan_gp", "dcgan", "vae", "vae2d", "ae", "run_default_5min", "run_b32_5min", "run_b128_5min",
+         "run_lr2e-4_5min", "run_plain_5min", "run_default_120s", "run_b32_120s", "run_b128_120s", "run_lr2e-4_120s")
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """Training speed, side by side in one process: the Trainer (background thread, history and
-sample grid on) against a bare hand-written tf.function step of the same networks, batch 128.
+sample grid on) against a bare hand-written tf.function step of the same networks, batch 128 by default (the
+default recipe's until 30 November, kept so the table in benchmarks/README.md reproduces; every contender runs at
+the same batch).
 
-    python benchmarks/train_speed.py [--seconds 6] [--rounds 3]
+    python benchmarks/train_speed.py [--seconds 6] [--rounds 3] [--batch-size 128]
 
 Rounds alternate the contenders so machine noise hits both alike; the table shows medians.
 """
@@ -97,13 +99,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
     dataset = load_dataset("mnist-sample")
 
     # Start-up: constructing the Trainer -> first finished chunk after Start (includes tracing, and TensorFlow's
     # one-time set-up of its first traced function in this process).
     constructed = time.perf_counter()
-    warm = create_run(GANConfig(), dataset)
+    warm = create_run(GANConfig(batch_size=args.batch_size), dataset)
     first_chunk = threading.Event()
     warm.trainer.add_callback("on_chunk_end", lambda snapshot: first_chunk.set())
     warm.trainer.start()
@@ -112,7 +115,7 @@ def main() -> None:
     first_chunk_steps = warm.trainer.snapshot().history["step"][0]
     warm.trainer.stop()
 
-    plain, default = GANConfig.plain(), GANConfig()
+    plain, default = GANConfig.plain(batch_size=args.batch_size), GANConfig(batch_size=args.batch_size)
     bare = make_bare_step(plain, dataset.images)
     contenders = {
         "bare tf.function step (plain recipe)": lambda: time_bare(bare, args.seconds),
@@ -137,7 +140,7 @@ def main() -> None:
         run.stop()
 
     bare_median = statistics.median(results["bare tf.function step (plain recipe)"])
-    print(f"batch 128, {args.rounds} alternating rounds of {args.seconds:.0f} s, medians; "
+    print(f"batch {args.batch_size}, {args.rounds} alternating rounds of {args.seconds:.0f} s, medians; "
           f"TensorFlow {tf.__version__}, {tf.config.threading.get_intra_op_parallelism_threads() or 'default'} threads")
     default_median = statistics.median(results["Trainer, default recipe"])
     print(f"| {'contender':<42} | {'steps/s':>8} | {'ratio to bare':>13} | {'ratio to default':>16} |")

@@ -199,7 +199,9 @@ def pick_explore_model(page, label: str) -> None:
         wait_for_app_idle(page, TIMEOUT_MS)
         by_key(page, "explore_model").last.click()
         page.get_by_role("option", name=label, exact=True).click()
-        if wait_until(lambda: by_key(page, "explore_model").last.inner_text().strip().startswith(label) and
+        # The widget's text is its own label ("Model") and then the value it shows, one per line.
+        if wait_until(lambda: label in [line.strip() for line in by_key(page, "explore_model").last.inner_text()
+                                        .splitlines()] and
                       not by_key(page, "explore_model").last.get_by_role("option").count(), timeout=20):
             break
     wait_for_app_idle(page, TIMEOUT_MS)

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 STEPS=${STEPS:-20000}
 AT=${AT:-10000 20000}
-BASE="--model vae --latent-dim 16 --g-learning-rate 1e-3 --beta1 0.9"
+BASE="--model vae --latent-dim 16 --g-learning-rate 1e-3 --beta1 0.9 --batch-size 128"  # as shipped
 declare -A FLAGS=(
   [kl1]="--kl-weight 1"
   [kl0.5]="--kl-weight 0.5"

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/worker_speed.py --costs
     .venv/bin/python benchmarks/worker_speed.py --first-point 3
 
-Both train the default recipe on mnist-sample, batch 128, one after the other (alternating rounds, each
+Both train the default recipe on mnist-sample (batch 32 since 30 November; 128 before), one after the other (alternating rounds, each
 process paused or ended while the other trains). The worker is a LabEngine run (the warm spare, live quality,
 the discriminator view, the timeline and recovery snapshots all on, as the page runs it), polled once a second
 as the page's live fragment polls it; no browser. The CLI is `python -m gan_core train` under a pseudo-terminal,
@@ -54,7 +54,7 @@ def cli_round(steps: int) -> dict:
         master, slave = pty.openpty()
         process = subprocess.Popen(
             [sys.executable, "-m", "gan_core", "train", "--steps", str(CLI_CHUNK + steps), "--out", out,
-             "--checkpoint-every", "10000000", "--dataset", "mnist-sample", "--batch-size", "128"],
+             "--checkpoint-every", "10000000", "--dataset", "mnist-sample", "--batch-size", str(GANConfig().batch_size)],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL)
         os.close(slave)
         marks: list[tuple[float, int, float]] = []  # (monotonic, step, CPU-seconds) at each chunk end
@@ -283,7 +283,7 @@ def main() -> None:
     print()
 
     cli = summary(results["CLI"])
-    print(f"default recipe, mnist-sample, batch 128; {args.rounds} alternating round(s) of {args.window_steps} steps "
+    print(f"default recipe, mnist-sample, batch {GANConfig().batch_size}; {args.rounds} alternating round(s) of {args.window_steps} steps "
           f"(worker windows from step {args.window_steps // 2}; the CLI's after its first {CLI_CHUNK}-step chunk); "
           f"medians, and each round's steps per CPU-s")
     print(f"| {'trainer':<34} | {'steps per CPU-s':>15} | {'vs CLI':>6} | {'cores used':>10} | {'steps/s':>7} "

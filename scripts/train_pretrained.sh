@@ -11,9 +11,10 @@ names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(gan ae vae2d vae cgan wgan_gp dcgan)
 
 train() {  # train NAME ARGS... : trains into runs/pretrain-NAME, copies the newest checkpoint to pretrained/NAME
+  # Every shipped model was trained at batch 128, the default before 30 November (it is 32 since).
   local name=$1; shift
   rm -rf "runs/pretrain-$name"
-  "$PY" -m gan_core train --dataset "$DATA" --seed 0 --out "runs/pretrain-$name" "$@"
+  "$PY" -m gan_core train --dataset "$DATA" --seed 0 --batch-size 128 --out "runs/pretrain-$name" "$@"
   ship "$name"
 }
 

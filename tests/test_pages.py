@@ -129,7 +129,8 @@ def test_train_page_has_every_control(lab):
         assert at.number_input(key=key)
     for key in ("train_beta1", "train_label_smoothing"):
         assert at.slider(key=key)
-    assert at.select_slider(key="train_batch_size").value == TINY.batch_size
+    # The batch size is part of the model's recipe, as the rates are: the dense GAN's is 32, whatever the base had.
+    assert at.select_slider(key="train_batch_size").value == 32 != TINY.batch_size
     assert at.button(key="train_pause").disabled and at.button(key="train_reset").disabled
     assert _run(at) is None  # nothing trains until Start
     assert any("Trainers in use on this server: 0 of" in c.value for c in at.caption)
@@ -200,7 +201,7 @@ def test_learning_rates_apply_live_and_rebuild_fields_wait_for_reset(lab, monkey
     at.switch_page(TRAIN_PAGE).run()
     assert at.number_input(key="train_g_lr").value == pytest.approx(0.0005) and not at.exception
     assert not any("after Reset" in w.value for w in at.warning)
-    at.select_slider(key="train_batch_size").set_value(32).run()
+    at.select_slider(key="train_batch_size").set_value(64).run()
     assert any("batch_size" in w.value and "after Reset" in w.value for w in at.warning)
     at.button(key="train_reset_apply").click().run()
     assert _run(at) is None and not _wait(lambda: run.live, timeout=0.1)
@@ -214,7 +215,7 @@ def test_learning_rates_apply_live_and_rebuild_fields_wait_for_reset(lab, monkey
 
     monkeypatch.setattr(state, "new_run", new_run)
     at.button(key="train_step").click().run()
-    assert [(c.batch_size, c.g_learning_rate) for c in asked] == [(32, pytest.approx(0.0005))]
+    assert [(c.batch_size, c.g_learning_rate) for c in asked] == [(64, pytest.approx(0.0005))]
     assert any("Cannot start the training: not in this test" in e.value for e in at.error)
 
 
@@ -384,6 +385,7 @@ def test_model_selector_loads_the_recipe_and_switches_the_charts(lab):
     assert not at.exception
     assert at.number_input(key="train_g_lr").value == pytest.approx(1e-3) and at.slider(key="train_beta1").value == 0.9
     assert at.selectbox(key="train_latent_dim").value == 16 and at.number_input(key="train_kl_weight")
+    assert at.select_slider(key="train_batch_size").value == 128  # the VAE's measured batch (the GAN's is 32)
     for find, hidden in ((at.number_input, "train_d_lr"), (at.number_input, "train_d_steps"),
                          (at.selectbox, "train_loss")):
         with pytest.raises(KeyError):
@@ -398,6 +400,7 @@ def test_model_selector_loads_the_recipe_and_switches_the_charts(lab):
     assert not _charts_with(at, "D loss") and not _charts_with(at, "generated digits")
     at.selectbox(key="train_model").set_value("gan").run()  # back to the GAN: its recipe, after a Reset
     assert at.number_input(key="train_latent_dim").value == TINY.latent_dim
+    assert at.select_slider(key="train_batch_size").value == 32
     assert any("model" in w.value and "after Reset" in w.value for w in at.warning) and not at.exception
 
 

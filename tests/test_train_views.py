@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from gan_core.config import TEXTBOOK_LEARNING_RATE, GANConfig, recommended_config
+from gan_core.config import TEXTBOOK_BATCH_SIZE, TEXTBOOK_LEARNING_RATE, GANConfig, recommended_config
 from gan_core.train_views import score_histogram
 
 
@@ -33,9 +33,19 @@ def test_wgan_gp_gets_the_papers_recipe_with_r1_off():
 
 def test_switching_back_from_wgan_gp_restores_the_gan_recipe():
     config = recommended_config("cgan", "non_saturating", base=recommended_config("gan", "wgan_gp"))
-    # The conditional GAN keeps the textbook rate it was measured and shipped with (the dense GAN's default is 1e-3).
+    # The conditional GAN keeps the textbook rate and batch it was measured and shipped with (the dense GAN's
+    # defaults are 1e-3 and 32).
     assert config == GANConfig(model="cgan", g_learning_rate=TEXTBOOK_LEARNING_RATE,
-                               d_learning_rate=TEXTBOOK_LEARNING_RATE)
+                               d_learning_rate=TEXTBOOK_LEARNING_RATE, batch_size=TEXTBOOK_BATCH_SIZE)
+
+
+def test_only_the_dense_gans_logistic_losses_take_the_small_batch():
+    assert recommended_config("gan").batch_size == recommended_config("gan", "minimax").batch_size == 32
+    assert recommended_config("gan", base=recommended_config("cgan")).batch_size == 32
+    others = [recommended_config("cgan"), recommended_config("gan", "non_saturating", "conv"),
+              recommended_config("gan", "wgan_gp"), recommended_config("gan", "hinge"), recommended_config("vae"),
+              recommended_config("ae"), GANConfig.plain()]
+    assert [config.batch_size for config in others] == [TEXTBOOK_BATCH_SIZE] * len(others)
 
 
 def test_latent_size_is_kept_within_a_kind_and_reset_across_kinds():

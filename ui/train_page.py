@@ -40,7 +40,8 @@ MODEL_TITLES = {"ae": "an autoencoder", "vae": "a VAE"}
 # Widgets a new model or loss sets to its recommended recipe, and the config field each shows.
 RECIPE_WIDGETS = {"train_g_lr": "g_learning_rate", "train_d_lr": "d_learning_rate", "train_beta1": "beta1",
                   "train_d_steps": "d_steps", "train_label_smoothing": "label_smoothing",
-                  "train_r1_gamma": "r1_gamma", "train_latent_dim": "latent_dim", "train_loss": "loss"}
+                  "train_r1_gamma": "r1_gamma", "train_latent_dim": "latent_dim", "train_loss": "loss",
+                  "train_batch_size": "batch_size"}
 LR_CHANGES_KEY = "_train_lr_changes"  # run id -> [(step asked at, (g, d) before, (g, d) after)]
 MAX_LR_NOTES = 5
 RESUMABLE = ("paused", "stopped", "diverged", "worker_gone")
@@ -110,7 +111,7 @@ def widget_defaults() -> dict:
     return {
         "train_model": _choice_of(base), "train_dataset": base.dataset if base.dataset in DATASET_CHOICES else DATASET_CHOICES[0],
         "train_g_lr": float(start.g_learning_rate), "train_d_lr": float(start.d_learning_rate),
-        "train_beta1": float(start.beta1), "train_batch_size": base.batch_size if base.batch_size in BATCH_SIZES else 128,
+        "train_beta1": float(start.beta1), "train_batch_size": start.batch_size if start.batch_size in BATCH_SIZES else 128,
         "train_d_steps": int(start.d_steps), "train_label_smoothing": float(start.label_smoothing),
         "train_seed": int(base.seed), "train_loss": start.loss, "train_r1_gamma": float(start.r1_gamma),
         "train_ema_decay": float(base.ema_decay), "train_latent_dim": int(start.latent_dim),
