@@ -41,7 +41,8 @@ for name in "${names[@]}"; do
     ae)      train ae --model ae --latent-dim 16 --g-learning-rate 1e-3 --beta1 0.9 --steps 20000 ;;
     vae2d)   train vae2d --model vae --latent-dim 2 --g-learning-rate 1e-3 --beta1 0.9 --steps 60000 ;;
     vae)     train vae --model vae --latent-dim 16 --g-learning-rate 1e-3 --beta1 0.9 --steps 60000 \
-               --checkpoint-every 20000 --keep-checkpoints 0 ;;
+               --checkpoint-every 20000 --keep-checkpoints 0
+             resume vae --steps 120000 --checkpoint-every 20000 --keep-checkpoints 0 ;;
     cgan)    train cgan --model cgan --steps 60000 --checkpoint-every 10000 ;;
     wgan_gp) train wgan_gp --loss wgan_gp --d-steps 5 --g-learning-rate 1e-3 --d-learning-rate 1e-3 \
                --beta2 0.9 --steps 40000 --checkpoint-every 2500 --keep-checkpoints 0
