@@ -106,10 +106,11 @@ class WorkerActor:
 
     def __init__(self, role: str, env: dict):
         os.environ.update(env)
-        from gan_core.quiet import silence_tensorflow
+        from gan_core.quiet import prefer_one_intra_op_thread, silence_tensorflow
         from gan_core.worker import _service, skip_unused_imports
 
         skip_unused_imports()  # as in a local worker: Keras's optional imports no worker uses (~2 s of each start)
+        prefer_one_intra_op_thread()  # as in a local worker, before TensorFlow starts
         silence_tensorflow()
         self.service = _service(role)
 

@@ -89,8 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     _die_with_parent(args.parent)
     skip_unused_imports()
-    from gan_core.quiet import silence_tensorflow
+    from gan_core.quiet import prefer_one_intra_op_thread, silence_tensorflow
 
+    prefer_one_intra_op_thread()
     silence_tensorflow()
     service = _service(args.role)
     serve(Connection(args.fd), service)
