@@ -46,11 +46,12 @@ for name in "${names[@]}"; do
     cgan)    train cgan --model cgan --steps 60000 --checkpoint-every 10000 ;;
     wgan_gp) train wgan_gp --loss wgan_gp --d-steps 5 --g-learning-rate 1e-3 --d-learning-rate 1e-3 \
                --beta2 0.9 --steps 40000 --checkpoint-every 2500 --keep-checkpoints 0
-             # four resumes, as the run was made (each starts a fresh Adam state; the first was stopped at 48,000)
+             # five resumes, as the run was made (each starts a fresh Adam state; the first was stopped at 48,000)
              resume wgan_gp --steps 48000 --checkpoint-every 2500 --keep-checkpoints 0
              resume wgan_gp --steps 60000 --checkpoint-every 2500 --keep-checkpoints 0
              resume wgan_gp --steps 67500 --checkpoint-every 2500 --keep-checkpoints 0
-             resume wgan_gp --steps 70000 --checkpoint-every 2500 --keep-checkpoints 0 ;;
+             resume wgan_gp --steps 70000 --checkpoint-every 2500 --keep-checkpoints 0
+             resume wgan_gp --steps 80000 --checkpoint-every 2500 --keep-checkpoints 0 ;;
     dcgan)   train dcgan --architecture conv --steps 10000
              resume dcgan --steps 22500 --checkpoint-every 2500
              resume dcgan --steps 25000 --checkpoint-every 2500 --keep-checkpoints 0
