@@ -225,7 +225,8 @@ def recommended_config(model: str = "gan", loss: str = "non_saturating", archite
     - WGAN-GP: Adam(beta2 0.9) and 5 critic steps per generator step, as in Gulrajani et al. 2017; R1 and label
       smoothing off (the gradient penalty replaces them). Adam 1e-3 for the dense networks (measured: FID / floor
       34 after 7,500 steps, where the paper's 1e-4 had 56 after 20,000), the paper's 1e-4 for the DCGAN's.
-    - ae / vae: one Adam(1e-3, beta1 0.9), batch 128 and a 16-D latent (2-D gives a latent map, at some cost in quality).
+    - ae / vae: one Adam(1e-3, beta1 0.9), batch 128 and a 16-D latent (2-D gives a latent map, at some cost in
+      quality).
     The latent size of `base` is kept when it belongs to the same kind of model (adversarial or autoencoder).
     """
     base = base if base is not None else GANConfig()

@@ -49,11 +49,10 @@ def prefer_one_intra_op_thread() -> None:
     on one thread, set before TensorFlow starts; independent ops still run side by side (inter-op threads).
 
     The documented networks' ops are too small to pay for splitting each over the cores: on the 2-core machine one
-    intra-op thread trains the dense GAN 1.4-1.7x faster at batch 32 and 1.25x at batch 128 (the DCGAN the same), with a
-    fifth of the system time, and it leaves the page's browser and server a core to share without stalling the other
-    half of every op (benchmarks/README.md, "One thread per op"). Evaluation's large classifier batches are the
-    exception (28.8 -> 37.9 s), so `evaluate`, `sample` and the classifier's training keep TensorFlow's default. An
-    operator's own TF_NUM_INTRAOP_THREADS wins.
+    intra-op thread trains the dense GAN 1.4-1.7x faster at batch 32 and 1.25x at batch 128 (the DCGAN the same),
+    with a fifth of the system time (benchmarks/README.md, "One thread per op"). Evaluation's large classifier
+    batches are the exception (28.8 -> 37.9 s), so `evaluate`, `sample` and the classifier's training keep
+    TensorFlow's default. An operator's own TF_NUM_INTRAOP_THREADS wins.
     """
     if "tensorflow" in sys.modules:  # too late: its runtime has read the environment (a test calling main())
         return
