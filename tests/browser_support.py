@@ -195,6 +195,25 @@ def by_key(page, key: str):
     return page.locator(f".st-key-{key}")
 
 
+def pick_option(page, key: str, label: str, tries: int = 3) -> None:
+    """Choose `label` in the selectbox with this key. Its list opens from the combobox (a click on the widget's
+    container can land on the label, which opens nothing), and a click that lands while the page reruns can see the
+    list closed before the option is drawn: then the list is opened again."""
+    option = page.get_by_role("option", name=label, exact=True)
+    for attempt in range(tries):
+        wait_for_app_idle(page)
+        by_key(page, key).get_by_role("combobox").click()
+        try:
+            option.wait_for(timeout=15_000)
+        except Exception:  # playwright's TimeoutError
+            if attempt + 1 == tries:
+                raise
+            page.keyboard.press("Escape")
+            continue
+        option.click()
+        return
+
+
 def metric_value(page, label: str) -> str:
     """The text of the st.metric whose label is `label`."""
     metric = page.locator('[data-testid="stMetric"]').filter(

@@ -15,8 +15,8 @@ from ci_support import skip_or_fail
 
 from browser_support import browser, server  # noqa: F401  (pytest fixtures)
 from browser_support import playwright_sync_api
-from browser_support import (ROOT, AppServer, INSTALL_HINT, LATENT_DIGIT_JS, by_key, launch_browser, screenshot,
-                             step_value, wait_for_app_idle, wait_until)
+from browser_support import (ROOT, AppServer, INSTALL_HINT, LATENT_DIGIT_JS, by_key, launch_browser, pick_option,
+                             screenshot, step_value, wait_for_app_idle, wait_until)
 
 sync_api = playwright_sync_api()
 
@@ -216,8 +216,7 @@ def test_explore_instant_dcgan_draws_the_servers_digit_in_the_browser(page, serv
     page_errors = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
     _open_explore(page, server)
-    by_key(page, "explore_model").click()
-    page.get_by_role("option", name="DCGAN", exact=True).click()
+    pick_option(page, "explore_model", "DCGAN")
     page.get_by_text("DCGAN (", exact=False).first.wait_for(timeout=PAGE_TIMEOUT_MS)  # its description is shown
     wait_for_app_idle(page)
 
@@ -259,8 +258,7 @@ def test_explore_raw_z_picker_survives_arithmetic_and_a_model_switch(page, serve
     # The digit is drawn before the sliders (a slider move redraws the picture first): wait for the picker.
     assert wait_until(lambda: _dims_chips(page) == dims, timeout=30), _dims_chips(page)
     _pick_view(page, "Arithmetic")
-    by_key(page, "explore_model").click()
-    page.get_by_role("option", name="Conditional GAN").click()
+    pick_option(page, "explore_model", "Conditional GAN")
     wait_for_app_idle(page)
     _pick_view(page, "Latent sliders")
     page.wait_for_function(f"({DIGIT_SRC_JS})() !== null", timeout=PAGE_TIMEOUT_MS)
