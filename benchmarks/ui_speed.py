@@ -299,11 +299,47 @@ def curve_step(page) -> int:
     return int(float(page.locator('[data-testid="stream-chart"]').first.get_attribute("data-last-step") or 0))
 
 
+_WATCH_CURVE_JUMPS = """() => {
+  // Each time the loss curve's newest step changes: [page clock ms, step] in window.__jumps. A MutationObserver
+  // costs nothing between changes (no polling from Playwright, no animation frames); a rerun that remounted the
+  // chart is caught by a once-a-second check.
+  window.__jumps = [];
+  const find = (root) => {
+    const hit = root.querySelector('[data-testid="stream-chart"]');
+    if (hit) return hit;
+    for (const el of root.querySelectorAll('*')) if (el.shadowRoot) { const h = find(el.shadowRoot); if (h) return h; }
+    return null;
+  };
+  let watched = null;
+  const observer = new MutationObserver(() => {
+    const step = Number(watched.dataset.lastStep || 0);
+    const jumps = window.__jumps;
+    if (!jumps.length || jumps[jumps.length - 1][1] !== step) jumps.push([performance.now(), step]);
+  });
+  const attach = () => {
+    if (watched && watched.isConnected) return;
+    observer.disconnect();
+    watched = find(document);
+    if (watched) observer.observe(watched, {attributes: true, attributeFilter: ['data-last-step']});
+  };
+  attach();
+  window.__jumpsTimer = setInterval(attach, 1000);
+}"""
+
+
 def page_steps_per_second(page, seconds: float) -> tuple[float, str]:
-    first, started = curve_step(page), time.perf_counter()
+    """Steps/s between the first and the last moment the curve's newest step changed in `seconds`.
+
+    The curve moves in jumps (the feed answers twice a second), so its newest step read at two arbitrary moments
+    is up to half a second stale at either end: +-5% on a 10 s window. The page itself stamps each jump
+    (_WATCH_CURVE_JUMPS), so the window runs from one jump to another: the error is the feed's answer jitter."""
+    page.evaluate(_WATCH_CURVE_JUMPS)
     time.sleep(seconds)
-    last, ended = curve_step(page), time.perf_counter()
-    return (last - first) / (ended - started), metric_value(page, "Steps/s")
+    jumps = page.evaluate("() => { clearInterval(window.__jumpsTimer); return window.__jumps; }")
+    if len(jumps) < 2:
+        raise RuntimeError(f"the live curve moved {len(jumps)} time(s) in {seconds:.0f} s: is the run training?")
+    (t0, s0), (t1, s1) = jumps[0], jumps[-1]
+    return (s1 - s0) / ((t1 - t0) / 1000), metric_value(page, "Steps/s")
 
 
 def pause_training(page) -> None:
