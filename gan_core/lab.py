@@ -51,14 +51,16 @@ class TrainingRun:
 
         self.trainer.add_probe("discriminator_view", probe, every_chunks)
 
-    def attach_live_quality(self, judge, real_images: np.ndarray, every_steps: int = 2000, n: int = 1000) -> "LiveQuality":
-        """Score samples every `every_steps` steps in a separate thread (see gan_core.monitor)."""
+    def attach_live_quality(self, judge, real_images: np.ndarray, every_steps: int = 2000, n: int = 1000,
+                            min_interval_s: float = 0.0) -> "LiveQuality":
+        """Score samples every `every_steps` steps, at most once per `min_interval_s`, in a separate thread (see
+        gan_core.monitor)."""
         from gan_core.monitor import LiveQuality
         from gan_core.networks import build_sampler_like
 
         live = LiveQuality(judge, real_images, lambda: build_sampler_like(self.config, "live_quality_sampler"),
                            self.config.latent_dim, every_steps=every_steps, n=n,
-                           conditional=self.config.model == "cgan")
+                           conditional=self.config.model == "cgan", min_interval_s=min_interval_s)
         self.trainer.add_callback("on_chunk_end", lambda snapshot: live.maybe_submit(
             snapshot.step, self.model.sampler.get_weights))
         self.live_quality = live

@@ -5,6 +5,12 @@ consistent because it happens between chunks); a separate thread loads them
 into a private network, draws N digits and scores them with the classifier
 against real digits. Training never waits for an evaluation: when one is still
 running, the next hand-over simply replaces the pending weights.
+
+A scoring costs about a CPU-second (the classifier on 1,000 digits), and its ops share TensorFlow's threads
+with the training's, so on a small machine it slows training while it runs: at the default batch of 32 the
+dense GAN reaches 2,000 steps every ~7 s, and scoring every time cost the open Train page ~6% of its steps
+(benchmarks/README.md). `min_interval_s` bounds that: a due step that comes sooner than this after the last
+hand-over is skipped, and the next multiple of `every_steps` is scored instead (the points stay on the grid).
 """
 
 from __future__ import annotations
@@ -42,12 +48,15 @@ class LiveQuality:
     """Scores a generator every `every_steps` steps on `n` samples, in its own thread."""
 
     def __init__(self, judge, real_images: np.ndarray, make_sampler: Callable[[], keras.Model],
-                 latent_dim: int, every_steps: int = 2000, n: int = 1000, seed: int = 0, conditional: bool = False):
+                 latent_dim: int, every_steps: int = 2000, n: int = 1000, seed: int = 0, conditional: bool = False,
+                 min_interval_s: float = 0.0):
         self.judge = judge
         self.real_images = np.asarray(real_images, np.float32)
         self.make_sampler = make_sampler
         self.latent_dim = latent_dim
         self.every_steps = int(every_steps)
+        self.min_interval_s = float(min_interval_s)
+        self._last_submitted: float | None = None  # time.monotonic() of the last hand-over
         self.n = int(n)
         self.conditional = conditional
         self.z = sample_z(self.n, latent_dim, seed + 424242)
@@ -71,6 +80,10 @@ class LiveQuality:
         if step < self._next_step:
             return False
         self._next_step = (step // self.every_steps + 1) * self.every_steps
+        now = time.monotonic()
+        if self._last_submitted is not None and now - self._last_submitted < self.min_interval_s:
+            return False  # too soon after the last one: the next multiple of every_steps is scored instead
+        self._last_submitted = now
         weights = [np.array(w) for w in get_weights()]
         with self._lock:
             self._pending = (step, weights)

@@ -132,7 +132,8 @@ class RunService:
         real = load_dataset(options["reference_dataset"]).images
         # The floor compares n real digits with the rest, so n can be at most half the reference set.
         run.attach_live_quality(self.judge, real, every_steps=int(options["quality_every"]),
-                                n=min(int(options["quality_n"]), len(real) // 2))
+                                n=min(int(options["quality_n"]), len(real) // 2),
+                                min_interval_s=float(options.get("quality_min_interval_s") or 0.0))
         return ""
 
     @staticmethod

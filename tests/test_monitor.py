@@ -91,6 +91,51 @@ def test_warm_prepares_the_reference_statistics_before_the_first_scoring(real, j
 
 
 
+def test_live_quality_scores_at_most_once_per_min_interval_and_stays_on_the_grid(real, judge):
+    """A scoring costs about a CPU-second; a run that reaches the next multiple of every_steps sooner than
+    min_interval_s after the last hand-over skips it and is scored at a later multiple instead."""
+    config = GANConfig(hidden_units=16, batch_size=32, steps_per_call=5)
+    run = create_run(config, Dataset("real", real.images[:500]), chunk_steps=10)
+    live = run.attach_live_quality(judge, real.images[:1200], every_steps=10, n=200, min_interval_s=1.0)
+    weights = run.model.sampler.get_weights
+    assert live.maybe_submit(10, weights)  # the first due step is always scored
+    assert not live.maybe_submit(20, weights)  # due, but 1 s has not passed: skipped
+    assert not live.maybe_submit(25, weights)  # not due (the next multiple is 30)
+    time.sleep(1.1)
+    assert live.maybe_submit(30, weights)  # due, and the interval has passed
+    assert not live.maybe_submit(40, weights)
+    live.wait_idle(120)
+    steps = list(live.history()["step"])
+    run.stop()
+    assert set(steps) <= {10, 30} and 30 in steps and live.error == ""  # 10 may be replaced by 30 while pending
+
+
+def test_live_quality_without_a_min_interval_scores_every_multiple(real, judge):
+    config = GANConfig(hidden_units=16, batch_size=32, steps_per_call=5)
+    run = create_run(config, Dataset("real", real.images[:500]), chunk_steps=10)
+    live = run.attach_live_quality(judge, real.images[:1200], every_steps=10, n=200)  # the library's default: 0
+    weights = run.model.sampler.get_weights
+    assert [live.maybe_submit(step, weights) for step in (10, 15, 20, 30)] == [True, False, True, True]
+    live.wait_idle(120)
+    run.stop()
+
+
+def test_the_engine_passes_its_minimum_interval_to_live_quality(monkeypatch):
+    from gan_core import run_service
+    from gan_core.engine.options import RUN_OPTION_DEFAULTS
+
+    assert RUN_OPTION_DEFAULTS["quality_min_interval_s"] >= 5  # the page's runs: at most one scoring per ~10 s
+    tiny = GANConfig(hidden_units=16, latent_dim=8, batch_size=16, steps_per_call=5, seed=3)
+    service = run_service.RunService()
+    options = {"judge_dir": "pretrained/classifier", "quality_every": 100, "quality_n": 200, "chunk_steps": 10,
+               "quality_min_interval_s": 7.5}
+    service.rpc_create(tiny.to_dict(), options)
+    try:
+        assert service.run.live_quality.min_interval_s == 7.5
+    finally:
+        service.close()
+
+
 def test_reference_statistics_are_kept_on_disk_for_the_next_worker(real, judge, tmp_path, monkeypatch):
     """A second scorer (another worker, same classifier, same reference digits) reads them back instead of
     passing every reference digit through the classifier again; a damaged file is computed afresh."""

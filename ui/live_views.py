@@ -18,8 +18,8 @@ from gan_core.messages import RunView
 from ui import charts, state
 from ui.stream_chart import stream_chart
 from ui.train_text import (CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR_VIEW_TEXT_CRITIC, ELBO_TEXT,
-                           GRAD_NORM_TEXT, KL_TEXT, LOSS_LABELS, LOSS_TEXT, PENALTY_TEXT, QUALITY_TEXT, RECON_TEXT,
-                           SAMPLES_TEXT, SCORES_TEXT_CRITIC, SCORES_TEXT_PROBABILITY, STATUS_TEXT)
+                           GRAD_NORM_TEXT, KL_TEXT, LOSS_LABELS, LOSS_TEXT, PENALTY_TEXT, QUALITY_AT_MOST, QUALITY_TEXT,
+                           RECON_TEXT, SAMPLES_TEXT, SCORES_TEXT_CRITIC, SCORES_TEXT_PROBABILITY, STATUS_TEXT)
 
 EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 EQUILIBRIUM_G_LOSS = math.log(2)
@@ -199,7 +199,9 @@ def quality_ui(run, view: RunView) -> None:
         st.info(f"The first evaluation comes at step {run.quality_every:,}: {run.quality_n:,} samples scored by the "
                 f"digit classifier in a separate thread, so training never waits for it.")
         return
-    st.markdown(QUALITY_TEXT.format(n=run.quality_n, every=run.quality_every))
+    seconds = getattr(run, "quality_min_interval_s", 0.0)
+    at_most = QUALITY_AT_MOST.format(seconds=seconds) if seconds > 0 else ""
+    st.markdown(QUALITY_TEXT.format(n=run.quality_n, every=run.quality_every, at_most=at_most))
     fid, coverage = st.columns(2)
     token = id(view)
     stream_chart(fid, "live_fid", quality, ["fid"], "FID (classifier features)",

@@ -50,6 +50,7 @@ DIRECTION_SAMPLES = 4000  # generated digits behind the principal directions
 JUDGE_DIR = ROOT / "pretrained" / "classifier"
 QUALITY_EVERY_STEPS = 2000  # live quality: steps between evaluations
 QUALITY_SAMPLES = 1000  # generated digits per evaluation
+QUALITY_MIN_INTERVAL_S = EngineOptions.quality_min_interval_s  # ...and at most this often (gan_core.monitor)
 CONFIRM_RESET_STEPS = 5_000  # from here on the Train page's Reset asks first (minutes of a lesson's training)
 
 RUN_KEY = "lab_run"

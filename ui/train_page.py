@@ -23,7 +23,8 @@ LIVE_REFRESH_S = 3.0  # the timer that redraws the live views (grid, numbers, al
 STARTING_REFRESH_S = 1.0  # while the worker starts: each redraw also waits up to FIRST_POINT_HOLD_S on the server
 FIRST_POINT_HOLD_S = 0.8  # ...for the first point, so it shows the moment it exists without 4 redraws a second
 # (measured: the browser took 30-40% of a core redrawing at 4 Hz while the trainer it waited for needed those cores)
-SLOW_REFRESH_S = 4.0  # the discriminator view and live quality
+SLOW_REFRESH_S = 8.0  # the discriminator view, live quality and the timeline: quality scores come at most every
+# 10 s (gan_core.monitor), and each fragment rerun costs the browser tens of milliseconds of the worker's cores
 FIRST_POINT_WAIT_S = 1.0
 ERROR_KEY = "train_error"
 START_WAIT_KEY = "_train_start_wait"  # (time.monotonic() of the Start press, what that Start waits for)
@@ -177,7 +178,9 @@ def controls_ui() -> GANConfig | None:
                                              "sharper reconstructions and a less Gaussian latent space.")
         seed = st.number_input("Seed", 0, 2**31 - 1, key="train_seed")
         st.number_input("Live quality every (steps)", 100, 100_000, step=100, key="train_quality_every",
-                        help="How often a separate thread scores 1,000 samples with the digit classifier.")
+                        help=f"How often a separate thread scores {state.QUALITY_SAMPLES:,} samples with the digit "
+                             f"classifier (at most once every {state.QUALITY_MIN_INTERVAL_S:g} s: a faster run "
+                             f"skips some multiples).")
         r1_gamma, ema_decay = st.session_state.train_r1_gamma, st.session_state.train_ema_decay
         if adversarial:
             with st.expander("Advanced"):

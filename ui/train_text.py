@@ -86,11 +86,14 @@ DISCRIMINATOR_VIEW_TEXT_CRITIC = (
     "Lab. Healthy training brings the two piles closer and keeps them overlapping; piles that drift apart without "
     "end mean the critic separates them easily and G is not catching up.")
 QUALITY_TEXT = (
-    "Every {every:,} steps a separate thread draws {n:,} digits and scores them with a digit classifier. "
+    "Every {every:,} steps{at_most} a separate thread draws {n:,} digits and scores them with a digit classifier. "
     "**FID** on its features should fall towards the real-vs-real floor (dashed: two sets of real digits "
     "differ by this much too). **Classes covered** should reach 10 and **KL to uniform** approach 0: a drop in "
     "classes or a rising KL is mode collapse. **Precision** (samples look real) and **recall** (samples cover the "
     "variety of real digits) should both rise; high precision with low recall is again mode collapse.")
+# QUALITY_TEXT's {at_most}: a scoring costs about a CPU-second, so the engine scores at most this often.
+QUALITY_AT_MOST = (" (at most once every {seconds:g} s: when training is faster, some multiples are skipped, so "
+                   "scoring takes only a small share of the machine)")
 MODEL_TITLES = {"ae": "an autoencoder", "vae": "a VAE"}
 LOSS_LABELS = {"non_saturating": "non-saturating", "minimax": "minimax", "least_squares": "least squares (LSGAN)",
                "hinge": "hinge", "wgan_gp": "WGAN-GP"}

@@ -27,6 +27,7 @@ RUN_OPTION_DEFAULTS = {
     "views_every_s": 1.0,  # the D view, the grid and the timeline frame: at most this often (the Train page's
                            # live redraw, ui/train_page.LIVE_REFRESH_S; the D view is drawn every 4 s)
     "quality_every": 2000, "quality_n": 1000, "view_count": 256, "judge_dir": None,
+    "quality_min_interval_s": 10.0,  # live quality at most this often (gan_core.monitor: a scoring costs ~1 CPU-s)
     "reference_dataset": "mnist-sample", "recovery_dir": None, "recovery_every_s": 20.0, "total_steps": None,
 }
 
@@ -110,6 +111,7 @@ class EngineOptions:
     views_every_s: float = RUN_OPTION_DEFAULTS["views_every_s"]
     quality_every: int = RUN_OPTION_DEFAULTS["quality_every"]
     quality_n: int = RUN_OPTION_DEFAULTS["quality_n"]
+    quality_min_interval_s: float = RUN_OPTION_DEFAULTS["quality_min_interval_s"]
     view_count: int = RUN_OPTION_DEFAULTS["view_count"]
     judge_dir: str | None = str(ROOT / "pretrained" / "classifier")
     reference_dataset: str = RUN_OPTION_DEFAULTS["reference_dataset"]
@@ -130,5 +132,6 @@ class EngineOptions:
                 "chunk_steps": self.chunk_steps, "chunk_seconds": self.chunk_seconds,
                 "views_every_s": self.views_every_s,
                 "quality_every": self.quality_every if quality_every is None else int(quality_every),
-                "quality_n": self.quality_n, "view_count": self.view_count, "judge_dir": self.judge_dir,
+                "quality_n": self.quality_n, "quality_min_interval_s": self.quality_min_interval_s,
+                "view_count": self.view_count, "judge_dir": self.judge_dir,
                 "reference_dataset": self.reference_dataset, "recovery_every_s": self.recovery_every_s}

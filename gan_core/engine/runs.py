@@ -51,6 +51,7 @@ class RunClient:
         self.config = config
         self.quality_every = options.quality_every if quality_every is None else int(quality_every)
         self.quality_n = options.quality_n
+        self.quality_min_interval_s = options.quality_min_interval_s
         self.view = RunView()
         self.notes: list[str] = []
         self.quality_note = ""

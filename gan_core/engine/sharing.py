@@ -56,6 +56,8 @@ class SharedRun:
         self.config = run.config if run is not None else GANConfig.from_dict(remote["config"])
         self.quality_every = run.quality_every if run is not None else int(remote["quality_every"])
         self.quality_n = run.quality_n if run is not None else int(remote["quality_n"])
+        self.quality_min_interval_s = (run.quality_min_interval_s if run is not None
+                                       else float(remote.get("quality_min_interval_s", 0.0)))
         self.quality_note = run.quality_note if run is not None else remote.get("quality_note", "")
         self.ended = ""  # why the live view is over; empty while it is live
         self.requests = 0  # worker requests made by the poller (tests and benchmarks read it)
@@ -77,6 +79,7 @@ class SharedRun:
         shared.hub, shared.token, shared._run, shared._remote, shared._worker = hub, token, None, None, None
         shared.run_id, shared.config, shared.requests, shared._weights = "", GANConfig(), 0, None
         shared.quality_every, shared.quality_n, shared.quality_note = 0, 0, ""
+        shared.quality_min_interval_s = 0.0
         shared.ended, shared._lock, shared._wake, shared._stop = "", threading.Lock(), threading.Event(), threading.Event()
         shared._last_read, shared._view = time.monotonic(), RunView()
         shared.end(message, withdraw=False)
@@ -143,6 +146,7 @@ class SharedRun:
             if publish is not None and getattr(worker, "name", None):
                 publish(self.token, {"run_id": self.run_id, "worker": worker.name, "config": self.config.to_dict(),
                                      "quality_every": self.quality_every, "quality_n": self.quality_n,
+                                     "quality_min_interval_s": self.quality_min_interval_s,
                                      "quality_note": run.quality_note})
 
     def refresh(self) -> RunView:
