@@ -11,7 +11,7 @@ Beside each row, the CPU each group used meanwhile (engine workers, Chromium, th
 
 --quick (about ten minutes on an idle 2-core machine, most of it switching models for instant mode): only issue 17's "Done when" rows (Start at first render
 and warm, server-mode slider p50/p95 over 30 presses, instant mode for every model, page-open training vs the CLI
-with the CPU split), with shorter drags and two 10 s rounds; no start-up comparison, cycles, kill or closed tab.
+with the CPU split), with shorter drags and four 10 s rounds; no start-up comparison, cycles, kill or closed tab.
 """
 
 from __future__ import annotations
@@ -496,9 +496,9 @@ def chart_redraw_cost(points: int = 4000, new_points: int = 12, repeats: int = 2
             "delta_points": len(update["steps"]), "delta_bytes": len(json.dumps(update)), "delta_ms": delta_ms}
 
 
-# A p95 of 12 presses is its second-worst press, and one 10 s round swung 0.82x-0.96x between runs: 30 presses and
-# two alternating rounds cost about a minute more and give numbers worth a yes or a no.
-QUICK = {"slider_changes": 30, "drag_seconds": 1.5, "train_seconds": 10.0, "rounds": 2}
+# A p95 of 12 presses is its second-worst press, and one 10 s round swung 0.82x-0.96x between runs (two rounds still
+# 0.85x-0.90x for the same code): 30 presses and four alternating rounds give numbers worth a yes or a no.
+QUICK = {"slider_changes": 30, "drag_seconds": 1.5, "train_seconds": 10.0, "rounds": 4}
 
 
 def main() -> None:
