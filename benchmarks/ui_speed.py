@@ -289,7 +289,13 @@ def click_start_to_first_loss_point(page) -> float:
 
 def reset(page) -> None:
     by_key(page, "train_reset").locator("button").first.click()
-    by_key(page, "train_start").locator("button:enabled").wait_for(timeout=TIMEOUT_MS)
+    # A run past CONFIRM_RESET_STEPS (ui/state.py) asks first: the benchmark's four training rounds get there.
+    start = by_key(page, "train_start").locator("button:enabled")
+    confirm = by_key(page, "train_reset_confirm").locator("button")
+    start.or_(confirm).first.wait_for(timeout=TIMEOUT_MS)
+    if confirm.count():
+        confirm.first.click()
+    start.wait_for(timeout=TIMEOUT_MS)
     wait_for_app_idle(page, TIMEOUT_MS)
 
 
