@@ -30,8 +30,8 @@ ERROR_KEY = "train_error"
 START_WAIT_KEY = "_train_start_wait"  # (time.monotonic() of the Start press, what that Start waits for)
 CONFIRM_RESET_KEY = "_train_confirm_reset"
 DCGAN_SPEED_TEXT = ("The DCGAN's convolutions are slow on a CPU: expect about 10 steps a second where the dense GAN "
-                    "runs about 170, so its first quality check (step 2,000) comes after 3-4 minutes and legible "
-                    "digits after 10-20. On a GPU the gap mostly closes.")
+                    "runs about 250 (at its default batch of 32), so its first quality check (step 2,000) comes after "
+                    "3-4 minutes and legible digits after 10-20. On a GPU the gap mostly closes.")
 SIDEBAR_AT_START_KEY = "_train_sidebar_at_start"  # (run id, the sidebar's recipe when that run was first drawn)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 MODEL_CHOICES = {  # widget value -> (label, GANConfig.model, GANConfig.architecture)
