@@ -120,7 +120,7 @@ def test_live_quality_without_a_min_interval_scores_every_multiple(real, judge):
     run.stop()
 
 
-def test_the_engine_passes_its_minimum_interval_to_live_quality(monkeypatch):
+def test_the_engine_passes_its_minimum_interval_to_live_quality():
     from gan_core import run_service
     from gan_core.engine.options import RUN_OPTION_DEFAULTS
 

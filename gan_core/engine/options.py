@@ -25,7 +25,7 @@ RUN_OPTION_DEFAULTS = {
     "chunk_seconds": 0.2,  # a chunk is about this long: steps per chunk adapt to the machine and the model
     "chunk_steps": 100,  # ...never more steps than this in one chunk (nor fewer than one traced call)
     "views_every_s": 1.0,  # the D view, the grid and the timeline frame: at most this often (the Train page's
-                           # live redraw, ui/train_page.LIVE_REFRESH_S; the D view is drawn every 4 s)
+                           # live redraw, ui/train_page.LIVE_REFRESH_S; the D view is drawn every 8 s)
     "quality_every": 2000, "quality_n": 1000, "view_count": 256, "judge_dir": None,
     "quality_min_interval_s": 10.0,  # live quality at most this often (gan_core.monitor: a scoring costs ~1 CPU-s)
     "reference_dataset": "mnist-sample", "recovery_dir": None, "recovery_every_s": 20.0, "total_steps": None,
