@@ -218,7 +218,9 @@ def recommended_config(model: str = "gan", loss: str = "non_saturating", archite
                        base: GANConfig | None = None) -> GANConfig:
     """The recipe each model of the family trains well with, on top of `base` (default GANConfig()).
 
-    Shared by the CLI and the train page so both start a model from the same values:
+    The Train page starts each model from it. The CLI's `train` does not: it starts from GANConfig() (or --plain)
+    and the flags given, so the commands that made the shipped weights (scripts/train_pretrained.sh) still make them;
+    pass the values below as flags to train a model the way the page does.
     - gan / cgan / DCGAN with a logistic, least-squares or hinge loss: the stabilised GAN recipe; Adam 1e-3 and
       batch 32 for the dense GAN's logistic losses, the textbook 2e-4 and 128 for the others (what they were
       measured and shipped with).

@@ -11,7 +11,9 @@ names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(gan ae vae2d vae cgan wgan_gp dcgan)
 
 train() {  # train NAME ARGS... : trains into runs/pretrain-NAME, copies the newest checkpoint to pretrained/NAME
-  # Every shipped model was trained at batch 128, the default before 30 November (it is 32 since).
+  # Every shipped model was trained at batch 128, the default before 30 November (it is 32 since); the cgan and
+  # the dcgan at Adam 2e-4, the default before 29 November (1e-3 since). tests/test_pretrained_commands.py checks
+  # that each command's config is the one its folder holds.
   local name=$1; shift
   rm -rf "runs/pretrain-$name"
   "$PY" -m gan_core train --dataset "$DATA" --seed 0 --batch-size 128 --out "runs/pretrain-$name" "$@"
@@ -43,7 +45,7 @@ for name in "${names[@]}"; do
     vae)     train vae --model vae --latent-dim 16 --g-learning-rate 1e-3 --beta1 0.9 --steps 60000 \
                --checkpoint-every 20000 --keep-checkpoints 0
              resume vae --steps 120000 --checkpoint-every 20000 --keep-checkpoints 0 ;;
-    cgan)    train cgan --model cgan --steps 60000 --checkpoint-every 10000 ;;
+    cgan)    train cgan --model cgan --g-learning-rate 2e-4 --d-learning-rate 2e-4 --steps 60000 --checkpoint-every 10000 ;;
     wgan_gp) train wgan_gp --loss wgan_gp --d-steps 5 --g-learning-rate 1e-3 --d-learning-rate 1e-3 \
                --beta2 0.9 --steps 40000 --checkpoint-every 2500 --keep-checkpoints 0
              # five resumes, as the run was made (each starts a fresh Adam state; the first was stopped at 48,000)
@@ -52,7 +54,7 @@ for name in "${names[@]}"; do
              resume wgan_gp --steps 67500 --checkpoint-every 2500 --keep-checkpoints 0
              resume wgan_gp --steps 70000 --checkpoint-every 2500 --keep-checkpoints 0
              resume wgan_gp --steps 80000 --checkpoint-every 2500 --keep-checkpoints 0 ;;
-    dcgan)   train dcgan --architecture conv --steps 10000
+    dcgan)   train dcgan --architecture conv --g-learning-rate 2e-4 --d-learning-rate 2e-4 --steps 10000
              resume dcgan --steps 22500 --checkpoint-every 2500
              resume dcgan --steps 25000 --checkpoint-every 2500 --keep-checkpoints 0
              resume dcgan --steps 27500 --checkpoint-every 2500 --keep-checkpoints 0
