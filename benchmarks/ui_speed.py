@@ -261,16 +261,21 @@ LOSS_LINE = '[data-testid="stream-chart"]:not([data-points="0"]) canvas'  # the 
 # The page's own clock: the click event's time and the first animation frame in which the loss curve has a point
 # (the chart lives in a component's shadow root). Playwright's side of the same wait adds its click dispatch and
 # polling, 0.1-0.5 s on this machine, which no user sees.
-_WATCH_FIRST_POINT = """() => {
-  window.__firstPointAt = null; window.__startClickAt = null;
+# The first element matching a selector, searched inside components' shadow roots too (the charts live there).
+_FIND_DEEP = """(selector) => {
   const find = (root) => {
-    const hit = root.querySelector('[data-testid="stream-chart"]:not([data-points="0"]) canvas');
+    const hit = root.querySelector(selector);
     if (hit) return hit;
     for (const el of root.querySelectorAll('*')) if (el.shadowRoot) { const h = find(el.shadowRoot); if (h) return h; }
     return null;
   };
+  return find(document);
+}"""
+_WATCH_FIRST_POINT = """() => {
+  window.__firstPointAt = null; window.__startClickAt = null;
+  const find = () => (""" + _FIND_DEEP + """)('[data-testid="stream-chart"]:not([data-points="0"]) canvas');
   document.addEventListener('click', () => { window.__startClickAt = performance.now(); }, {capture: true, once: true});
-  const tick = (now) => { if (window.__startClickAt !== null && find(document)) { window.__firstPointAt = now; return; }
+  const tick = (now) => { if (window.__startClickAt !== null && find()) { window.__firstPointAt = now; return; }
                           requestAnimationFrame(tick); };
   requestAnimationFrame(tick);
 }"""
@@ -310,12 +315,7 @@ _WATCH_CURVE_JUMPS = """() => {
   // costs nothing between changes (no polling from Playwright, no animation frames); a rerun that remounted the
   // chart is caught by a once-a-second check.
   window.__jumps = [];
-  const find = (root) => {
-    const hit = root.querySelector('[data-testid="stream-chart"]');
-    if (hit) return hit;
-    for (const el of root.querySelectorAll('*')) if (el.shadowRoot) { const h = find(el.shadowRoot); if (h) return h; }
-    return null;
-  };
+  const find = () => (""" + _FIND_DEEP + """)('[data-testid="stream-chart"]');
   let watched = null;
   const observer = new MutationObserver(() => {
     const step = Number(watched.dataset.lastStep || 0);
@@ -325,7 +325,7 @@ _WATCH_CURVE_JUMPS = """() => {
   const attach = () => {
     if (watched && watched.isConnected) return;
     observer.disconnect();
-    watched = find(document);
+    watched = find();
     if (watched) observer.observe(watched, {attributes: true, attributeFilter: ['data-last-step']});
   };
   attach();

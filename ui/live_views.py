@@ -199,7 +199,7 @@ def quality_ui(run, view: RunView) -> None:
         st.info(f"The first evaluation comes at step {run.quality_every:,}: {run.quality_n:,} samples scored by the "
                 f"digit classifier in a separate thread, so training never waits for it.")
         return
-    seconds = getattr(run, "quality_min_interval_s", 0.0)
+    seconds = run.quality_min_interval_s
     at_most = QUALITY_AT_MOST.format(seconds=seconds) if seconds > 0 else ""
     st.markdown(QUALITY_TEXT.format(n=run.quality_n, every=run.quality_every, at_most=at_most))
     fid, coverage = st.columns(2)
