@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # browser_support imports its neighbours (ci_support) by name
 
-from tests.browser_support import AppServer, by_key, launch_browser, wait_for_app_idle, wait_until  # noqa: E402
+from tests.browser_support import (NUMBERS, AppServer, by_key, launch_browser, step_value,  # noqa: E402
+                                   wait_for_app_idle, wait_until)
 from procstat import load_average  # noqa: E402
 
 # (action, weight): enough Resume and Start that runs train between the disruptions.
@@ -147,10 +148,8 @@ class Tab:
             else:
                 report.fail(f"{self.name}: an error box: {error[:200]!r}")
         try:
-            step_text = page.locator('[data-testid="stMetric"]').filter(has_text="Step").first
-            if step_text.count():
-                value = step_text.locator('[data-testid="stMetricValue"]').inner_text(timeout=2000)
-                report.max_step = max(report.max_step, int(value.replace(",", "")))
+            if page.locator(NUMBERS).count():
+                report.max_step = max(report.max_step, step_value(page))
         except Exception:
             pass
 

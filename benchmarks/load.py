@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_support import AppServer, by_key, launch_browser, step_value, wait_until  # noqa: E402
+from browser_support import NUMBERS, AppServer, by_key, launch_browser, step_value, wait_until  # noqa: E402
 from procstat import cpu_seconds  # noqa: E402  (what the viewers cost the server, whatever the load)
 
 CAP_TEXT = "training slots of this server are in use"
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> dict:
             outcomes = []
             for page in trainers:
                 capped = wait_until(lambda: page.get_by_text(CAP_TEXT).count() > 0
-                                    or page.locator('[data-testid="stMetric"]').count() > 0, timeout=120)
+                                    or page.locator(NUMBERS).count() > 0, timeout=120)
                 message = page.get_by_text(CAP_TEXT).first.inner_text() if page.get_by_text(CAP_TEXT).count() else ""
                 outcomes.append({"refused": bool(message), "message": message, "settled": capped})
             report["trainers"] = outcomes

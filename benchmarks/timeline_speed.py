@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # browser_support imports ci_support by its bare name
 
-from tests.browser_support import (INSTALL_HINT, AppServer, by_key, launch_browser, screenshot,  # noqa: E402
+from tests.browser_support import (INSTALL_HINT, NUMBERS, AppServer, by_key, launch_browser, screenshot,  # noqa: E402
                                    step_value, wait_for_app_idle, wait_until)
 
 TIMEOUT_MS = 180_000
@@ -53,7 +53,7 @@ def train_then_pause(page, seconds: float) -> int:
     start = by_key(page, "train_start").locator("button:enabled").first
     start.wait_for(timeout=TIMEOUT_MS)
     start.click()
-    wait_until(lambda: page.locator('[data-testid="stMetric"]').count() > 0 and step_value(page) > 0,
+    wait_until(lambda: page.locator(NUMBERS).count() > 0 and step_value(page) > 0,
                timeout=TIMEOUT_MS / 1000, interval=0.5)  # the worker has started and drawn its first point
     time.sleep(seconds)
     by_key(page, "train_pause").locator("button:enabled").first.click()

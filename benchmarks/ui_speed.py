@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # browser_support's pytest fixtures import ci_support by its bare name
 
 import procstat  # noqa: E402
-from tests.browser_support import (INSTALL_HINT, LATENT_DIGIT_JS, AppServer, by_key, launch_browser,  # noqa: E402
-                                   metric_value, wait_for_app_idle, wait_until)
+from tests.browser_support import (INSTALL_HINT, LATENT_DIGIT_JS, AppServer, busiest_worker, by_key,  # noqa: E402
+                                   launch_browser, metric_value, wait_for_app_idle, wait_until, worker_pids)
 
 TIMEOUT_MS = 180_000
 DIGIT_JS = LATENT_DIGIT_JS  # the server-drawn digit, inside the sliders component's shadow root
@@ -417,28 +417,6 @@ def throughput(page, server: AppServer, rounds: int, seconds: float) -> dict:
             # training steps per second of CPU: the page's worker against the CLI's process
             "worker_per_core_s": statistics.median(page_rates) / max(worker_cpu / 100, 1e-9),
             "cli_per_core_s": statistics.median(cli_rates) / max(statistics.median(cli_cpu) / 100, 1e-9)}
-
-
-def worker_pids(server: AppServer) -> list[int]:
-    return [pid for pid in server.process_tree() if pid != server.process.pid]
-
-
-def busiest_worker(server: AppServer) -> int:
-    """The worker that used the most CPU over the last second: the one training."""
-    def cpu() -> dict[int, int]:
-        out = {}
-        for pid in worker_pids(server):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                out[pid] = int(fields[11]) + int(fields[12])
-            except OSError:
-                pass
-        return out
-
-    before = cpu()
-    time.sleep(1.0)
-    after = cpu()
-    return max(after, key=lambda pid: after[pid] - before.get(pid, 0))
 
 
 def start_reset_cycles(page, server: AppServer, cycles: int) -> tuple[float, float, float]:

@@ -51,6 +51,12 @@ def grid_png(images: np.ndarray, columns: int | None = None, scale: int = 3) -> 
     return to_png(grid(images, columns, background=0.25), scale=scale)
 
 
+def sample_columns(config) -> int:
+    """Columns of every sample grid of a run: the conditional GAN's fixed labels cycle 0..9, so ten columns put one
+    digit per column; the other models draw their 64 samples 8 by 8."""
+    return 10 if config is not None and config.model == "cgan" else 8
+
+
 def to_gif(frames: np.ndarray, scale: int = 8, frame_ms: int = 80, bounce: bool = True) -> bytes:
     """An animated GIF of (N, H, W) frames in [0, 1], looping (forward then back when bounce)."""
     pixels = [upscale(to_uint8(f), scale) for f in frames]

@@ -214,15 +214,44 @@ def pick_option(page, key: str, label: str, tries: int = 3) -> None:
         return
 
 
+# Any number a run's page shows (Step, Elapsed, Steps/s): the Train page's live panel, or a viewer's st.metric.
+NUMBERS = '[data-testid="live-metric"], [data-testid="stMetric"]'
+
+
 def metric_value(page, label: str) -> str:
-    """The text of the st.metric whose label is `label`."""
+    """The text of the number labelled `label`: the Train page's live panel (ui/live_panel.py), which its feed keeps
+    current between reruns, or else an st.metric (a viewer's page)."""
+    live = page.locator(f'[data-testid="live-metric"][data-label="{label}"] .live-metric-value')
     metric = page.locator('[data-testid="stMetric"]').filter(
-        has=page.locator('[data-testid="stMetricLabel"]', has_text=label))
-    return metric.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)).locator('[data-testid="stMetricValue"]')
+    return live.or_(metric).first.inner_text().strip()
 
 
 def step_value(page) -> int:
     return int(metric_value(page, "Step").replace(",", ""))
+
+
+def worker_pids(server: AppServer) -> list[int]:
+    """The engine's worker processes under `server` (everything in its process tree but itself)."""
+    return [pid for pid in server.process_tree() if pid != server.process.pid]
+
+
+def busiest_worker(server: AppServer) -> int:
+    """The worker that used the most CPU over the last second: the one training."""
+    def cpu() -> dict[int, int]:
+        out = {}
+        for pid in worker_pids(server):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                out[pid] = int(fields[11]) + int(fields[12])
+            except OSError:
+                pass
+        return out
+
+    before = cpu()
+    time.sleep(1.0)
+    after = cpu()
+    return max(after, key=lambda pid: after[pid] - before.get(pid, 0))
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:

@@ -78,3 +78,31 @@ def test_other_runs_and_gone_runs_are_not_found():
     gc.collect()
     status, body = _get(url)
     assert status == 404 and body == {"error": "no such run"}  # held weakly: a discarded run is gone
+
+
+def test_the_feed_carries_the_numbers_and_a_sample_grid_only_when_it_is_not_the_one_shown():
+    import base64
+
+    from gan_core.images import grid_png
+
+    run = FakeRun([25, 50])
+    run.view.elapsed_s, run.view.steps_per_second = 123.4, 321.6
+    url = live_feed.feed_url(run)
+    _, body = _get(url, "after=50")
+    assert body["numbers"] == [{"label": "Step", "value": "50"},
+                               {"label": "Elapsed", "value": "2m 03s", "help": "123.4 seconds of training"},
+                               {"label": "Steps/s", "value": "322"}]
+    assert "grid" not in body  # no samples yet, and no grid asked for
+
+    run.view.samples = np.random.default_rng(0).random((64, 28, 28)).astype(np.float32)
+    run.view.samples_step = 50
+    assert "grid" not in _get(url, "after=50")[1]  # the charts alone ask no grid_after: ~30 KB they don't want
+    grid = _get(url, "after=50&grid_after=25")[1]["grid"]
+    assert grid["step"] == 50 and grid["png"].startswith("data:image/png;base64,")
+    assert base64.b64decode(grid["png"].split(",", 1)[1]) == grid_png(run.view.samples, columns=8, scale=2)
+    assert "grid" not in _get(url, "after=50&grid_after=50")[1]  # the browser shows that one already
+    assert _get(url, "after=50&grid_after=oops")[1]["grid"]["step"] == 50  # a bad grid_after: whatever it shows
+    run.view.samples_step = 75
+    assert _get(url, "after=50&grid_after=50")[1]["grid"]["step"] == 75
+    run.view.samples_step = 25  # restored to an earlier step: the browser's grid is from a future that is gone
+    assert _get(url, "after=50&grid_after=75")[1]["grid"]["step"] == 25

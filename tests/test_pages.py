@@ -100,8 +100,21 @@ def _idle(run, timeout=60.0) -> bool:
     return _wait(lambda: not run.poll().busy, timeout)
 
 
+def _live_panel(at, part: str) -> dict | None:
+    """The data the Train page's live panel (ui/live_panel.py) drew for `part` ("numbers" or "grid") this run."""
+    for element in at.get("bidi_component"):
+        if "gan_lab_live_panel" in element.proto.component_name:
+            data = json.loads(element.proto.json)
+            if data["part"] == part:
+                return data
+    return None
+
+
 def _step_metric(at) -> str:
-    return next(m.value for m in at.metric if m.label == "Step")
+    """The Step the page shows: the live panel's on the Train page (its feed moves it between reruns)."""
+    numbers = _live_panel(at, "numbers")
+    assert numbers is not None, "no live numbers on the page"
+    return next(number["value"] for number in numbers["numbers"] if number["label"] == "Step")
 
 
 def _status_text(at) -> str:
@@ -146,7 +159,9 @@ def test_start_pause_resume_reset_drive_the_worker(lab):
     at.run()  # what the fragment timer would do
     assert not at.exception
     assert int(_step_metric(at).replace(",", "")) >= 20
-    assert _charts_with(at, "D loss") and _charts_with(at, "mean D(x), real") and _image_urls(at)
+    grid = _live_panel(at, "grid")
+    assert _charts_with(at, "D loss") and _charts_with(at, "mean D(x), real") and grid["grid"]["png"].startswith(
+        "data:image/png;base64,")
     at.button(key="train_pause").click().run()
     assert run.status == "paused" and not at.button(key="train_resume").disabled
     assert _idle(run)
@@ -678,7 +693,9 @@ at.button(key="train_step").click().run()
 run.wait_for_step(30, timeout=60)
 at.run()
 check(at, "train, stepped")
-report["steps_metric"] = [m.value for m in at.metric if m.label == "Step"]
+report["steps_metric"] = [n["value"] for e in at.get("bidi_component") if "gan_lab_live_panel" in
+                          e.proto.component_name for n in json.loads(e.proto.json).get("numbers", [])
+                          if n["label"] == "Step"]
 present, _ = catalog.available()
 at.switch_page("ui/explore_page.py").run()
 check(at, "explore")

@@ -178,6 +178,45 @@ def _draw_presentation():
     presentation_ui(run.view, run.config, True)
 
 
+def _draw_presentation_fed():
+    import streamlit as st
+
+    from ui.live_views import presentation_ui, status_ui
+
+    run = st.session_state["fake_run"]
+    status_ui(run.view, "/gan-lab/feed/token")
+    presentation_ui(run.view, run.config, True, feed="/gan-lab/feed/token")
+
+
+def test_with_a_feed_the_numbers_and_the_grid_are_the_live_panel_that_the_feed_moves():
+    """The Train page's layout: the same numbers and grid, drawn by ui/live_panel.py, which follows the run's feed."""
+    import base64
+    import json
+
+    from gan_core.images import grid_png
+
+    view = _view()
+    view.status, view.busy = "running", True
+    view.history = {"step": np.array([10.0, 20.0]), "d_loss": np.array([1.3, 1.2]), "g_loss": np.array([0.7, 0.8])}
+    at = AppTest.from_function(_draw_presentation_fed, default_timeout=TIMEOUT_S)
+    at.session_state["fake_run"] = _fake_run(TINY.replace(model="cgan"), view)
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.metric and not at.get("image")  # no Streamlit metric or picture: the panel draws both
+    panels = {data["part"]: data for data in (json.loads(e.proto.json) for e in at.get("bidi_component")
+                                              if "gan_lab_live_panel" in e.proto.component_name)}
+    numbers, grid = panels["numbers"], panels["grid"]
+    assert [(n["label"], n["value"]) for n in numbers["numbers"]] == [("Step", "30"), ("Elapsed", "2m 03s"),
+                                                                     ("Steps/s", "170")]
+    assert (numbers["status"], numbers["busy"], numbers["feed"]) == ("running", True, "/gan-lab/feed/token")
+    assert grid["grid"]["step"] == 30 and grid["feed"] == "/gan-lab/feed/token"
+    png = base64.b64decode(grid["grid"]["png"].split(",", 1)[1])
+    assert png == grid_png(view.samples, columns=10, scale=2)  # the cGAN's ten columns, as the feed sends them
+    assert grid["caption"] == "The same 64 noise vectors at step {step}"  # the panel fills in each grid's step
+    grid_col, curve_col = at.columns[2:4]  # after the status row's two
+    assert len(grid_col.get("bidi_component")) == 1 and "live_losses" in str(curve_col.get("bidi_component")[0].proto)
+
+
 def test_the_presentation_layout_puts_the_grid_beside_the_loss_curve_and_folds_the_words():
     """At 1024x768 both are above the fold only when they share the first row under the status."""
     from ui.train_text import GRAD_NORM_TEXT

@@ -13,25 +13,21 @@ import streamlit as st
 
 from gan_core.alerts import check_alerts
 from gan_core.config import LOGISTIC_LOSSES, GANConfig
-from gan_core.images import grid_png
+from gan_core.images import grid_png, sample_columns  # noqa: F401 (sample_columns: ui.train_extras)
 from gan_core.messages import RunView
 from ui import charts, state
+from ui.live_panel import live_grid, live_numbers
 from ui.stream_chart import stream_chart
 from ui.train_text import (CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR_VIEW_TEXT_CRITIC, ELBO_TEXT,
                            GRAD_NORM_TEXT, KL_TEXT, LOSS_LABELS, LOSS_TEXT, PENALTY_TEXT, QUALITY_AT_MOST, QUALITY_TEXT,
-                           RECON_TEXT, SAMPLES_TEXT, SCORES_TEXT_CRITIC, SCORES_TEXT_PROBABILITY, STATUS_TEXT)
+                           RECON_TEXT, SAMPLES_TEXT, SCORES_TEXT_CRITIC, SCORES_TEXT_PROBABILITY, STATUS_TEXT,
+                           elapsed_text)
 
 EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 EQUILIBRIUM_G_LOSS = math.log(2)
 # Streamlit's metric values are 2.25rem: at 1024 px wide "59m 59s" or "123,456" would be cut to "59…".
 COMPACT_METRICS_CSS = "<style>.st-key-live_status [data-testid='stMetricValue'] { font-size: 1.75rem; }</style>"
 GRID_KEY = "_live_sample_grid_png"  # ((view id, samples step, columns), PNG bytes)
-
-
-def sample_columns(config: GANConfig | None) -> int:
-    """Columns of every sample grid of a run: the conditional GAN's fixed labels cycle 0..9, so ten columns put one
-    digit per column; the other models draw their 64 samples 8 by 8."""
-    return 10 if config is not None and config.model == "cgan" else 8
 
 
 def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: bool) -> None:
@@ -41,28 +37,25 @@ def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: boo
              else ":material/warning:")
 
 
-def elapsed_text(seconds: float) -> str:
-    """Short enough for a metric on a 1024 px projector: "42 s", "2m 03s", "1h 02m"."""
-    seconds = max(0, int(round(seconds)))
-    if seconds < 100:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-
-
-def status_ui(view: RunView) -> None:
+def status_ui(view: RunView, feed: str | None = None) -> None:
+    """The run's numbers and its status. `feed`: the run's live feed (the Train page), which then moves the numbers
+    between reruns (ui/live_panel.py); without it (a viewer's page) they are Streamlit metrics, redrawn by reruns."""
     title, hint = STATUS_TEXT.get(view.status, (view.status, ""))
     with st.container(key="live_status"):
-        _status_row(view, title, hint)
+        _status_row(view, title, hint, feed)
 
 
-def _status_row(view: RunView, title: str, hint: str) -> None:
-    st.html(COMPACT_METRICS_CSS)
-    step_col, elapsed_col, speed_col, status_col = st.columns([1, 1, 1, 2])
-    step_col.metric("Step", f"{view.step:,}")
-    elapsed_col.metric("Elapsed", elapsed_text(view.elapsed_s), help=f"{view.elapsed_s:,.1f} seconds of training")
-    speed_col.metric("Steps/s", f"{view.steps_per_second:,.0f}" if view.steps_per_second else "-")
+def _status_row(view: RunView, title: str, hint: str, feed: str | None = None) -> None:
+    if feed is not None:
+        numbers_col, status_col = st.columns([3, 2])
+        live_numbers(numbers_col, view, feed)
+    else:
+        st.html(COMPACT_METRICS_CSS)
+        step_col, elapsed_col, speed_col, status_col = st.columns([1, 1, 1, 2])
+        step_col.metric("Step", f"{view.step:,}")
+        elapsed_col.metric("Elapsed", elapsed_text(view.elapsed_s),
+                           help=f"{view.elapsed_s:,.1f} seconds of training")
+        speed_col.metric("Steps/s", f"{view.steps_per_second:,.0f}" if view.steps_per_second else "-")
     text = view.message or hint.format(chunk=state.CHUNK_STEPS)
     if view.status == "diverged":
         text = "Training holds at the last good weights; see the alert above."
@@ -140,7 +133,11 @@ def presentation_ui(view: RunView, config: GANConfig, probabilities: bool, notes
     curves = adversarial_curves(view, config, probabilities) if config.is_adversarial else autoencoder_curves(config)
     grid_col, curve_col = st.columns([2, 3])
     if view.samples is not None:
-        grid_col.image(_grid_png(view, sample_columns(config)), output_format="PNG", caption=_samples_caption(view, config))
+        png = _grid_png(view, sample_columns(config))
+        if feed is not None:  # the feed swaps in each new grid between reruns
+            live_grid(grid_col, view, png, _samples_caption(view, config, step="{step}"), feed)
+        else:
+            grid_col.image(png, output_format="PNG", caption=_samples_caption(view, config))
         grid_col.expander("About the samples").markdown(_samples_text(config))
     _curve_folded(curve_col, view, curves[0], feed)
     for note in notes:
@@ -169,9 +166,10 @@ def samples_ui(view: RunView, config: GANConfig) -> None:
     text.markdown(_samples_text(config))
 
 
-def _samples_caption(view: RunView, config: GANConfig) -> str:
+def _samples_caption(view: RunView, config: GANConfig, step: str | None = None) -> str:
+    """The grid's caption, at `step` when given (the live grid's "{step}", which its feed fills in)."""
     what = "noise vectors" if config.is_adversarial else "latent vectors, drawn from N(0, I) and decoded,"
-    return f"The same 64 {what} at step {view.samples_step:,}"
+    return f"The same 64 {what} at step {step if step is not None else f'{view.samples_step:,}'}"
 
 
 def _samples_text(config: GANConfig) -> str:

@@ -46,7 +46,8 @@ _CSS = ((_HERE / "uPlot.min.css").read_text() + """
 .stream-chart .u-legend { font-size: 0.8rem; color: var(--st-text-color); }
 .stream-chart .u-legend .u-marker { border-radius: 2px; }
 """)
-_JS = (_HERE / "uPlot.iife.min.js").read_text() + "\n" + (_HERE / "stream_chart.js").read_text()
+_FEED_JS = _HERE.parent / "live_feed" / "feed.js"  # the poller the live panel (ui/live_panel.py) shares
+_JS = "\n".join(path.read_text() for path in (_HERE / "uPlot.iife.min.js", _FEED_JS, _HERE / "stream_chart.js"))
 
 _component = st.components.v2.component("gan_lab_stream_chart", html=_HTML, css=_CSS, js=_JS)
 

@@ -17,14 +17,16 @@ from ui import live_feed, presenter, state, train_extras
 from ui.live_views import alerts_ui, discriminator_view_ui, presentation_ui, quality_ui, status_ui
 from ui.train_text import AUTOENCODER_LATENTS, INTRO_ADVERSARIAL, INTRO_AUTOENCODER, LOSS_LABELS
 
-LIVE_REFRESH_S = 3.0  # the timer that redraws the live views (grid, numbers, alerts) while the worker trains; the
-# curves move between these redraws, twice a second, from the run's live feed (ui/live_feed.py): each Streamlit rerun
-# costs the browser ~65 ms whatever it draws, taken from the worker's cores (benchmarks/README.md)
+LIVE_REFRESH_S = 10.0  # the timer that reruns the live fragment (alerts, the status text, the discriminator view,
+# live quality) while the worker trains. Between these reruns the run's live feed (ui/live_feed.py) moves the curves,
+# the numbers and the sample grid twice a second, and a change of status reruns the fragment at once
+# (ui/live_panel.py). Each Streamlit rerun costs the browser tens of milliseconds whatever it draws, taken from the
+# worker's cores (benchmarks/README.md), so everything that needs a rerun shares this one
 STARTING_REFRESH_S = 1.0  # while the worker starts: each redraw also waits up to FIRST_POINT_HOLD_S on the server
 FIRST_POINT_HOLD_S = 0.8  # ...for the first point, so it shows the moment it exists without 4 redraws a second
 # (measured: the browser took 30-40% of a core redrawing at 4 Hz while the trainer it waited for needed those cores)
-SLOW_REFRESH_S = 8.0  # the discriminator view, live quality and the timeline: quality scores come at most every
-# 10 s (gan_core.monitor), and each fragment rerun costs the browser tens of milliseconds of the worker's cores
+TIMELINE_REFRESH_S = 30.0  # the timeline's own fragment while training: only its slider's range grows (its newest
+# moment is the live grid); dragging it reruns that fragment alone, at once
 FIRST_POINT_WAIT_S = 1.0
 ERROR_KEY = "train_error"
 START_WAIT_KEY = "_train_start_wait"  # (time.monotonic() of the Start press, what that Start waits for)
@@ -401,27 +403,21 @@ def live_views(run, drawn: RunView) -> None:
             st.rerun()  # the buttons and the timer depend on the status: redraw the whole page
         probabilities = run.config.loss in LOGISTIC_LOSSES
         alerts_ui(view, view.quality if run.config.is_adversarial else None, probabilities)
-        status_ui(view)
+        feed = live_feed.feed_url(run)
+        status_ui(view, feed)
         if len(view.history.get("step", ())) == 0:
             if view.status not in ("error", "worker_gone", "stopped"):
                 st.info(_waiting_text(view))
             return
-        presentation_ui(view, run.config, probabilities, notes=lr_change_notes(run), feed=live_feed.feed_url(run))
-
-    @st.fragment(run_every=SLOW_REFRESH_S if drawn_busy else None)
-    def slow_views() -> None:
-        # The discriminator view and live quality change far less often than the curves: redrawn on a slower
-        # timer from the view the fast fragment keeps current, so they cost the browser and the server little.
-        view = run.view
-        if not len(view.history.get("step", ())):
-            return
+        presentation_ui(view, run.config, probabilities, notes=lr_change_notes(run), feed=feed)
+        # The discriminator view and live quality change far less often than the curves: drawn by this rerun too,
+        # not by a fragment of their own (each rerun costs the browser about the same, whatever it draws).
         if run.config.is_adversarial:
-            discriminator_view_ui(view, run.config.loss in LOGISTIC_LOSSES)
+            discriminator_view_ui(view, probabilities)
         quality_ui(run, view)
 
     live()
-    train_extras.timeline_ui(run, SLOW_REFRESH_S if drawn_busy else None)
-    slow_views()
+    train_extras.timeline_ui(run, TIMELINE_REFRESH_S if drawn_busy else None)
     train_extras.downloads_ui(run)
 
 

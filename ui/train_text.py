@@ -142,3 +142,13 @@ def layer_words(name: str) -> str:
     """A readable description of a layer from its Keras name: `dense_2` -> "fully connected"."""
     stem = re.sub(r"_\d+$", "", name)
     return LAYER_WORDS.get(stem, stem.replace("_", " "))
+
+
+def elapsed_text(seconds: float) -> str:
+    """Short enough for a metric on a 1024 px projector: "42 s", "2m 03s", "1h 02m"."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 100:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"

@@ -8,63 +8,18 @@
 // whole curve with trigger "resync" instead of appending to a gap.
 //
 // `feed` (optional): the run's live feed address (ui/live_feed.py). While it is set, one poller per address
-// fetches the points after the newest step held, twice a second while the tab is visible, and appends them to
-// every chart subscribed to it; Python's own updates then only append the steps the feed has not brought.
+// (ui/components/live_feed/feed.js, put in front of this file) fetches the points after the newest step held,
+// twice a second while the tab is visible, and appends them to every chart subscribed to it (a chart out of view
+// draws them when it comes back into view); Python's own updates then only append the steps the feed has not brought.
 //
 // DOM, inside the component's shadow root:
 //   [data-testid="stream-chart"]  root; data-points (points held), data-seq (last update drawn),
-//                                 data-draws (redraws since mount), data-appends (updates appended, not reset),
+//                                 data-draws (Python's updates drawn since mount), data-appends (updates appended, not reset),
 //                                 data-feed-appends (feed answers that brought new points), data-last-step
 //   canvas                         uPlot's plot; its legend (labels, colours, the values under the cursor) below
 
 const STREAM_VIEWS = new WeakMap();
-const FEED_PERIOD_MS = 500;
-const FEEDS = new Map(); // feed address -> { charts: Set<StreamChart>, timer, inflight }
 
-function feedSubscribe(url, chart) {
-  let feed = FEEDS.get(url);
-  if (!feed) {
-    feed = { charts: new Set(), timer: null, inflight: false };
-    FEEDS.set(url, feed);
-    feed.timer = setInterval(() => feedTick(url, feed), FEED_PERIOD_MS);
-  }
-  feed.charts.add(chart);
-}
-
-function feedUnsubscribe(url, chart) {
-  const feed = FEEDS.get(url);
-  if (!feed) return;
-  feed.charts.delete(chart);
-  if (!feed.charts.size) feedStop(url, feed);
-}
-
-function feedStop(url, feed) {
-  clearInterval(feed.timer);
-  if (FEEDS.get(url) === feed) FEEDS.delete(url);
-}
-
-async function feedTick(url, feed) {
-  if (feed.inflight || document.hidden) return;
-  let after = Infinity;
-  for (const chart of feed.charts) after = Math.min(after, chart.lastStep());
-  if (!Number.isFinite(after)) after = -1;
-  feed.inflight = true;
-  try {
-    const response = await fetch(`${url}?after=${after}`, { cache: "no-store" });
-    if (response.status === 404) {
-      feedStop(url, feed); // the run is gone (Reset, a new session): the page's next rerun says so
-      return;
-    }
-    if (!response.ok) return;
-    const body = await response.json();
-    for (const chart of feed.charts) chart.appendFeed(body);
-    if (!body.busy) feedStop(url, feed); // paused or ended: the page reruns on that change and subscribes again
-  } catch (error) {
-    // a dropped connection: the next tick tries again, and the page's own reruns keep the curve whole
-  } finally {
-    feed.inflight = false;
-  }
-}
 const MAX_HELD_POINTS = 20000; // per chart: past this the older half is thinned by two, so a long run stays cheap
 
 function thinOlderHalf(columns) {
@@ -95,6 +50,19 @@ class StreamChart {
     this.generation = 0;
     this.resizer = new ResizeObserver(() => this.fit());
     this.resizer.observe(this.root);
+    // A chart scrolled out of view keeps what the feed brings but draws it only when it comes back into view:
+    // each canvas redraw costs the browser's main and raster threads, which share the training worker's cores.
+    this.visible = true;
+    this.stale = false;
+    this.seen = new IntersectionObserver((entries) => {
+      for (const entry of entries) this.visible = entry.isIntersecting;
+      if (this.visible && this.stale && this.plot) this.redraw();
+    });
+    this.seen.observe(this.root);
+  }
+
+  feedAfter() {
+    return this.lastStep();
   }
 
   lastStep() {
@@ -103,7 +71,7 @@ class StreamChart {
   }
 
   follow(url) {
-    if (url === this.feedUrl && (!url || FEEDS.has(url))) return;
+    if (url === this.feedUrl && (!url || feedFollowed(url, this))) return;
     if (this.feedUrl) feedUnsubscribe(this.feedUrl, this);
     this.feedUrl = url || null;
     if (this.feedUrl) feedSubscribe(this.feedUrl, this);
@@ -129,12 +97,15 @@ class StreamChart {
     const series = body.series || {};
     if (!this.appendAfterLast(body.steps || [], (i) => series[this.names[i]])) return;
     this.feedAppends += 1;
-    this.redraw();
+    this.root.dataset.feedAppends = String(this.feedAppends);
+    this.root.dataset.lastStep = String(this.lastStep());
+    if (this.visible) this.redraw();
+    else this.stale = true;
   }
 
   redraw() {
+    this.stale = false;
     this.plot.setData(this.plotData());
-    this.root.dataset.feedAppends = String(this.feedAppends);
   }
 
   // The plot's columns: the points held (the older half thinned past MAX_HELD_POINTS), then one flat column per
@@ -221,6 +192,7 @@ class StreamChart {
   destroy() {
     this.follow(null);
     this.resizer.disconnect();
+    this.seen.disconnect();
     if (this.plot) this.plot.destroy();
     this.plot = null;
     STREAM_VIEWS.delete(this.root);

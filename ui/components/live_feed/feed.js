@@ -1,0 +1,78 @@
+// The run's live feed in the browser (ui/live_feed.py serves it): one poller per feed address for the whole page,
+// shared by every component that follows that run. The stream charts (the curves) and the live panel (the numbers
+// and the sample grid) each put this file in front of their own; the registry lives on `window`, so the two
+// components' modules share one poller and one request per half second, not one each.
+//
+// A subscriber has feedAfter() (the newest step it holds, Infinity when it wants no points), optionally
+// feedGridAfter() (the step of the sample grid it shows; undefined while it wants none, e.g. scrolled out of view)
+// and appendFeed(body).
+
+const FEED_PERIOD_MS = 500;
+const FEEDS = window.__ganLabFeeds || (window.__ganLabFeeds = new Map()); // address -> {subscribers, timer, inflight}
+
+function feedSubscribe(url, subscriber) {
+  let feed = FEEDS.get(url);
+  if (!feed) {
+    feed = { subscribers: new Set(), timer: null, inflight: false };
+    FEEDS.set(url, feed);
+    feed.timer = setInterval(() => feedTick(url, feed), FEED_PERIOD_MS);
+  }
+  feed.subscribers.add(subscriber);
+}
+
+function feedUnsubscribe(url, subscriber) {
+  const feed = FEEDS.get(url);
+  if (!feed) return;
+  feed.subscribers.delete(subscriber);
+  if (!feed.subscribers.size) feedStop(url, feed);
+}
+
+// Whether `subscriber` is in the feed now polling `url`: a feed stops when its run pauses or ends, and the next one
+// for that address starts empty, so each subscriber checks for itself, not only that a feed exists.
+function feedFollowed(url, subscriber) {
+  const feed = FEEDS.get(url);
+  return Boolean(feed && feed.subscribers.has(subscriber));
+}
+
+function feedStop(url, feed) {
+  clearInterval(feed.timer);
+  if (FEEDS.get(url) === feed) FEEDS.delete(url);
+}
+
+function feedQuery(feed) {
+  let after = Infinity;
+  let gridAfter = Infinity;
+  let wantsGrid = false;
+  for (const subscriber of feed.subscribers) {
+    after = Math.min(after, subscriber.feedAfter());
+    const grid = subscriber.feedGridAfter ? subscriber.feedGridAfter() : undefined;
+    if (grid !== undefined) {
+      wantsGrid = true;
+      gridAfter = Math.min(gridAfter, grid);
+    }
+  }
+  // No chart: a step past any run's, so the answer carries no points.
+  let query = `after=${Number.isFinite(after) ? after : 1e300}`;
+  if (wantsGrid) query += `&grid_after=${Number.isFinite(gridAfter) ? gridAfter : -1}`;
+  return query;
+}
+
+async function feedTick(url, feed) {
+  if (feed.inflight || document.hidden) return;
+  feed.inflight = true;
+  try {
+    const response = await fetch(`${url}?${feedQuery(feed)}`, { cache: "no-store" });
+    if (response.status === 404) {
+      feedStop(url, feed); // the run is gone (Reset, a new session): the page's next rerun says so
+      return;
+    }
+    if (!response.ok) return;
+    const body = await response.json();
+    for (const subscriber of feed.subscribers) subscriber.appendFeed(body);
+    if (!body.busy) feedStop(url, feed); // paused or ended: the page reruns on that change and subscribes again
+  } catch (error) {
+    // A dropped request (the server restarting, the tab waking): the next tick asks again.
+  } finally {
+    feed.inflight = false;
+  }
+}

@@ -1,0 +1,173 @@
+// The live panel (Streamlit components v2): the run's numbers (Step, Elapsed, Steps/s) or its fixed-noise sample
+// grid, kept current by the run's live feed between the page's reruns. ui/live_panel.py puts the shared feed poller
+// (ui/components/live_feed/feed.js) in front of this file, so the panel and the curves make one request together.
+//
+// data = {part: "numbers" | "grid", token, busy, status, feed: address | null,
+//         numbers: [{label, value, help?}], step (the step the numbers are at)          -- part "numbers"
+//         grid: {step, png (data URL)} | null, caption ("... at step {step}")          -- part "grid"}
+// The feed answers with the run as it is at that moment, so what it brings is always shown (a run restored to an
+// earlier step goes back). Python's data was made at its rerun: while the run trains it is shown unless the feed
+// already showed a later step; while it doesn't (paused, ended), Python's data is the truth and is shown as is.
+// The numbers part also watches the feed's status: when it differs from the one the page was drawn with, it fires
+// the trigger "status" once, which reruns the page's live fragment, so a run that ends or fails shows at once.
+//
+// DOM, inside the component's shadow root: [data-testid="live-numbers"] holding one [data-testid="live-metric"]
+// per number (data-label, its value in .live-metric-value), or [data-testid="live-grid"] (data-step, data-feed-grids:
+// how many grids the feed brought) holding the <img> and its caption.
+
+const PANELS = new WeakMap();
+
+function stepText(step) {
+  return Math.round(step).toLocaleString("en-US");
+}
+
+class LivePanel {
+  constructor(root) {
+    this.root = root;
+    this.part = null;
+    this.token = null;
+    this.feedUrl = null;
+    this.shownStep = -1;
+    this.status = null;
+    this.busy = false;
+    this.fired = false;
+    this.feedGrids = 0;
+    this.caption = "";
+    this.trigger = null;
+    this.generation = 0;
+    this.visible = true;
+    this.seen = new IntersectionObserver((entries) => {
+      for (const entry of entries) this.visible = entry.isIntersecting;
+    });
+    this.seen.observe(root);
+  }
+
+  feedAfter() {
+    return Infinity; // no curve points: the charts ask for those
+  }
+
+  follow(url) {
+    if (url === this.feedUrl && (!url || feedFollowed(url, this))) return;
+    if (this.feedUrl) feedUnsubscribe(this.feedUrl, this);
+    this.feedUrl = url || null;
+    if (this.feedUrl) feedSubscribe(this.feedUrl, this);
+  }
+
+  build(part) {
+    this.part = part;
+    this.root.replaceChildren();
+    if (part === "numbers") {
+      this.box = document.createElement("div");
+      this.box.className = "live-numbers";
+      this.box.setAttribute("data-testid", "live-numbers");
+    } else {
+      this.box = document.createElement("figure");
+      this.box.className = "live-grid";
+      this.box.setAttribute("data-testid", "live-grid");
+      this.image = document.createElement("img");
+      this.image.alt = "The sample grid: the generator's output for a fixed set of inputs";
+      this.captionBox = document.createElement("figcaption");
+      this.box.append(this.image, this.captionBox);
+    }
+    this.root.append(this.box);
+  }
+
+  showNumbers(numbers, step) {
+    if (this.box.children.length !== numbers.length) {
+      this.box.replaceChildren(...numbers.map(() => {
+        const metric = document.createElement("div");
+        metric.className = "live-metric";
+        metric.setAttribute("data-testid", "live-metric");
+        const label = document.createElement("div");
+        label.className = "live-metric-label";
+        const value = document.createElement("div");
+        value.className = "live-metric-value";
+        metric.append(label, value);
+        return metric;
+      }));
+    }
+    numbers.forEach((number, i) => {
+      const metric = this.box.children[i];
+      metric.dataset.label = number.label;
+      metric.title = number.help || "";
+      metric.children[0].textContent = number.label;
+      metric.children[1].textContent = number.value;
+    });
+    this.shownStep = step;
+    this.box.dataset.step = String(step);
+  }
+
+  showGrid(grid) {
+    if (!grid) {
+      this.box.hidden = true;
+      return;
+    }
+    this.box.hidden = false;
+    if (this.image.getAttribute("src") !== grid.png) this.image.src = grid.png;
+    this.captionBox.textContent = this.caption.replace("{step}", stepText(grid.step));
+    this.shownStep = grid.step;
+    this.box.dataset.step = String(grid.step);
+  }
+
+  feedGridAfter() {
+    // A grid scrolled out of view asks for none: the next one it sees is the newest anyway.
+    return this.part === "grid" && this.visible ? this.shownStep : undefined;
+  }
+
+  appendFeed(body) {
+    if (this.part === "numbers") {
+      if (body.numbers) this.showNumbers(body.numbers, body.step); // the run as it is now, even a step back
+      if (!this.fired && this.trigger && (body.status !== this.status || body.busy !== this.busy)) {
+        this.fired = true; // once per drawing: the rerun that follows draws the panel again
+        this.trigger("status", body.status);
+      }
+    } else if (body.grid && body.grid.step !== this.shownStep) {
+      this.feedGrids += 1;
+      this.box.dataset.feedGrids = String(this.feedGrids);
+      this.showGrid(body.grid);
+    }
+  }
+
+  update(data, setTriggerValue) {
+    if (data.part !== this.part) this.build(data.part);
+    this.trigger = setTriggerValue;
+    const sameRun = data.token === this.token;
+    this.token = data.token;
+    this.status = data.status;
+    this.busy = Boolean(data.busy);
+    this.fired = false;
+    // Python's data is shown unless, in the same run while it trains, the feed already showed a newer step.
+    const stale = sameRun && this.busy;
+    if (this.part === "numbers") {
+      if (!(stale && data.step < this.shownStep)) this.showNumbers(data.numbers || [], data.step);
+    } else {
+      this.caption = data.caption || "";
+      const step = data.grid ? data.grid.step : -1;
+      if (!(stale && step < this.shownStep)) this.showGrid(data.grid);
+      else this.captionBox.textContent = this.caption.replace("{step}", stepText(this.shownStep));
+    }
+    this.follow(this.busy ? data.feed : null);
+  }
+
+  destroy() {
+    this.follow(null);
+    this.seen.disconnect();
+    PANELS.delete(this.root);
+  }
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  const root = parentElement.querySelector(".live-panel");
+  if (!root || !data) return undefined;
+  let panel = PANELS.get(root);
+  if (!panel) {
+    panel = new LivePanel(root);
+    PANELS.set(root, panel);
+  }
+  const generation = ++panel.generation;
+  panel.update(data, setTriggerValue);
+  return () => {
+    if (panel.generation === generation) panel.destroy();
+  };
+}

@@ -1,0 +1,63 @@
+"""The Train page's live numbers (Step, Elapsed, Steps/s) and sample grid, kept current by the run's live feed.
+
+Why: every Streamlit rerun costs the browser tens of milliseconds of main-thread work whatever it draws (React,
+styles, layout; benchmarks/README.md), and on two cores that time comes out of the training worker's share. The
+curves already follow the feed (ui/live_feed.py) between reruns; with the numbers and the grid following it too,
+the page's live fragment reruns only every few seconds (alerts, the status text), and at once when the run's
+status changes: the numbers panel sees the change in the feed and fires "status", which reruns the fragment.
+
+The panel is ours and small (ui/components/live_panel/live_panel.js); the feed's poller is shared with the charts
+(ui/components/live_feed/feed.js), so the page makes one request every half second for everything that moves.
+The values and the picture are made in Python (ui/live_feed.py), the same for a rerun and for the feed.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import streamlit as st
+
+from gan_core.messages import RunView
+from ui import live_feed
+
+_HERE = Path(__file__).resolve().parent / "components"
+_HTML = '<div class="live-panel"></div>'
+_CSS = """
+.live-panel { width: 100%; color: var(--st-text-color); font-family: var(--st-font); }
+.live-numbers { display: flex; gap: 1rem; }
+.live-metric { flex: 1 1 0; min-width: 0; }
+.live-metric-label { font-size: 0.875rem; line-height: 1.6; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
+/* Streamlit's metric values are 2.25rem: at 1024 px wide "59m 59s" or "123,456" would be cut; 1.75rem fits. */
+.live-metric-value { font-size: 1.75rem; line-height: 1.4; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; font-variant-numeric: tabular-nums; }
+.live-grid { margin: 0; }
+.live-grid img { display: block; max-width: 100%; height: auto; }
+.live-grid figcaption { font-size: 0.875rem; opacity: 0.6; margin-top: 0.375rem; text-align: center; }
+"""
+_JS = "\n".join(path.read_text() for path in (_HERE / "live_feed" / "feed.js", _HERE / "live_panel" / "live_panel.js"))
+
+_component = st.components.v2.component("gan_lab_live_panel", html=_HTML, css=_CSS, js=_JS)
+
+
+def _status_changed() -> None:
+    """The feed saw another status than the page was drawn with: the fired trigger reruns the fragment."""
+
+
+def live_numbers(where, view: RunView, feed: str | None, key: str = "live_numbers") -> None:
+    """Step, Elapsed and Steps/s of `view`, then of the run's feed while it trains."""
+    data = {"part": "numbers", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
+            "numbers": live_feed.numbers(view), "step": int(view.step)}
+    with where:
+        _component(key=key, data=data, on_status_change=_status_changed)
+
+
+def live_grid(where, view: RunView, png: bytes, caption: str, feed: str | None, key: str = "live_grid") -> None:
+    """The sample grid `png` of `view` (its step in `caption` as "{step}"), then the feed's newer grids."""
+    grid = None if view.samples is None else {
+        "step": int(view.samples_step), "png": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}
+    data = {"part": "grid", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
+            "grid": grid, "caption": caption}
+    with where:
+        _component(key=key, data=data)
