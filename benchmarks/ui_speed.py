@@ -305,7 +305,7 @@ def reset(page) -> None:
 
 
 def curve_step(page) -> int:
-    """The newest step the live loss curve holds: it follows the run twice a second (its live feed), where the
+    """The newest step the live loss curve holds: it follows the run once a second (its live feed), where the
     Step number above it is redrawn only every few seconds."""
     return int(float(page.locator('[data-testid="stream-chart"]').first.get_attribute("data-last-step") or 0))
 
@@ -336,8 +336,8 @@ _WATCH_CURVE_JUMPS = """() => {
 def page_steps_per_second(page, seconds: float) -> tuple[float, str]:
     """Steps/s between the first and the last moment the curve's newest step changed in `seconds`.
 
-    The curve moves in jumps (the feed answers twice a second), so its newest step read at two arbitrary moments
-    is up to half a second stale at either end: +-5% on a 10 s window. The page itself stamps each jump
+    The curve moves in jumps (the feed answers once a second), so its newest step read at two arbitrary moments
+    is up to a second stale at either end: +-10% on a 10 s window. The page itself stamps each jump
     (_WATCH_CURVE_JUMPS), so the window runs from one jump to another: the error is the feed's answer jitter."""
     page.evaluate(_WATCH_CURVE_JUMPS)
     time.sleep(seconds)

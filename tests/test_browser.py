@@ -116,7 +116,7 @@ def test_train_page_steps_and_charts_advance_live_then_pause_stops_them(page, se
     def fed_between_redraws() -> bool:
         read = 'e => [Number(e.dataset.feedAppends || 0), Number(e.dataset.draws), Number(e.dataset.lastStep)]'
         before = page.locator(LOSS_CHART).first.evaluate(read)
-        time.sleep(0.8)
+        time.sleep(1.5)  # the feed answers once a second
         after = page.locator(LOSS_CHART).first.evaluate(read)
         return after[0] > before[0] and after[2] > before[2] and after[1] == before[1]
 

@@ -2,7 +2,7 @@
 
 Why: every Streamlit rerun costs the browser tens of milliseconds of main-thread work whatever it draws (React,
 styles, layout; benchmarks/README.md), and on two cores that time comes out of the training worker's share. With
-the feed the curves, the numbers and the sample grid move twice a second while the page's live fragment reruns
+the feed the curves, the numbers and the sample grid move once a second while the page's live fragment reruns
 only every LIVE_REFRESH_S (alerts, status text, the discriminator view, live quality) or when the status changes.
 
 - `GET /gan-lab/feed/<token>?after=<step>&grid_after=<step>` answers JSON: the run's status, its numbers as the

@@ -7,7 +7,7 @@ the page's live fragment reruns only every few seconds (alerts, the status text)
 status changes: the numbers panel sees the change in the feed and fires "status", which reruns the fragment.
 
 The panel is ours and small (ui/components/live_panel/live_panel.js); the feed's poller is shared with the charts
-(ui/components/live_feed/feed.js), so the page makes one request every half second for everything that moves.
+(ui/components/live_feed/feed.js), so the page makes one request a second for everything that moves.
 The values and the picture are made in Python (ui/live_feed.py), the same for a rerun and for the feed.
 """
 

@@ -13,7 +13,7 @@ Decisions, and why:
 - The vendored uPlot (ui/components/stream_chart/, MIT, its licence beside it) is put in front of our
   component file, as ui/instant.py does with its generator: no build step, no network.
 - A chart given the run's live feed (`feed`, ui/live_feed.py) also fetches the points after its newest step by
-  itself, twice a second, between reruns: the Train page then reruns every few seconds instead of every second
+  itself, once a second, between reruns: the Train page then reruns every few seconds instead of every second
   (each rerun costs the browser ~65 ms whatever it draws). Python's updates append only the steps the feed has not
   brought, so the two never draw a point twice.
 - Meaning kept from the Vega-Lite charts: the same series labels and colours, reference lines (equilibria,

@@ -19,7 +19,7 @@ from ui.train_text import AUTOENCODER_LATENTS, INTRO_ADVERSARIAL, INTRO_AUTOENCO
 
 LIVE_REFRESH_S = 10.0  # the timer that reruns the live fragment (alerts, the status text, the discriminator view,
 # live quality) while the worker trains. Between these reruns the run's live feed (ui/live_feed.py) moves the curves,
-# the numbers and the sample grid twice a second, and a change of status reruns the fragment at once
+# the numbers and the sample grid once a second, and a change of status reruns the fragment at once
 # (ui/live_panel.py). Each Streamlit rerun costs the browser tens of milliseconds whatever it draws, taken from the
 # worker's cores (benchmarks/README.md), so everything that needs a rerun shares this one
 STARTING_REFRESH_S = 1.0  # while the worker starts: each redraw also waits up to FIRST_POINT_HOLD_S on the server

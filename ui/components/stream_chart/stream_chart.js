@@ -9,7 +9,7 @@
 //
 // `feed` (optional): the run's live feed address (ui/live_feed.py). While it is set, one poller per address
 // (ui/components/live_feed/feed.js, put in front of this file) fetches the points after the newest step held,
-// twice a second while the tab is visible, and appends them to every chart subscribed to it (a chart out of view
+// once a second while the tab is visible, and appends them to every chart subscribed to it (a chart out of view
 // draws them when it comes back into view); Python's own updates then only append the steps the feed has not brought.
 //
 // DOM, inside the component's shadow root:
