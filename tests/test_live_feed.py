@@ -13,6 +13,7 @@ import json
 import numpy as np
 from starlette.requests import Request
 
+from gan_core.config import GANConfig
 from gan_core.messages import RunView
 from ui import live_feed
 
@@ -106,3 +107,8 @@ def test_the_feed_carries_the_numbers_and_a_sample_grid_only_when_it_is_not_the_
     assert _get(url, "after=50&grid_after=50")[1]["grid"]["step"] == 75
     run.view.samples_step = 25  # restored to an earlier step: the browser's grid is from a future that is gone
     assert _get(url, "after=50&grid_after=75")[1]["grid"]["step"] == 25
+
+    run.config = GANConfig(model="cgan")  # the page's grid layout: ten columns, one digit class each
+    run.view.samples_step = 100
+    grid = _get(url, "after=50&grid_after=25")[1]["grid"]
+    assert base64.b64decode(grid["png"].split(",", 1)[1]) == grid_png(run.view.samples, columns=10, scale=2)
