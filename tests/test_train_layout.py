@@ -216,6 +216,11 @@ def test_with_a_feed_the_numbers_and_the_grid_are_the_live_panel_that_the_feed_m
     grid_col, curve_col = at.columns[2:4]  # after the status row's two
     assert len(grid_col.get("bidi_component")) == 1 and "live_losses" in str(curve_col.get("bidi_component")[0].proto)
 
+    view.samples = None  # before the run's first grid: the panel is there for the feed to fill, not left out
+    at.run()
+    grid = next(json.loads(e.proto.json) for e in at.get("bidi_component") if '"part": "grid"' in e.proto.json)
+    assert grid["grid"] is None and grid["feed"] == "/gan-lab/feed/token" and not at.get("image")
+
 
 def test_the_presentation_layout_puts_the_grid_beside_the_loss_curve_and_folds_the_words():
     """At 1024x768 both are above the fold only when they share the first row under the status."""

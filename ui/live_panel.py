@@ -53,9 +53,11 @@ def live_numbers(where, view: RunView, feed: str | None, key: str = "live_number
         _component(key=key, data=data, on_status_change=_status_changed)
 
 
-def live_grid(where, view: RunView, png: bytes, caption: str, feed: str | None, key: str = "live_grid") -> None:
-    """The sample grid `png` of `view` (its step in `caption` as "{step}"), then the feed's newer grids."""
-    grid = None if view.samples is None else {
+def live_grid(where, view: RunView, png: bytes | None, caption: str, feed: str | None,
+              key: str = "live_grid") -> None:
+    """The sample grid `png` of `view` (its step in `caption` as "{step}"; None before the run's first grid), then
+    the feed's newer grids: a run's first grid can come seconds before the page's next rerun."""
+    grid = None if png is None else {
         "step": int(view.samples_step), "png": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}
     data = {"part": "grid", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
             "grid": grid, "caption": caption}

@@ -132,12 +132,13 @@ def presentation_ui(view: RunView, config: GANConfig, probabilities: bool, notes
     then read between reruns."""
     curves = adversarial_curves(view, config, probabilities) if config.is_adversarial else autoencoder_curves(config)
     grid_col, curve_col = st.columns([2, 3])
-    if view.samples is not None:
-        png = _grid_png(view, sample_columns(config))
-        if feed is not None:  # the feed swaps in each new grid between reruns
-            live_grid(grid_col, view, png, _samples_caption(view, config, step="{step}"), feed)
-        else:
-            grid_col.image(png, output_format="PNG", caption=_samples_caption(view, config))
+    if feed is not None:  # the feed swaps in each new grid between reruns, the first one too
+        png = None if view.samples is None else _grid_png(view, sample_columns(config))
+        live_grid(grid_col, view, png, _samples_caption(view, config, step="{step}"), feed)
+        grid_col.expander("About the samples").markdown(_samples_text(config))
+    elif view.samples is not None:
+        grid_col.image(_grid_png(view, sample_columns(config)), output_format="PNG",
+                       caption=_samples_caption(view, config))
         grid_col.expander("About the samples").markdown(_samples_text(config))
     _curve_folded(curve_col, view, curves[0], feed)
     for note in notes:

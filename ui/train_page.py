@@ -25,8 +25,9 @@ LIVE_REFRESH_S = 10.0  # the timer that reruns the live fragment (alerts, the st
 STARTING_REFRESH_S = 1.0  # while the worker starts: each redraw also waits up to FIRST_POINT_HOLD_S on the server
 FIRST_POINT_HOLD_S = 0.8  # ...for the first point, so it shows the moment it exists without 4 redraws a second
 # (measured: the browser took 30-40% of a core redrawing at 4 Hz while the trainer it waited for needed those cores)
-TIMELINE_REFRESH_S = 30.0  # the timeline's own fragment while training: only its slider's range grows (its newest
-# moment is the live grid); dragging it reruns that fragment alone, at once
+TIMELINE_REFRESH_S = 15.0  # the timeline's own fragment while training: only its slider's range grows (its newest
+# moment is the live grid), and its first moments show this long after Start at most; dragging it reruns that
+# fragment alone, at once
 FIRST_POINT_WAIT_S = 1.0
 ERROR_KEY = "train_error"
 START_WAIT_KEY = "_train_start_wait"  # (time.monotonic() of the Start press, what that Start waits for)

@@ -110,8 +110,10 @@ class LivePanel {
   }
 
   feedGridAfter() {
-    // A grid scrolled out of view asks for none: the next one it sees is the newest anyway.
-    return this.part === "grid" && this.visible ? this.shownStep : undefined;
+    // A grid scrolled out of view asks for none: the next one it sees is the newest anyway. Before the run's first
+    // grid the panel has no size to be seen by, so it asks then whatever the observer says.
+    if (this.part !== "grid") return undefined;
+    return this.visible || this.box.hidden ? this.shownStep : undefined;
   }
 
   appendFeed(body) {
