@@ -13,7 +13,7 @@ import streamlit as st
 
 from gan_core.alerts import check_alerts
 from gan_core.config import LOGISTIC_LOSSES, GANConfig
-from gan_core.images import grid_png, sample_columns  # noqa: F401 (sample_columns: ui.train_extras)
+from gan_core.images import grid_png, sample_columns
 from gan_core.messages import RunView
 from ui import charts, state
 from ui.live_panel import live_grid, live_numbers
@@ -128,8 +128,8 @@ def presentation_ui(view: RunView, config: GANConfig, probabilities: bool, notes
                     feed: str | None = None) -> None:
     """The sample grid and the main curve side by side first, so both are above the fold of a 1024x768 projector;
     the other curves two by two below; every explanation folded into an expander. `notes` (learning-rate
-    changes) are marked under the main curve. `feed`: the run's live feed (ui/live_feed.py), which the curves
-    then read between reruns."""
+    changes) are marked under the main curve. `feed`: the run's live feed (ui/live_feed.py), from which the curves
+    and the grid (ui/live_panel.py) follow the run between reruns."""
     curves = adversarial_curves(view, config, probabilities) if config.is_adversarial else autoencoder_curves(config)
     grid_col, curve_col = st.columns([2, 3])
     if feed is not None:  # the feed swaps in each new grid between reruns, the first one too

@@ -35,9 +35,8 @@ from PIL import Image
 from gan_core import checkpoints, data, uploads
 from gan_core.bundle import BundleError, load_bundle_bytes
 from gan_core.config import GANConfig
-from gan_core.images import grid, grid_png, upscale
+from gan_core.images import grid, grid_png, sample_columns, upscale
 from ui import state
-from ui.live_views import sample_columns
 
 DATA_ROOT_ENV = data.DATA_ROOT_ENV
 UPLOAD_CHOICE = "upload"
