@@ -138,6 +138,36 @@ def test_train_page_steps_and_charts_advance_live_then_pause_stops_them(page, se
     _assert_no_exception(page)
 
 
+def test_after_a_pause_every_curve_follows_the_feed_again(page, server):
+    """A pause stops the feed's poller; on Resume each curve must join the next one. (They once checked only that a
+    poller existed: the first chart to ask joined it, the others then moved only at the page's reruns.)"""
+    read = "charts => charts.map(c => Number(c.dataset.feedAppends || 0))"
+    page.goto(server.url)
+    start = by_key(page, "train_start").locator("button")
+    start.wait_for()
+    wait_for_app_idle(page)
+    start.click()
+    page.locator(f"{LOSS_CHART}:not([data-points='0']) canvas").first.wait_for(timeout=FIRST_CHUNK_TIMEOUT_S * 1000)
+    charts = page.locator(LOSS_CHART)
+    assert wait_until(lambda: sum(n > 0 for n in charts.evaluate_all(read)) >= 3, timeout=30), (
+        f"fewer than three curves followed the feed: {charts.evaluate_all(read)}")
+    fed = [i for i, n in enumerate(charts.evaluate_all(read)) if n > 0]  # the live curves (quality's are not fed)
+    by_key(page, "train_pause").locator("button").click()
+    by_key(page, "train_resume").locator("button:enabled").wait_for(timeout=30_000)
+    time.sleep(2.5)  # the poller has seen the pause (it answers once a second) and stopped
+    by_key(page, "train_resume").locator("button").click()
+    by_key(page, "train_pause").locator("button:enabled").wait_for(timeout=30_000)
+    before = charts.evaluate_all(read)
+
+    def all_fed() -> bool:
+        now = charts.evaluate_all(read)
+        return len(now) == len(before) and all(now[i] >= before[i] + 2 for i in fed)
+
+    assert wait_until(all_fed, timeout=8, interval=0.5), (
+        f"after Resume not every curve followed the feed: {before} -> {charts.evaluate_all(read)} (fed: {fed})")
+    _assert_no_exception(page)
+
+
 def test_a_run_that_ends_shows_at_once_not_at_the_next_timed_rerun(page, server):
     """The live fragment reruns only every LIVE_REFRESH_S (10 s) while training; a change of status comes through
     the live feed instead: the numbers panel sees it and reruns the fragment (ui/live_panel.py). Here the worker is

@@ -36,6 +36,15 @@ function feedFollowed(url, subscriber) {
   return Boolean(feed && feed.subscribers.has(subscriber));
 }
 
+// Point `subscriber` at the feed `url` (null: none), keeping its address in subscriber.feedUrl. Asked again with the
+// same address it subscribes again only if that feed stopped meanwhile (a pause): every redraw may call it.
+function feedFollow(subscriber, url) {
+  if (url === subscriber.feedUrl && (!url || feedFollowed(url, subscriber))) return;
+  if (subscriber.feedUrl) feedUnsubscribe(subscriber.feedUrl, subscriber);
+  subscriber.feedUrl = url || null;
+  if (subscriber.feedUrl) feedSubscribe(subscriber.feedUrl, subscriber);
+}
+
 function feedStop(url, feed) {
   clearInterval(feed.timer);
   if (FEEDS.get(url) === feed) FEEDS.delete(url);

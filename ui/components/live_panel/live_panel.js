@@ -47,10 +47,7 @@ class LivePanel {
   }
 
   follow(url) {
-    if (url === this.feedUrl && (!url || feedFollowed(url, this))) return;
-    if (this.feedUrl) feedUnsubscribe(this.feedUrl, this);
-    this.feedUrl = url || null;
-    if (this.feedUrl) feedSubscribe(this.feedUrl, this);
+    feedFollow(this, url);
   }
 
   build(part) {

@@ -71,10 +71,7 @@ class StreamChart {
   }
 
   follow(url) {
-    if (url === this.feedUrl && (!url || feedFollowed(url, this))) return;
-    if (this.feedUrl) feedUnsubscribe(this.feedUrl, this);
-    this.feedUrl = url || null;
-    if (this.feedUrl) feedSubscribe(this.feedUrl, this);
+    feedFollow(this, url);
   }
 
   // Appends the points of `steps` past the newest step held (the feed and Python's updates may bring the same
