@@ -138,16 +138,21 @@ def test_train_page_steps_and_charts_advance_live_then_pause_stops_them(page, se
     _assert_no_exception(page)
 
 
-def test_after_a_pause_every_curve_follows_the_feed_again(page, server):
-    """A pause stops the feed's poller; on Resume each curve must join the next one. (They once checked only that a
-    poller existed: the first chart to ask joined it, the others then moved only at the page's reruns.)"""
-    read = "charts => charts.map(c => Number(c.dataset.feedAppends || 0))"
+def _start_with_defaults(page, server) -> None:
+    """Open the Train page, press Start with the default recipe, wait for the loss curve's first point."""
     page.goto(server.url)
     start = by_key(page, "train_start").locator("button")
     start.wait_for()
     wait_for_app_idle(page)
     start.click()
     page.locator(f"{LOSS_CHART}:not([data-points='0']) canvas").first.wait_for(timeout=FIRST_CHUNK_TIMEOUT_S * 1000)
+
+
+def test_after_a_pause_every_curve_follows_the_feed_again(page, server):
+    """A pause stops the feed's poller; on Resume each curve must join the next one. (They once checked only that a
+    poller existed: the first chart to ask joined it, the others then moved only at the page's reruns.)"""
+    read = "charts => charts.map(c => Number(c.dataset.feedAppends || 0))"
+    _start_with_defaults(page, server)
     charts = page.locator(LOSS_CHART)
     assert wait_until(lambda: sum(n > 0 for n in charts.evaluate_all(read)) >= 3, timeout=30), (
         f"fewer than three curves followed the feed: {charts.evaluate_all(read)}")
@@ -180,12 +185,7 @@ def test_a_run_that_ends_shows_at_once_not_at_the_next_timed_rerun(page, server)
 
     from ui.train_page import LIVE_REFRESH_S
 
-    page.goto(server.url)
-    start = by_key(page, "train_start").locator("button")
-    start.wait_for()
-    wait_for_app_idle(page)
-    start.click()
-    page.locator(f"{LOSS_CHART}:not([data-points='0']) canvas").first.wait_for(timeout=FIRST_CHUNK_TIMEOUT_S * 1000)
+    _start_with_defaults(page, server)
     worker = busiest_worker(server)
     draws = page.locator(LOSS_CHART).first.get_attribute("data-draws")  # Python's updates: one per rerun
     assert wait_until(lambda: page.locator(LOSS_CHART).first.get_attribute("data-draws") != draws,

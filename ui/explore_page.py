@@ -17,7 +17,6 @@ between classes starts at its digit, the 2-D VAE's map marks it, the autoencoder
 
 from __future__ import annotations
 
-import base64
 import logging
 from urllib.parse import urlencode
 
@@ -27,7 +26,7 @@ import pandas as pd
 import streamlit as st
 
 from gan_core import explore_link, latent, maps
-from gan_core.images import grid_png, to_gif, to_png
+from gan_core.images import grid_png, png_data_uri, to_gif, to_png
 from ui import catalog, draw_digit, latent_sliders, state, train_text
 
 LOG = logging.getLogger(__name__)
@@ -503,14 +502,14 @@ def digit_and_sliders_ui(loaded: state.LoadedModel, dims: list[int]) -> None:
     latent_dim = loaded.config.latent_dim
     latent_sliders.latent_sliders(
         SLIDERS_KEY, _slider_groups(loaded, dims), slider_range=SLIDER_RANGE, step=SLIDER_STEP,
-        digit={"src": _data_uri(png), "size": size, "alt": f"The digit the model draws at z ({_z_name()})"},
+        digit={"src": png_data_uri(png), "size": size, "alt": f"The digit the model draws at z ({_z_name()})"},
         caption=[{"text": "z: "}, {"text": _z_name(), "strong": True},
                  {"text": f". {_judgement(loaded, image)}  "},
                  {"text": f"|z| = {np.linalg.norm(z):.1f}",
                   "title": f"|z| is the length of z. Random z of {latent_dim} numbers has a length near "
                            f"√{latent_dim} ≈ {np.sqrt(latent_dim):.1f}, the size the generator saw in training; "
                            f"far longer or shorter z tends to give odd digits."}],
-        neighbours={"src": _data_uri(neighbours_png), "width": size,
+        neighbours={"src": png_data_uri(neighbours_png), "width": size,
                     "caption": f"Neighbours: z plus small noise (scale {NEIGHBOUR_SCALE}). Similar digits here mean "
                                f"a smooth space."})
     share_ui(loaded, png)
@@ -568,12 +567,6 @@ def _instant_ui(instant_generator, loaded: state.LoadedModel, dims: list[int], p
 
 def _digit_png(image: np.ndarray) -> bytes:
     return to_png(image, scale=DIGIT_SCALE)
-
-
-def _data_uri(png: bytes) -> str:
-    """A PNG inside its own URL: the browser shows it from the message itself, with no second request to the
-    server for the picture (which, on a busy server, waits behind the rest of the rerun)."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _judgement(loaded: state.LoadedModel, image: np.ndarray) -> str:

@@ -19,7 +19,6 @@ only every LIVE_REFRESH_S (alerts, status text, the discriminator view, live qua
 
 from __future__ import annotations
 
-import base64
 import math
 import secrets
 import threading
@@ -28,7 +27,7 @@ import weakref
 import numpy as np
 
 from gan_core.history import finite_or_none
-from gan_core.images import grid_png, sample_columns
+from gan_core.images import grid_png, png_data_uri, sample_columns
 from ui.train_text import elapsed_text
 
 ROUTE = "/gan-lab/feed/{token}"
@@ -68,7 +67,7 @@ def grid_data_url(run, view) -> str:
         cached = _grids.get(run)
     if cached is None or cached[0] != key:
         png = grid_png(view.samples, columns=sample_columns(getattr(run, "config", None)), scale=GRID_SCALE)
-        cached = (key, "data:image/png;base64," + base64.b64encode(png).decode("ascii"))
+        cached = (key, png_data_uri(png))
         with _lock:
             _grids[run] = cached
     return cached[1]

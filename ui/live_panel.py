@@ -13,11 +13,11 @@ The values and the picture are made in Python (ui/live_feed.py), the same for a 
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import streamlit as st
 
+from gan_core.images import png_data_uri
 from gan_core.messages import RunView
 from ui import live_feed
 
@@ -58,7 +58,7 @@ def live_grid(where, view: RunView, png: bytes | None, caption: str, feed: str |
     """The sample grid `png` of `view` (its step in `caption` as "{step}"; None before the run's first grid), then
     the feed's newer grids: a run's first grid can come seconds before the page's next rerun."""
     grid = None if png is None else {
-        "step": int(view.samples_step), "png": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}
+        "step": int(view.samples_step), "png": png_data_uri(png)}
     data = {"part": "grid", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
             "grid": grid, "caption": caption}
     with where:
