@@ -81,13 +81,34 @@ def test_warm_prepares_the_reference_statistics_before_the_first_scoring(real, j
     deadline = time.monotonic() + 60
     while not live.ready and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert live.ready and counting.reference_images == 1200 and counting.threads == []  # prepared, nothing scored
+    assert live.ready and counting.reference_images == 1200  # prepared...
+    assert counting.threads == ["live-quality"] and len(live.history()["step"]) == 0  # ...rehearsed, nothing scored
     run.trainer.run(20)
     live.wait_idle()
     history = live.history()
     run.stop()
     assert list(history["step"]) == [20] and live.error == ""
     assert counting.reference_images == 1200  # the scoring used the prepared statistics, not a second pass
+
+
+def test_a_warmed_scorer_traces_the_classifier_before_the_first_scoring(real):
+    """Tracing holds the GIL the trainer needs: a warm spare's scorer traces the classifier's call in its idle time,
+    so a run's first scoring traces nothing."""
+    judge = DigitJudge.load("pretrained/classifier")  # its own traced functions, untouched by other tests
+    config = GANConfig(hidden_units=16, batch_size=32, steps_per_call=5)
+    run = create_run(config, Dataset("real", real.images[:500]), chunk_steps=10)
+    live = run.attach_live_quality(judge, real.images[:1200], every_steps=20, n=200)
+    live.warm()
+    deadline = time.monotonic() + 60
+    while not live.ready and time.monotonic() < deadline:
+        time.sleep(0.02)
+    traced = judge._both.experimental_get_tracing_count()
+    run.trainer.run(20)
+    live.wait_idle()
+    history = live.history()
+    run.stop()
+    assert traced == 1 and list(history["step"]) == [20] and live.error == ""
+    assert judge._both.experimental_get_tracing_count() == 1  # the scoring reused the rehearsal's trace
 
 
 
