@@ -11,15 +11,20 @@ Beside each row, the CPU each group used meanwhile (engine workers, Chromium, th
 
 --quick (about ten minutes on an idle 2-core machine, most of it switching models for instant mode): only issue 17's "Done when" rows (Start at first render
 and warm, server-mode slider p50/p95 over 30 presses, instant mode for every model, page-open training vs the CLI
-with the CPU split), with shorter drags and four 10 s rounds; no start-up comparison, cycles, kill or closed tab.
+with the CPU split), with shorter drags and six 10 s rounds; no start-up comparison, cycles, kill or closed tab.
+The CLI side of the training comparison is one CLI process for all rounds, stopped while the page trains and
+continued for its own rounds (PausedCli), so each pair of rounds is back to back.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -366,51 +371,108 @@ def resume_training(page) -> None:
     wait_until(lambda: curve_step(page) > before, timeout=120, interval=0.2)
 
 
-def cli_steps_per_second(seconds: float) -> tuple[float, float]:
-    """The CLI training the same default recipe on its own for `seconds`: steps/s from its history.csv, and its
-    CPU while it trains (% of one core, read from /proc between 3 s after its "training" line and 1 s before its
-    end: its start-up, one core importing TensorFlow, would otherwise count as training)."""
-    import csv
-    import subprocess
-    import tempfile
+class PausedCli:
+    """The CLI training the same default recipe in ONE process for the whole comparison: stopped (SIGSTOP) while
+    the page trains, continued (SIGCONT) for its own rounds.
 
-    hertz = os.sysconf("SC_CLK_TCK")
-    with tempfile.TemporaryDirectory() as out:
-        process = subprocess.Popen([sys.executable, "-m", "gan_core", "train", "--steps", "1000000", "--max-seconds",
-                                    str(seconds), "--out", out, "--checkpoint-every", "1000000"], cwd=ROOT,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        for line in process.stdout:
-            if line.startswith("training "):
-                break
-        time.sleep(3.0)  # past the first call's tracing
-        first_ticks, first_at = _ticks([process.pid]), time.monotonic()
-        time.sleep(max(1.0, seconds - 4.0))
-        cpu = 100 * (_ticks([process.pid]) - first_ticks) / hertz / (time.monotonic() - first_at)
-        process.stdout.read()
-        if process.wait() != 0:
-            raise RuntimeError(f"the CLI run failed (exit {process.returncode})")
-        with open(Path(out) / "history.csv") as stream:
-            rows = list(csv.DictReader(stream))
-    # Skip the first points (tracing); the rest are steady-state steps over training time.
-    first, last = rows[min(4, len(rows) - 2)], rows[-1]
-    return (float(last["step"]) - float(first["step"])) / (float(last["time"]) - float(first["time"])), cpu
+    A fresh CLI per round started ~8 s (TensorFlow's import, tracing) after the page's round, and this machine's
+    speed drifts over tens of seconds: the CLI's rounds of one run spread 362-467 steps/s. One process kept warm puts
+    each CLI round right after the page's, as back to back as the two can be. The CLI runs under a pseudo-terminal,
+    so it prints its step after every chunk (as it does for a person at a terminal); a reader thread stamps each
+    line as it arrives, and a round's rate runs from the first line after SIGCONT (the chunk the stop interrupted
+    ends there) to the last one before SIGSTOP."""
+
+    STEP = re.compile(rb"step (\d+)/")
+
+    def __init__(self):
+        import pty
+        import subprocess
+
+        self.lines: list[tuple[float, int]] = []
+        master, slave = pty.openpty()
+        self.process = subprocess.Popen([sys.executable, "-m", "gan_core", "train", "--steps", "100000000",
+                                         "--max-seconds", "100000", "--out", self._out(), "--checkpoint-every",
+                                         "100000000", "--checkpoint-minutes", "100000"],
+                                        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL)
+        os.close(slave)
+        self._master = master
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _out(self) -> str:
+        import tempfile
+
+        self._folder = tempfile.TemporaryDirectory()
+        return self._folder.name
+
+    def _read(self) -> None:
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(self._master, 4096)
+            except OSError:  # the CLI ended: the terminal's other end is gone
+                return
+            if not chunk:
+                return
+            stamp = time.monotonic()
+            pending += chunk
+            *done, pending = re.split(rb"[\r\n]", pending)
+            for line in done:
+                found = self.STEP.search(line)
+                if found:
+                    self.lines.append((stamp, int(found.group(1))))
+
+    def warm(self, seconds: float = 3.0) -> None:
+        """Wait until it trains, `seconds` more (past the first call's tracing), then stop it."""
+        wait_until(lambda: len(self.lines) >= 2, timeout=180, interval=0.2)
+        time.sleep(seconds)
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def round(self, seconds: float) -> tuple[float, float]:
+        """(steps/s, CPU in % of one core) over `seconds` of training, then stopped again."""
+        hertz = os.sysconf("SC_CLK_TCK")
+        began = time.monotonic()
+        ticks = _ticks([self.process.pid])
+        os.kill(self.process.pid, signal.SIGCONT)
+        time.sleep(seconds)
+        os.kill(self.process.pid, signal.SIGSTOP)
+        cpu = 100 * (_ticks([self.process.pid]) - ticks) / hertz / (time.monotonic() - began)
+        time.sleep(0.2)  # lines already on their way through the terminal
+        inside = [(stamp, step) for stamp, step in self.lines if stamp > began]
+        if len(inside) < 2:
+            raise RuntimeError(f"the CLI printed {len(inside)} step(s) in {seconds:.0f} s: is it training?")
+        (t0, s0), (t1, s1) = inside[0], inside[-1]
+        return (s1 - s0) / (t1 - t0), cpu
+
+    def close(self) -> None:
+        self.process.kill()  # SIGKILL ends a stopped process too
+        self.process.wait()
+        os.close(self._master)
+        self._folder.cleanup()
 
 
 def throughput(page, server: AppServer, rounds: int, seconds: float) -> dict:
     """Alternating rounds: the open Train page training, then (paused) the CLI alone, same recipe."""
     page_rates, cli_rates, readouts, splits, cli_cpu = [], [], [], [], []
-    time.sleep(5.0)  # past the run's first seconds (first full draws of every view), as the CLI's window skips its own
-    for _ in range(rounds):
-        with CpuSplit(server) as split:
-            rate, readout = page_steps_per_second(page, seconds)
-        page_rates.append(rate)
-        readouts.append(readout)
-        splits.append(split)
-        pause_training(page)
-        cli_rate, cpu = cli_steps_per_second(seconds)
-        cli_rates.append(cli_rate)
-        cli_cpu.append(cpu)
+    pause_training(page)  # the CLI's start (importing TensorFlow, tracing) doesn't land in a page round
+    cli = PausedCli()
+    try:
+        cli.warm()
         resume_training(page)
+        time.sleep(5.0)  # past the run's first seconds (first full draws of every view), as the CLI's warm-up
+        for _ in range(rounds):
+            with CpuSplit(server) as split:
+                rate, readout = page_steps_per_second(page, seconds)
+            page_rates.append(rate)
+            readouts.append(readout)
+            splits.append(split)
+            pause_training(page)
+            cli_rate, cpu = cli.round(seconds)
+            cli_rates.append(cli_rate)
+            cli_cpu.append(cpu)
+            resume_training(page)
+    finally:
+        cli.close()
     worker_cpu = statistics.median(split.percent["worker"] for split in splits)
     return {"page": page_rates, "cli": cli_rates, "readouts": readouts, "splits": splits, "cli_cpu": cli_cpu,
             "ratio": statistics.median(page_rates) / statistics.median(cli_rates),
@@ -481,8 +543,9 @@ def chart_redraw_cost(points: int = 4000, new_points: int = 12, repeats: int = 2
 
 
 # A p95 of 12 presses is its second-worst press, and one 10 s round swung 0.82x-0.96x between runs (two rounds still
-# 0.85x-0.90x for the same code): 30 presses and four alternating rounds give numbers worth a yes or a no.
-QUICK = {"slider_changes": 30, "drag_seconds": 1.5, "train_seconds": 10.0, "rounds": 4}
+# 0.85x-0.90x for the same code): 30 presses and six alternating rounds (the CLI kept warm: PausedCli) give numbers
+# worth a yes or a no.
+QUICK = {"slider_changes": 30, "drag_seconds": 1.5, "train_seconds": 10.0, "rounds": 6}
 
 
 def main() -> None:
