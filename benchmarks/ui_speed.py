@@ -387,23 +387,19 @@ class PausedCli:
     def __init__(self):
         import pty
         import subprocess
+        import tempfile
 
         self.lines: list[tuple[float, int]] = []
+        self._folder = tempfile.TemporaryDirectory()  # its checkpoints: it never reaches one, but --out is required
         master, slave = pty.openpty()
         self.process = subprocess.Popen([sys.executable, "-m", "gan_core", "train", "--steps", "100000000",
-                                         "--max-seconds", "100000", "--out", self._out(), "--checkpoint-every",
+                                         "--max-seconds", "100000", "--out", self._folder.name, "--checkpoint-every",
                                          "100000000", "--checkpoint-minutes", "100000"],
                                         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL)
         os.close(slave)
         self._master = master
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-
-    def _out(self) -> str:
-        import tempfile
-
-        self._folder = tempfile.TemporaryDirectory()
-        return self._folder.name
 
     def _read(self) -> None:
         pending = b""
@@ -424,7 +420,13 @@ class PausedCli:
 
     def warm(self, seconds: float = 3.0) -> None:
         """Wait until it trains, `seconds` more (past the first call's tracing), then stop it."""
-        wait_until(lambda: len(self.lines) >= 2, timeout=180, interval=0.2)
+        def training() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the CLI ended (exit {self.process.returncode}) before it trained")
+            return len(self.lines) >= 2
+
+        if not wait_until(training, timeout=180, interval=0.2):
+            raise RuntimeError("the CLI printed no training steps in 180 s")
         time.sleep(seconds)
         os.kill(self.process.pid, signal.SIGSTOP)
 
