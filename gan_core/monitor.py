@@ -150,7 +150,7 @@ class LiveQuality:
             with _one_blas_thread():
                 prepared = self._prepare_reference()
                 if warming:
-                    self._rehearse(*prepared)
+                    self._rehearse(prepared[0])  # the sampler
         except Exception:  # reported through .error, never raised into the trainer
             LOG.exception("live quality: preparing the sampler or the reference statistics failed")
             self._error = SETUP_FAILED
@@ -183,7 +183,7 @@ class LiveQuality:
         sampler = self.make_sampler()
         return (sampler, *reference_statistics(self.judge, self.real_images, self.n))
 
-    def _rehearse(self, sampler, *_reference) -> None:
+    def _rehearse(self, sampler) -> None:
         """A scoring's two network calls on its own shapes, the results thrown away, for a warm spare.
 
         The classifier's traced call is traced at its first use, and tracing is Python that holds the GIL the
