@@ -112,3 +112,52 @@ def test_the_feed_carries_the_numbers_and_a_sample_grid_only_when_it_is_not_the_
     run.view.samples_step = 100
     grid = _get(url, "after=50&grid_after=25")[1]["grid"]
     assert base64.b64decode(grid["png"].split(",", 1)[1]) == grid_png(run.view.samples, columns=10, scale=2)
+
+
+def _quality(steps, covered):
+    steps = np.asarray(steps, np.float64)
+    return {"step": steps, "fid": 100.0 / (1 + steps / 1000), "fid_floor": np.full(len(steps), 2.5),
+            "classes_covered": np.asarray(covered, np.float64), "kl_to_uniform": np.full(len(steps), 0.05),
+            "precision": np.full(len(steps), 0.6), "recall": np.full(len(steps), 0.5)}
+
+
+def test_the_feed_carries_the_live_quality_rows_after_the_step_asked_for_only_when_asked():
+    run = FakeRun([2000, 4000, 6000])
+    url = live_feed.feed_url(run)
+    assert "quality" not in _get(url, "after=6000")[1]  # the loss charts and the panel ask none
+    assert _get(url, "after=6000&quality_after=-1")[1]["quality"] == {"steps": [], "series": {}}  # none scored yet
+
+    run.view.quality = _quality([2000, 4000, 6000], [3, 8, 10])
+    rows = _get(url, "after=6000&quality_after=2000")[1]["quality"]
+    assert rows["steps"] == [4000.0, 6000.0]
+    assert rows["series"]["classes_covered"] == [8.0, 10.0] and rows["series"]["recall"] == [0.5, 0.5]
+    assert rows["series"]["fid"] == [20.0, 100.0 / 7] and "step" not in rows["series"]
+    assert _get(url, "after=6000&quality_after=6000")[1]["quality"]["steps"] == []  # nothing new
+    assert _get(url, "after=6000&quality_after=oops")[1]["quality"]["steps"] == [2000.0, 4000.0, 6000.0]
+    run.view.quality["recall"][-1] = np.nan
+    assert _get(url, "after=6000&quality_after=4000")[1]["quality"]["series"]["recall"] == [None]
+
+
+def test_the_redraw_key_moves_with_what_only_a_rerun_draws_and_not_with_every_point():
+    run = FakeRun([25, 50])
+    run.config = GANConfig()
+    url = live_feed.feed_url(run)
+    unscored = _get(url, "after=50")[1]["redraw"]
+    assert unscored == live_feed.redraw_key(run, run.view)
+
+    run.view.quality = _quality([2000], [10])
+    scored = _get(url, "after=50")[1]["redraw"]
+    assert scored != unscored  # the first score: the page draws the quality charts, which then follow the feed
+
+    run.view.quality = _quality([2000, 4000], [10, 10])
+    run.view.history = {name: np.append(values, values[-1] + 25) for name, values in run.view.history.items()}
+    assert _get(url, "after=75")[1]["redraw"] == scored  # more points and scores, the same alerts: no rerun
+
+    run.view.quality = _quality([2000, 4000, 6000], [10, 10, 4])  # mode collapse: 4 of 10 classes
+    collapsed = _get(url, "after=75")[1]["redraw"]
+    assert collapsed != scored
+    run.view.quality = _quality([2000, 4000, 6000, 8000], [10, 10, 4, 3])
+    assert _get(url, "after=75")[1]["redraw"] == collapsed  # the alert's numbers move; which alert is up does not
+
+    run.view.quality_error = "Live quality stopped: the classifier's weights are missing."
+    assert _get(url, "after=75")[1]["redraw"] not in (collapsed, scored)

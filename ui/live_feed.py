@@ -2,15 +2,21 @@
 
 Why: every Streamlit rerun costs the browser tens of milliseconds of main-thread work whatever it draws (React,
 styles, layout; benchmarks/README.md), and on two cores that time comes out of the training worker's share. With
-the feed the curves, the numbers and the sample grid move once a second while the page's live fragment reruns
-only every LIVE_REFRESH_S (alerts, status text, the discriminator view, live quality) or when the status changes.
+the feed the curves, the live-quality curves, the numbers and the sample grid move once a second while the page's
+live fragment reruns only every LIVE_REFRESH_S (the status text, the discriminator view, the class shares) or when
+the status or the redraw key (below) changes.
 
-- `GET /gan-lab/feed/<token>?after=<step>&grid_after=<step>` answers JSON: the run's status, its numbers as the
-  page shows them (Step, Elapsed, Steps/s), per series the points after `after` (at most MAX_POINTS, the newest),
-  and the fixed-noise sample grid as a PNG data URL when the run's grid is another than the one at `grid_after`
-  (only then: a grid is ~30 KB, the points a few hundred bytes; "another", not "newer": a run restored to an
-  earlier step has an older grid). The live panel (ui/live_panel.py) shows the numbers and the grid, the charts
+- `GET /gan-lab/feed/<token>?after=<step>&grid_after=<step>&quality_after=<step>` answers JSON: the run's status,
+  its numbers as the page shows them (Step, Elapsed, Steps/s), per series the points after `after` (at most
+  MAX_POINTS, the newest), the live-quality rows after `quality_after` (when asked), the fixed-noise sample grid as
+  a PNG data URL when the run's grid is another than the one at `grid_after` (only then: a grid is ~30 KB, the
+  points a few hundred bytes; "another", not "newer": a run restored to an earlier step has an older grid), and
+  the run's `redraw` key. The live panel (ui/live_panel.py) shows the numbers and the grid, the charts
   (ui/stream_chart.py) the points, from one request.
+- `redraw` names what only a rerun of the page can draw (which alerts are up, whether live quality has a first
+  score or an error): when it differs from the key the page was drawn with, the live panel reruns the page's live
+  fragment at once. So a new alert or the first quality score shows within a second, while the fragment's timer
+  (LIVE_REFRESH_S, for the discriminator view and the class shares) stays slow.
 - The token is random (128 bits) and names one run of one browser session, as a share link does; an unknown token
   gets 404. Nothing but numbers and the grid's picture leaves: no path, no message text.
 - The route polls the run through `RunClient.poll()` (thread-safe), in Starlette's thread pool, never in the
@@ -26,6 +32,8 @@ import weakref
 
 import numpy as np
 
+from gan_core.alerts import check_alerts
+from gan_core.config import LOGISTIC_LOSSES
 from gan_core.history import finite_or_none
 from gan_core.images import grid_png, png_data_uri, sample_columns
 from ui.train_text import elapsed_text
@@ -73,19 +81,42 @@ def grid_data_url(run, view) -> str:
     return cached[1]
 
 
-def answer(run, after: float, grid_after: float | None = None) -> dict:
-    """The feed's JSON for `run`: its status and numbers, the points after step `after`, and the sample grid when
-    `grid_after` is given and the run's grid is at another step."""
-    view = run.poll()
-    history = view.history
-    steps = np.asarray(history.get("step", ()), np.float64)
+def redraw_key(run, view) -> str:
+    """What of `view` only a rerun of the page draws: the alerts up (kind and severity; their numbers move with
+    every point and wait for the next rerun), whether live quality has a score, and its error. The page is drawn
+    with this key; the feed answers the run's current one, and the live panel reruns the fragment when they differ."""
+    config = getattr(run, "config", None)
+    adversarial = bool(getattr(config, "is_adversarial", True))
+    probabilities = getattr(config, "loss", None) in LOGISTIC_LOSSES
+    alerts = check_alerts(view.history, view.quality if adversarial else None, view.status, view.message,
+                          probabilities)
+    scored = view.quality is not None and len(view.quality.get("step", ())) > 0
+    return "|".join([",".join(f"{alert.kind}:{alert.severity}" for alert in alerts),
+                     "scored" if scored else "unscored", view.quality_error or ""])
+
+
+def _rows_after(table: dict, after: float, max_rows: int = MAX_POINTS) -> tuple[list, dict]:
+    """(steps, {series: values}) of the rows of `table` ("step" and equal-length series) after step `after`."""
+    steps = np.asarray(table.get("step", ()), np.float64)
     start = int(np.searchsorted(steps, after, side="right")) if len(steps) else 0
-    start = max(start, len(steps) - MAX_POINTS)
-    series = {name: finite_or_none(np.asarray(values)[start:]) for name, values in history.items()
-              if name not in NOT_SERIES and len(values) == len(steps)}
+    start = max(start, len(steps) - max_rows)
+    series = {name: finite_or_none(np.asarray(values, np.float64)[start:]) for name, values in table.items()
+              if name not in NOT_SERIES and np.ndim(values) == 1 and len(values) == len(steps)}
+    return steps[start:].tolist(), series
+
+
+def answer(run, after: float, grid_after: float | None = None, quality_after: float | None = None) -> dict:
+    """The feed's JSON for `run`: its status and numbers, the points after step `after`, the live-quality rows after
+    `quality_after` when it is given, the sample grid when `grid_after` is given and the run's grid is at another
+    step, and the run's redraw key."""
+    view = run.poll()
+    steps, series = _rows_after(view.history, after)
     body = {"status": view.status, "busy": bool(view.busy), "step": int(view.step),
             "elapsed_s": float(view.elapsed_s), "steps_per_second": float(view.steps_per_second or 0.0),
-            "numbers": numbers(view), "steps": steps[start:].tolist(), "series": series}
+            "numbers": numbers(view), "steps": steps, "series": series, "redraw": redraw_key(run, view)}
+    if quality_after is not None:
+        quality_steps, quality_series = _rows_after(view.quality or {}, quality_after)
+        body["quality"] = {"steps": quality_steps, "series": quality_series}
     if grid_after is not None and view.samples is not None and view.samples_step != grid_after:
         body["grid"] = {"step": int(view.samples_step), "png": grid_data_url(run, view)}
     return body
@@ -111,7 +142,9 @@ async def endpoint(request):
     after = _number(request.query_params.get("after"), -1.0)
     grid_text = request.query_params.get("grid_after")  # absent: no grid wanted; unreadable: whichever it shows
     grid_after = None if grid_text is None else _number(grid_text, -1.0)
-    body = await run_in_threadpool(answer, run, after, grid_after)
+    quality_text = request.query_params.get("quality_after")  # absent: no quality rows wanted
+    quality_after = None if quality_text is None else _number(quality_text, -1.0)
+    body = await run_in_threadpool(answer, run, after, grid_after, quality_after)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

@@ -3,8 +3,9 @@
 Why: every Streamlit rerun costs the browser tens of milliseconds of main-thread work whatever it draws (React,
 styles, layout; benchmarks/README.md), and on two cores that time comes out of the training worker's share. The
 curves already follow the feed (ui/live_feed.py) between reruns; with the numbers and the grid following it too,
-the page's live fragment reruns only every few seconds (alerts, the status text), and at once when the run's
-status changes: the numbers panel sees the change in the feed and fires "status", which reruns the fragment.
+the page's live fragment reruns only every LIVE_REFRESH_S (the status text, the discriminator view), and at once
+when the run's status or its redraw key (a new alert, the first quality score: ui/live_feed.py) changes: the numbers
+panel sees the change in the feed and fires "status", which reruns the fragment.
 
 The panel is ours and small (ui/components/live_panel/live_panel.js); the feed's poller is shared with the charts
 (ui/components/live_feed/feed.js), so the page makes one request a second for everything that moves.
@@ -45,10 +46,11 @@ def _status_changed() -> None:
     """The feed saw another status than the page was drawn with: the fired trigger reruns the fragment."""
 
 
-def live_numbers(where, view: RunView, feed: str | None, key: str = "live_numbers") -> None:
-    """Step, Elapsed and Steps/s of `view`, then of the run's feed while it trains."""
+def live_numbers(where, view: RunView, feed: str | None, key: str = "live_numbers", redraw: str | None = None) -> None:
+    """Step, Elapsed and Steps/s of `view`, then of the run's feed while it trains. `redraw`: the run's redraw key
+    (live_feed.redraw_key) as the page is drawn; when the feed's differs, the fragment reruns (None: not watched)."""
     data = {"part": "numbers", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
-            "numbers": live_feed.numbers(view), "step": int(view.step)}
+            "numbers": live_feed.numbers(view), "step": int(view.step), "redraw": redraw}
     with where:
         _component(key=key, data=data, on_status_change=_status_changed)
 

@@ -37,18 +37,19 @@ def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: boo
              else ":material/warning:")
 
 
-def status_ui(view: RunView, feed: str | None = None) -> None:
+def status_ui(view: RunView, feed: str | None = None, redraw: str | None = None) -> None:
     """The run's numbers and its status. `feed`: the run's live feed (the Train page), which then moves the numbers
-    between reruns (ui/live_panel.py); without it (a viewer's page) they are Streamlit metrics, redrawn by reruns."""
+    between reruns (ui/live_panel.py); without it (a viewer's page) they are Streamlit metrics, redrawn by reruns.
+    `redraw`: the run's redraw key as drawn (ui/live_feed.py), so the feed reruns the fragment when it changes."""
     title, hint = STATUS_TEXT.get(view.status, (view.status, ""))
     with st.container(key="live_status"):
-        _status_row(view, title, hint, feed)
+        _status_row(view, title, hint, feed, redraw)
 
 
-def _status_row(view: RunView, title: str, hint: str, feed: str | None = None) -> None:
+def _status_row(view: RunView, title: str, hint: str, feed: str | None = None, redraw: str | None = None) -> None:
     if feed is not None:
         numbers_col, status_col = st.columns([3, 2])
-        live_numbers(numbers_col, view, feed)
+        live_numbers(numbers_col, view, feed, redraw=redraw)
     else:
         st.html(COMPACT_METRICS_CSS)
         step_col, elapsed_col, speed_col, status_col = st.columns([1, 1, 1, 2])
@@ -186,7 +187,9 @@ def discriminator_view_ui(view: RunView, probabilities: bool) -> None:
     text.markdown(DISCRIMINATOR_VIEW_TEXT if probabilities else DISCRIMINATOR_VIEW_TEXT_CRITIC)
 
 
-def quality_ui(run, view: RunView) -> None:
+def quality_ui(run, view: RunView, feed: str | None = None) -> None:
+    """Live quality: what it measures, its four curves and the class shares. `feed`: the run's live feed (the Train
+    page), from which the curves append each new score between reruns; the class shares wait for the next rerun."""
     st.subheader("Quality, judged by a digit classifier")
     if run.quality_note:
         st.info(f"Quality metrics unavailable: {run.quality_note}")
@@ -202,16 +205,15 @@ def quality_ui(run, view: RunView) -> None:
     at_most = QUALITY_AT_MOST.format(seconds=seconds) if seconds > 0 else ""
     st.markdown(QUALITY_TEXT.format(n=run.quality_n, every=run.quality_every, at_most=at_most))
     fid, coverage = st.columns(2)
-    token = id(view)
+    follow = {"token": id(view), "points": True, "feed": feed, "source": "quality"}
     stream_chart(fid, "live_fid", quality, ["fid"], "FID (classifier features)",
-                 [(float(quality["fid_floor"][-1]), "real-vs-real floor")], token=token, points=True, y_zero=True)
+                 [(float(quality["fid_floor"][-1]), "real-vs-real floor")], y_zero=True, **follow)
     stream_chart(coverage, "live_classes", quality, ["classes_covered"], "classes covered", [(10, "all 10")],
-                 token=token, y_range=(0, 10), points=True)
+                 y_range=(0, 10), **follow)
     kl, precision_recall = st.columns(2)
-    stream_chart(kl, "live_kl_uniform", quality, ["kl_to_uniform"], "KL to uniform (nats)", [], token=token,
-                 points=True, y_zero=True)
+    stream_chart(kl, "live_kl_uniform", quality, ["kl_to_uniform"], "KL to uniform (nats)", [], y_zero=True, **follow)
     stream_chart(precision_recall, "live_precision_recall", quality, ["precision", "recall"], "share", [],
-                 token=token, y_range=(0, 1), points=True)
+                 y_range=(0, 1), **follow)
     if view.quality_shares is not None:
         chart, text = st.columns([3, 2])
         charts.class_shares_chart(chart, view.quality_shares)

@@ -116,13 +116,16 @@ def _on_resync(key: str) -> None:
 def stream_chart(where, key: str, history: dict, names: list[str], y_title: str,
                  references: list[tuple[float, str]], labels: dict[str, str] | None = None, token: object = None,
                  y_range: tuple[float, float] | None = None, y_zero: bool = False, points: bool = False,
-                 height: int = 230, feed: str | None = None) -> None:
+                 height: int = 230, feed: str | None = None, source: str = "history") -> None:
     """Draw the named series of `history` against step in `where`, appending to what this browser already holds.
 
     `key` names the chart (one per chart on a page); `token` names what is drawn (a run): another token starts
     the chart over. `references` are dashed grey lines (value, label), named in the legend. `feed`: the run's live
-    feed address (ui/live_feed.py); the browser then fetches the new points itself between reruns.
+    feed address (ui/live_feed.py); the browser then fetches the new points itself between reruns, from the feed's
+    `source`: "history" (the run's curves) or "quality" (the live-quality rows; `history` is then the quality table).
     """
+    if source not in ("history", "quality"):
+        raise ValueError(f"source must be 'history' or 'quality', not {source!r}")
     labels = {**SERIES_LABELS, **(labels or {})}
     present = tuple(name for name in names if name in history and len(history[name]))
     memory = _sent_memory()
@@ -141,7 +144,7 @@ def stream_chart(where, key: str, history: dict, names: list[str], y_title: str,
                        for name in present],
             "references": [{"value": float(value), "label": label} for value, label in references],
             "y_title": y_title, "y_range": list(y_range) if y_range else None, "y_zero": bool(y_zero),
-            "points": bool(points), "height": int(height), "feed": feed,
+            "points": bool(points), "height": int(height), "feed": feed, "source": source,
             "names": list(present)}
     with where:
         _component(key=key, data=data, on_resync_change=functools.partial(_on_resync, key))

@@ -17,15 +17,16 @@ from ui import live_feed, presenter, state, train_extras
 from ui.live_views import alerts_ui, discriminator_view_ui, presentation_ui, quality_ui, status_ui
 from ui.train_text import AUTOENCODER_LATENTS, INTRO_ADVERSARIAL, INTRO_AUTOENCODER, LOSS_LABELS
 
-LIVE_REFRESH_S = 10.0  # the timer that reruns the live fragment (alerts, the status text, the discriminator view,
-# live quality) while the worker trains. Between these reruns the run's live feed (ui/live_feed.py) moves the curves,
-# the numbers and the sample grid once a second, and a change of status reruns the fragment at once
+LIVE_REFRESH_S = 30.0  # the timer that reruns the live fragment (the status text, the discriminator view, the
+# class shares, the alerts' numbers) while the worker trains. Between these reruns the run's live feed
+# (ui/live_feed.py) moves the curves, the live-quality curves, the numbers and the sample grid once a second, and a
+# change of status or of the redraw key (a new alert, the first quality score) reruns the fragment at once
 # (ui/live_panel.py). Each Streamlit rerun costs the browser tens of milliseconds whatever it draws, taken from the
-# worker's cores (benchmarks/README.md), so everything that needs a rerun shares this one
+# worker's cores: at 10 s (the timeline at 15 s) the open page trained ~5% slower than at 60 s (benchmarks/README.md)
 STARTING_REFRESH_S = 1.0  # while the worker starts: each redraw also waits up to FIRST_POINT_HOLD_S on the server
 FIRST_POINT_HOLD_S = 0.8  # ...for the first point, so it shows the moment it exists without 4 redraws a second
 # (measured: the browser took 30-40% of a core redrawing at 4 Hz while the trainer it waited for needed those cores)
-TIMELINE_REFRESH_S = 15.0  # the timeline's own fragment while training: only its slider's range grows (its newest
+TIMELINE_REFRESH_S = 30.0  # the timeline's own fragment while training: only its slider's range grows (its newest
 # moment is the live grid), and its first moments show this long after Start at most; dragging it reruns that
 # fragment alone, at once
 FIRST_POINT_WAIT_S = 1.0
@@ -405,7 +406,7 @@ def live_views(run, drawn: RunView) -> None:
         probabilities = run.config.loss in LOGISTIC_LOSSES
         alerts_ui(view, view.quality if run.config.is_adversarial else None, probabilities)
         feed = live_feed.feed_url(run)
-        status_ui(view, feed)
+        status_ui(view, feed, live_feed.redraw_key(run, view))
         if len(view.history.get("step", ())) == 0:
             if view.status not in ("error", "worker_gone", "stopped"):
                 st.info(_waiting_text(view))
@@ -415,7 +416,7 @@ def live_views(run, drawn: RunView) -> None:
         # not by a fragment of their own (each rerun costs the browser about the same, whatever it draws).
         if run.config.is_adversarial:
             discriminator_view_ui(view, probabilities)
-        quality_ui(run, view)
+        quality_ui(run, view, feed)
 
     live()
     train_extras.timeline_ui(run, TIMELINE_REFRESH_S if drawn_busy else None)

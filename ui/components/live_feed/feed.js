@@ -5,7 +5,7 @@
 //
 // A subscriber has feedAfter() (the newest step it holds, Infinity when it wants no points), optionally
 // feedGridAfter() (the step of the sample grid it shows; undefined while it wants none, e.g. scrolled out of view)
-// and appendFeed(body).
+// and feedQualityAfter() (the newest live-quality step it holds; undefined while it wants none), and appendFeed(body).
 
 // Once a second: the worker makes a new grid at most that often (views_every_s), and polling twice a second cost the
 // browser ~2.5% more of a core on this 2-core machine (renderer 7.9% against 5.8%), taken from training.
@@ -54,6 +54,8 @@ function feedQuery(feed) {
   let after = Infinity;
   let gridAfter = Infinity;
   let wantsGrid = false;
+  let qualityAfter = Infinity;
+  let wantsQuality = false;
   for (const subscriber of feed.subscribers) {
     after = Math.min(after, subscriber.feedAfter());
     const grid = subscriber.feedGridAfter ? subscriber.feedGridAfter() : undefined;
@@ -61,10 +63,16 @@ function feedQuery(feed) {
       wantsGrid = true;
       gridAfter = Math.min(gridAfter, grid);
     }
+    const quality = subscriber.feedQualityAfter ? subscriber.feedQualityAfter() : undefined;
+    if (quality !== undefined) {
+      wantsQuality = true;
+      qualityAfter = Math.min(qualityAfter, quality);
+    }
   }
   // No chart: a step past any run's, so the answer carries no points.
   let query = `after=${Number.isFinite(after) ? after : 1e300}`;
   if (wantsGrid) query += `&grid_after=${Number.isFinite(gridAfter) ? gridAfter : -1}`;
+  if (wantsQuality) query += `&quality_after=${Number.isFinite(qualityAfter) ? qualityAfter : -1}`;
   return query;
 }
 

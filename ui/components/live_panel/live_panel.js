@@ -8,14 +8,22 @@
 // The feed answers with the run as it is at that moment, so what it brings is always shown (a run restored to an
 // earlier step goes back). Python's data was made at its rerun: while the run trains it is shown unless the feed
 // already showed a later step; while it doesn't (paused, ended), Python's data is the truth and is shown as is.
-// The numbers part also watches the feed's status: when it differs from the one the page was drawn with, it fires
-// the trigger "status" once, which reruns the page's live fragment, so a run that ends or fails shows at once.
+// The numbers part also watches the feed's status and its `redraw` key (the alerts up, whether live quality has a
+// score: ui/live_feed.py): when either differs from the one the page was drawn with (data.redraw; null: not
+// watched), it fires the trigger "status" once, which reruns the page's live fragment, so a run that ends or fails,
+// a new alert, or the first quality score shows at once (a redraw key no sooner than REDRAW_MIN_MS after a draw).
+//
+// window.__ganLabRedrawReruns counts the reruns fired for a changed redraw key alone (the status the same).
 //
 // DOM, inside the component's shadow root: [data-testid="live-numbers"] holding one [data-testid="live-metric"]
 // per number (data-label, its value in .live-metric-value), or [data-testid="live-grid"] (data-step, data-feed-grids:
 // how many grids the feed brought) holding the <img> and its caption.
 
 const PANELS = new WeakMap();
+// A changed redraw key reruns the fragment no sooner than this after the page drew the panel: an alert flickering
+// at its threshold must not rerun the page every second (each rerun costs the browser, and so the trainer). A
+// change of status is always at once.
+const REDRAW_MIN_MS = 5000;
 
 function stepText(step) {
   return Math.round(step).toLocaleString("en-US");
@@ -31,6 +39,8 @@ class LivePanel {
     this.status = null;
     this.busy = false;
     this.fired = false;
+    this.redraw = null;
+    this.drawnAt = 0;
     this.feedGrids = 0;
     this.caption = "";
     this.trigger = null;
@@ -116,8 +126,13 @@ class LivePanel {
   appendFeed(body) {
     if (this.part === "numbers") {
       if (body.numbers) this.showNumbers(body.numbers, body.step); // the run as it is now, even a step back
-      if (!this.fired && this.trigger && (body.status !== this.status || body.busy !== this.busy)) {
+      const redrawn = this.redraw !== null && body.redraw !== undefined && body.redraw !== this.redraw &&
+        performance.now() - this.drawnAt >= REDRAW_MIN_MS;
+      if (!this.fired && this.trigger && (body.status !== this.status || body.busy !== this.busy || redrawn)) {
         this.fired = true; // once per drawing: the rerun that follows draws the panel again
+        if (redrawn && body.status === this.status && body.busy === this.busy) {
+          window.__ganLabRedrawReruns = (window.__ganLabRedrawReruns || 0) + 1; // read by the tests
+        }
         this.trigger("status", body.status);
       }
     } else if (body.grid && body.grid.step !== this.shownStep) {
@@ -134,6 +149,8 @@ class LivePanel {
     this.token = data.token;
     this.status = data.status;
     this.busy = Boolean(data.busy);
+    this.redraw = data.redraw === undefined ? null : data.redraw;
+    this.drawnAt = performance.now();
     this.fired = false;
     // Python's data is shown unless, in the same run while it trains, the feed already showed a newer step.
     const stale = sameRun && this.busy;

@@ -11,6 +11,8 @@
 // (ui/components/live_feed/feed.js, put in front of this file) fetches the points after the newest step held,
 // once a second while the tab is visible, and appends them to every chart subscribed to it (a chart out of view
 // draws them when it comes back into view); Python's own updates then only append the steps the feed has not brought.
+// `source` (optional): "history" (the default: the run's curves, the feed's `steps`/`series`) or "quality" (the
+// live-quality rows, the feed's `quality`, asked for with quality_after).
 //
 // DOM, inside the component's shadow root:
 //   [data-testid="stream-chart"]  root; data-points (points held), data-seq (last update drawn),
@@ -46,6 +48,7 @@ class StreamChart {
     this.feedAppends = 0;
     this.feedUrl = null;
     this.names = [];
+    this.source = "history";
     this.referenceValues = [];
     this.generation = 0;
     this.resizer = new ResizeObserver(() => this.fit());
@@ -62,7 +65,11 @@ class StreamChart {
   }
 
   feedAfter() {
-    return this.lastStep();
+    return this.source === "quality" ? Infinity : this.lastStep();
+  }
+
+  feedQualityAfter() {
+    return this.source === "quality" ? this.lastStep() : undefined;
   }
 
   lastStep() {
@@ -91,8 +98,9 @@ class StreamChart {
 
   appendFeed(body) {
     if (!this.columns || !this.plot) return;
-    const series = body.series || {};
-    if (!this.appendAfterLast(body.steps || [], (i) => series[this.names[i]])) return;
+    const rows = this.source === "quality" ? body.quality || {} : body;
+    const series = rows.series || {};
+    if (!this.appendAfterLast(rows.steps || [], (i) => series[this.names[i]])) return;
     this.feedAppends += 1;
     this.root.dataset.feedAppends = String(this.feedAppends);
     this.root.dataset.lastStep = String(this.lastStep());
@@ -117,6 +125,7 @@ class StreamChart {
 
   update(data, setTriggerValue) {
     this.names = data.names || [];
+    this.source = data.source || "history";
     this.follow(data.feed);
     const layout = JSON.stringify([data.series, data.references.map((r) => r.label), data.y_title, data.y_range,
       data.y_zero, data.points, data.height]);
