@@ -218,6 +218,19 @@ def test_live_quality_shows_its_first_score_at_once_and_its_curves_then_follow_t
 
     assert wait_until(fed_between_reruns, timeout=60, interval=0.5), (
         f"the FID curve gained no score from the feed: {first} -> {reads[-1]}")
+    # The class shares follow the same scorings: the bars show the newest one, with no rerun needed either.
+    shares = page.locator('[data-testid="live-shares"]').first
+    shares.scroll_into_view_if_needed()
+    newest = int(fid.evaluate("e => Number(e.dataset.lastStep)"))
+    assert wait_until(lambda: int(shares.get_attribute("data-step")) >= newest
+                      and int(shares.get_attribute("data-feed-shares") or 0) > 0, timeout=30, interval=0.5), (
+        f"the class shares stayed at step {shares.get_attribute('data-step')} while the curves reached {newest}")
+    bars = shares.locator('[data-testid="live-share-bar"]')
+    assert bars.count() == 10
+    values = [float(bars.nth(i).get_attribute("data-share")) for i in range(10)]
+    # Shares of all the samples; those the classifier reads as no digit count in no bar.
+    assert 0 < sum(values) <= 1 + 1e-6 and all(0 <= v <= 1 for v in values), values
+    assert all(bars.nth(i).bounding_box()["height"] > 0 for i in range(10) if values[i] > 0.02)
     _assert_no_exception(page)
 
 

@@ -121,18 +121,22 @@ def _quality(steps, covered):
             "precision": np.full(len(steps), 0.6), "recall": np.full(len(steps), 0.5)}
 
 
-def test_the_feed_carries_the_live_quality_rows_after_the_step_asked_for_only_when_asked():
+def test_the_feed_carries_the_live_quality_rows_after_the_step_asked_for_and_the_shares_only_when_asked():
     run = FakeRun([2000, 4000, 6000])
     url = live_feed.feed_url(run)
     assert "quality" not in _get(url, "after=6000")[1]  # the loss charts and the panel ask none
-    assert _get(url, "after=6000&quality_after=-1")[1]["quality"] == {"steps": [], "series": {}}  # none scored yet
+    assert _get(url, "after=6000&quality_after=-1")[1]["quality"] == {"steps": [], "series": {}, "shares": None}
 
     run.view.quality = _quality([2000, 4000, 6000], [3, 8, 10])
+    run.view.quality_shares = np.array([0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, np.nan])
     rows = _get(url, "after=6000&quality_after=2000")[1]["quality"]
+    # The last scoring's class shares come whole with every answer that asks for quality (ten numbers).
+    assert rows["shares"] == {"step": 6000, "values": [0.2] + [0.1] * 8 + [None]}
     assert rows["steps"] == [4000.0, 6000.0]
     assert rows["series"]["classes_covered"] == [8.0, 10.0] and rows["series"]["recall"] == [0.5, 0.5]
     assert rows["series"]["fid"] == [20.0, 100.0 / 7] and "step" not in rows["series"]
     assert _get(url, "after=6000&quality_after=6000")[1]["quality"]["steps"] == []  # nothing new
+    assert _get(url, "after=6000&quality_after=6000")[1]["quality"]["shares"]["step"] == 6000
     assert _get(url, "after=6000&quality_after=oops")[1]["quality"]["steps"] == [2000.0, 4000.0, 6000.0]
     run.view.quality["recall"][-1] = np.nan
     assert _get(url, "after=6000&quality_after=4000")[1]["quality"]["series"]["recall"] == [None]

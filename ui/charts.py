@@ -1,4 +1,4 @@
-"""The pages' Vega-Lite charts (histograms, class shares, runs overlaid), as plain specs over long data frames.
+"""The pages' Vega-Lite charts (histograms, runs overlaid), as plain specs over long data frames.
 
 The live curves of a run (losses, D's outputs, quality) append instead: ui/stream_chart.py.
 
@@ -84,20 +84,6 @@ def score_histogram_chart(where, real: np.ndarray, fake: np.ndarray, probabiliti
                             {"field": "upper", "type": "quantitative", "format": ".3g"},
                             {"field": "count", "type": "quantitative"}]}}
     where.vega_lite_chart(frame, spec, width="stretch")
-
-
-def class_shares_chart(where, shares: np.ndarray) -> None:
-    """Which digit classes the samples fall in, against the uniform 10% line."""
-    frame = pd.DataFrame({"digit": [str(d) for d in range(len(shares))], "share": shares})
-    bars = {"mark": {"type": "bar", "color": "#2874a6"},
-            "encoding": {"x": {"field": "digit", "type": "nominal", "title": "class the classifier sees",
-                               "axis": {"labelAngle": 0}},
-                         "y": {"field": "share", "type": "quantitative", "title": "share of samples",
-                               "axis": {"format": "%"}},
-                         "tooltip": [{"field": "digit", "type": "nominal"},
-                                     {"field": "share", "type": "quantitative", "format": ".1%"}]}}
-    where.vega_lite_chart(frame, {"height": 200, "layer": [bars, rule(0.1, "uniform 10%", "share")]},
-                          width="stretch")
 
 
 def runs_frame(series_by_run: dict[str, dict | None], name: str, max_points: int = MAX_POINTS) -> pd.DataFrame:

@@ -3,12 +3,13 @@
 Why: every Streamlit rerun costs the browser tens of milliseconds of main-thread work whatever it draws (React,
 styles, layout; benchmarks/README.md), and on two cores that time comes out of the training worker's share. With
 the feed the curves, the live-quality curves, the numbers and the sample grid move once a second while the page's
-live fragment reruns only every LIVE_REFRESH_S (the status text, the discriminator view, the class shares) or when
-the status or the redraw key (below) changes.
+live fragment reruns only every LIVE_REFRESH_S (the status text, the discriminator view) or when the status or the
+redraw key (below) changes.
 
 - `GET /gan-lab/feed/<token>?after=<step>&grid_after=<step>&quality_after=<step>` answers JSON: the run's status,
   its numbers as the page shows them (Step, Elapsed, Steps/s), per series the points after `after` (at most
-  MAX_POINTS, the newest), the live-quality rows after `quality_after` (when asked), the fixed-noise sample grid as
+  MAX_POINTS, the newest), the live-quality rows after `quality_after` and the last scoring's class shares (when
+  asked), the fixed-noise sample grid as
   a PNG data URL when the run's grid is another than the one at `grid_after` (only then: a grid is ~30 KB, the
   points a few hundred bytes; "another", not "newer": a run restored to an earlier step has an older grid), and
   the run's `redraw` key. The live panel (ui/live_panel.py) shows the numbers and the grid, the charts
@@ -16,7 +17,7 @@ the status or the redraw key (below) changes.
 - `redraw` names what only a rerun of the page can draw (which alerts are up, whether live quality has a first
   score or an error): when it differs from the key the page was drawn with, the live panel reruns the page's live
   fragment at once. So a new alert or the first quality score shows within a second, while the fragment's timer
-  (LIVE_REFRESH_S, for the discriminator view and the class shares) stays slow.
+  (LIVE_REFRESH_S, for the discriminator view and the status text) stays slow.
 - The token is random (128 bits) and names one run of one browser session, as a share link does; an unknown token
   gets 404. Nothing but numbers and the grid's picture leaves: no path, no message text.
 - The route polls the run through `RunClient.poll()` (thread-safe), in Starlette's thread pool, never in the
@@ -81,6 +82,14 @@ def grid_data_url(run, view) -> str:
     return cached[1]
 
 
+def shares(view) -> dict | None:
+    """The last scoring's class shares: {"step", "values" (10 shares of the samples)}, or None before one."""
+    steps = () if view.quality is None else view.quality.get("step", ())
+    if view.quality_shares is None or not len(steps):
+        return None
+    return {"step": int(steps[-1]), "values": finite_or_none(np.asarray(view.quality_shares, np.float64))}
+
+
 def redraw_key(run, view) -> str:
     """What of `view` only a rerun of the page draws: the alerts up (kind and severity; their numbers move with
     every point and wait for the next rerun), whether live quality has a score, and its error. The page is drawn
@@ -116,7 +125,7 @@ def answer(run, after: float, grid_after: float | None = None, quality_after: fl
             "numbers": numbers(view), "steps": steps, "series": series, "redraw": redraw_key(run, view)}
     if quality_after is not None:
         quality_steps, quality_series = _rows_after(view.quality or {}, quality_after)
-        body["quality"] = {"steps": quality_steps, "series": quality_series}
+        body["quality"] = {"steps": quality_steps, "series": quality_series, "shares": shares(view)}
     if grid_after is not None and view.samples is not None and view.samples_step != grid_after:
         body["grid"] = {"step": int(view.samples_step), "png": grid_data_url(run, view)}
     return body

@@ -1,4 +1,5 @@
-"""The Train page's live numbers (Step, Elapsed, Steps/s) and sample grid, kept current by the run's live feed.
+"""The Train page's live numbers (Step, Elapsed, Steps/s), sample grid and class shares, kept current by the run's
+live feed.
 
 Why: every Streamlit rerun costs the browser tens of milliseconds of main-thread work whatever it draws (React,
 styles, layout; benchmarks/README.md), and on two cores that time comes out of the training worker's share. The
@@ -36,6 +37,17 @@ _CSS = """
 .live-grid { margin: 0; }
 .live-grid img { display: block; max-width: 100%; height: auto; }
 .live-grid figcaption { font-size: 0.875rem; opacity: 0.6; margin-top: 0.375rem; text-align: center; }
+.live-shares { margin: 0; font-size: 0.8rem; }
+.live-shares-plot { position: relative; height: 170px; margin-left: 2.6rem; display: flex; align-items: flex-end;
+  gap: 6%; padding: 0 3%; border-left: 1px solid rgba(128, 128, 128, 0.5); border-bottom: 1px solid rgba(128, 128, 128, 0.5); }
+.live-share-bar { flex: 1 1 0; background: #2874a6; min-height: 1px; }
+.live-share-uniform { position: absolute; left: 0; right: 0; border-top: 1px dashed gray; pointer-events: none; }
+.live-share-tick { position: absolute; left: -2.6rem; width: 2.3rem; text-align: right; opacity: 0.7;
+  transform: translateY(50%); }
+.live-share-uniform-label { position: absolute; right: 0; opacity: 0.7; transform: translateY(-110%); }
+.live-shares-digits { display: flex; gap: 6%; padding: 0 3%; margin-left: 2.6rem; }
+.live-shares-digits span { flex: 1 1 0; text-align: center; }
+.live-shares figcaption { font-size: 0.875rem; opacity: 0.6; margin-top: 0.375rem; text-align: center; }
 """
 _JS = "\n".join(path.read_text() for path in (_HERE / "live_feed" / "feed.js", _HERE / "live_panel" / "live_panel.js"))
 
@@ -63,5 +75,14 @@ def live_grid(where, view: RunView, png: bytes | None, caption: str, feed: str |
         "step": int(view.samples_step), "png": png_data_uri(png)}
     data = {"part": "grid", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
             "grid": grid, "caption": caption}
+    with where:
+        _component(key=key, data=data)
+
+
+def live_shares(where, view: RunView, feed: str | None, key: str = "live_shares") -> None:
+    """The share of the last scoring's samples the classifier reads as each digit, against the uniform 10%; then
+    the feed's newer scorings while the run trains (they come with the live-quality rows: ui/live_feed.py)."""
+    data = {"part": "shares", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
+            "shares": live_feed.shares(view)}
     with where:
         _component(key=key, data=data)

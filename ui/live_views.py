@@ -16,7 +16,7 @@ from gan_core.config import LOGISTIC_LOSSES, GANConfig
 from gan_core.images import grid_png, sample_columns
 from gan_core.messages import RunView
 from ui import charts, state
-from ui.live_panel import live_grid, live_numbers
+from ui.live_panel import live_grid, live_numbers, live_shares
 from ui.stream_chart import stream_chart
 from ui.train_text import (CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR_VIEW_TEXT_CRITIC, ELBO_TEXT,
                            GRAD_NORM_TEXT, KL_TEXT, LOSS_LABELS, LOSS_TEXT, PENALTY_TEXT, QUALITY_AT_MOST, QUALITY_TEXT,
@@ -189,7 +189,7 @@ def discriminator_view_ui(view: RunView, probabilities: bool) -> None:
 
 def quality_ui(run, view: RunView, feed: str | None = None) -> None:
     """Live quality: what it measures, its four curves and the class shares. `feed`: the run's live feed (the Train
-    page), from which the curves append each new score between reruns; the class shares wait for the next rerun."""
+    page), from which the curves and the class shares follow each new scoring between reruns."""
     st.subheader("Quality, judged by a digit classifier")
     if run.quality_note:
         st.info(f"Quality metrics unavailable: {run.quality_note}")
@@ -216,7 +216,9 @@ def quality_ui(run, view: RunView, feed: str | None = None) -> None:
                  y_range=(0, 1), **follow)
     if view.quality_shares is not None:
         chart, text = st.columns([3, 2])
-        charts.class_shares_chart(chart, view.quality_shares)
+        live_shares(chart, view, feed)
         drawer = "G" if run.config.is_adversarial else "the decoder"
-        text.markdown(f"**Which digits {drawer} draws** (step {int(quality['step'][-1]):,}). Healthy: every bar near "
-                      f"the dashed 10%. Mode collapse: a few tall bars and missing digits.")
+        text.markdown(f"**Which digits {drawer} draws**, at the latest scoring: each bar is the share of the "
+                      f"{run.quality_n:,} samples the classifier confidently reads as that digit (hover for the "
+                      f"number; samples it reads as no digit count in no bar). Healthy: every bar near the dashed "
+                      f"10%. Mode collapse: a few tall bars and missing digits.")

@@ -18,8 +18,8 @@ from ui.live_views import alerts_ui, discriminator_view_ui, presentation_ui, qua
 from ui.train_text import AUTOENCODER_LATENTS, INTRO_ADVERSARIAL, INTRO_AUTOENCODER, LOSS_LABELS
 
 LIVE_REFRESH_S = 30.0  # the timer that reruns the live fragment (the status text, the discriminator view, the
-# class shares, the alerts' numbers) while the worker trains. Between these reruns the run's live feed
-# (ui/live_feed.py) moves the curves, the live-quality curves, the numbers and the sample grid once a second, and a
+# alerts' numbers) while the worker trains. Between these reruns the run's live feed (ui/live_feed.py) moves the
+# curves, live quality (curves and class shares), the numbers and the sample grid once a second, and a
 # change of status or of the redraw key (a new alert, the first quality score) reruns the fragment at once
 # (ui/live_panel.py). Each Streamlit rerun costs the browser tens of milliseconds whatever it draws, taken from the
 # worker's cores: at 10 s (the timeline at 15 s) the open page trained ~5% slower than at 60 s (benchmarks/README.md)

@@ -1,10 +1,11 @@
-// The live panel (Streamlit components v2): the run's numbers (Step, Elapsed, Steps/s) or its fixed-noise sample
-// grid, kept current by the run's live feed between the page's reruns. ui/live_panel.py puts the shared feed poller
+// The live panel (Streamlit components v2): the run's numbers (Step, Elapsed, Steps/s), its fixed-noise sample
+// grid, or its last live-quality scoring's class shares, kept current by the run's live feed between the page's reruns. ui/live_panel.py puts the shared feed poller
 // (ui/components/live_feed/feed.js) in front of this file, so the panel and the curves make one request together.
 //
 // data = {part: "numbers" | "grid", token, busy, status, feed: address | null,
 //         numbers: [{label, value, help?}], step (the step the numbers are at)          -- part "numbers"
-//         grid: {step, png (data URL)} | null, caption ("... at step {step}")          -- part "grid"}
+//         grid: {step, png (data URL)} | null, caption ("... at step {step}")          -- part "grid"
+//         shares: {step, values: 10 shares} | null                                     -- part "shares"}
 // The feed answers with the run as it is at that moment, so what it brings is always shown (a run restored to an
 // earlier step goes back). Python's data was made at its rerun: while the run trains it is shown unless the feed
 // already showed a later step; while it doesn't (paused, ended), Python's data is the truth and is shown as is.
@@ -17,7 +18,8 @@
 //
 // DOM, inside the component's shadow root: [data-testid="live-numbers"] holding one [data-testid="live-metric"]
 // per number (data-label, its value in .live-metric-value), or [data-testid="live-grid"] (data-step, data-feed-grids:
-// how many grids the feed brought) holding the <img> and its caption.
+// how many grids the feed brought) holding the <img> and its caption, or [data-testid="live-shares"] (data-step,
+// data-feed-shares) holding ten [data-testid="live-share-bar"] (data-share, a title with the digit and its share).
 
 const PANELS = new WeakMap();
 // A changed redraw key reruns the fragment no sooner than this after the page drew the panel: an alert flickering
@@ -42,6 +44,7 @@ class LivePanel {
     this.redraw = null;
     this.drawnAt = 0;
     this.feedGrids = 0;
+    this.feedShares = 0;
     this.caption = "";
     this.trigger = null;
     this.generation = 0;
@@ -67,6 +70,8 @@ class LivePanel {
       this.box = document.createElement("div");
       this.box.className = "live-numbers";
       this.box.setAttribute("data-testid", "live-numbers");
+    } else if (part === "shares") {
+      this.buildShares();
     } else {
       this.box = document.createElement("figure");
       this.box.className = "live-grid";
@@ -77,6 +82,60 @@ class LivePanel {
       this.box.append(this.image, this.captionBox);
     }
     this.root.append(this.box);
+  }
+
+  // The class shares: ten bars (one per digit the classifier reads), the dashed uniform 10% line, the share axis.
+  buildShares() {
+    const make = (tag, className, text) => {
+      const element = document.createElement(tag);
+      if (className) element.className = className;
+      if (text !== undefined) element.textContent = text;
+      return element;
+    };
+    this.box = make("figure", "live-shares");
+    this.box.setAttribute("data-testid", "live-shares");
+    this.plot = make("div", "live-shares-plot");
+    this.plot.title = "";
+    this.bars = [];
+    for (let digit = 0; digit < 10; digit++) {
+      const bar = make("div", "live-share-bar");
+      bar.setAttribute("data-testid", "live-share-bar");
+      this.bars.push(bar);
+      this.plot.append(bar);
+    }
+    this.uniform = make("div", "live-share-uniform");
+    this.uniform.append(make("span", "live-share-uniform-label", "uniform 10%"));
+    this.ticks = [0, 1, 2].map(() => make("div", "live-share-tick"));
+    this.plot.append(this.uniform, ...this.ticks);
+    const digits = make("div", "live-shares-digits");
+    for (let digit = 0; digit < 10; digit++) digits.append(make("span", "", String(digit)));
+    this.captionBox = make("figcaption");
+    this.box.append(this.plot, digits, this.captionBox);
+  }
+
+  showShares(shares) {
+    if (!shares) {
+      this.box.hidden = true;
+      return;
+    }
+    this.box.hidden = false;
+    const values = shares.values.map((v) => (v == null ? 0 : v));
+    const top = Math.max(0.2, Math.ceil(Math.max(...values) * 20) / 20); // the axis: at least 20%, in 5% steps
+    const percent = (v) => `${(100 * v).toFixed(1)}%`;
+    values.forEach((v, digit) => {
+      const bar = this.bars[digit];
+      bar.style.height = `${(100 * v) / top}%`;
+      bar.title = `digit ${digit}: ${percent(v)} of the samples`;
+      bar.dataset.share = String(v);
+    });
+    this.uniform.style.bottom = `${(100 * 0.1) / top}%`;
+    [0, top / 2, top].forEach((v, i) => {
+      this.ticks[i].style.bottom = `${(100 * v) / top}%`;
+      this.ticks[i].textContent = `${Math.round(100 * v)}%`;
+    });
+    this.captionBox.textContent = `Share of the samples the classifier reads as each digit, at step ${stepText(shares.step)}`;
+    this.shownStep = shares.step;
+    this.box.dataset.step = String(shares.step);
   }
 
   showNumbers(numbers, step) {
@@ -116,6 +175,12 @@ class LivePanel {
     this.box.dataset.step = String(grid.step);
   }
 
+  feedQualityAfter() {
+    // The shares come with the live-quality rows; asking from the scoring shown brings only the rows since.
+    if (this.part !== "shares") return undefined;
+    return this.visible || this.box.hidden ? this.shownStep : undefined;
+  }
+
   feedGridAfter() {
     // A grid scrolled out of view asks for none: the next one it sees is the newest anyway. Before the run's first
     // grid the panel has no size to be seen by, so it asks then whatever the observer says.
@@ -134,6 +199,13 @@ class LivePanel {
           window.__ganLabRedrawReruns = (window.__ganLabRedrawReruns || 0) + 1; // read by the tests
         }
         this.trigger("status", body.status);
+      }
+    } else if (this.part === "shares") {
+      const shares = body.quality && body.quality.shares;
+      if (shares && shares.step !== this.shownStep) {
+        this.feedShares += 1;
+        this.box.dataset.feedShares = String(this.feedShares);
+        this.showShares(shares);
       }
     } else if (body.grid && body.grid.step !== this.shownStep) {
       this.feedGrids += 1;
@@ -156,6 +228,9 @@ class LivePanel {
     const stale = sameRun && this.busy;
     if (this.part === "numbers") {
       if (!(stale && data.step < this.shownStep)) this.showNumbers(data.numbers || [], data.step);
+    } else if (this.part === "shares") {
+      const step = data.shares ? data.shares.step : -1;
+      if (!(stale && step < this.shownStep)) this.showShares(data.shares);
     } else {
       this.caption = data.caption || "";
       const step = data.grid ? data.grid.step : -1;
