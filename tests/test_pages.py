@@ -101,7 +101,7 @@ def _idle(run, timeout=60.0) -> bool:
 
 
 def _live_panel(at, part: str) -> dict | None:
-    """The data the Train page's live panel (ui/live_panel.py) drew for `part` ("numbers" or "grid") this run."""
+    """The data the Train page's live panel (ui/live_panel.py) drew for `part` ("numbers", "grid", "shares") this run."""
     for element in at.get("bidi_component"):
         if "gan_lab_live_panel" in element.proto.component_name:
             data = json.loads(element.proto.json)
@@ -476,7 +476,11 @@ def test_live_quality_charts_fid_coverage_and_the_class_histogram(lab):
     at.run()
     assert not at.exception and not run.poll().quality_error
     assert _charts_with(at, "real-vs-real floor") and _charts_with(at, "classes covered")
-    assert _charts_with(at, "recall") and _charts_with(at, "share of samples")
+    assert _charts_with(at, "recall")
+    shares = _live_panel(at, "shares")  # the class histogram: the live panel's bars, which the feed keeps current
+    assert shares is not None and shares["shares"]["step"] in run.poll().quality["step"]  # a scoring's step
+    # Ten shares of all the samples (those read as no digit, all of them this early, count in no bar).
+    assert len(shares["shares"]["values"]) == 10 and 0 <= sum(shares["shares"]["values"]) <= 1 + 1e-6
 
 
 # ---- explore page ------------------------------------------------------------------------------
