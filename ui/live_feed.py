@@ -9,10 +9,9 @@ redraw key (below) changes.
 - `GET /gan-lab/feed/<token>?after=<step>&grid_after=<step>&quality_after=<step>` answers JSON: the run's status,
   its numbers as the page shows them (Step, Elapsed, Steps/s), per series the points after `after` (at most
   MAX_POINTS, the newest), the live-quality rows after `quality_after` and the last scoring's class shares (when
-  asked), the fixed-noise sample grid as
-  a PNG data URL when the run's grid is another than the one at `grid_after` (only then: a grid is ~30 KB, the
-  points a few hundred bytes; "another", not "newer": a run restored to an earlier step has an older grid), and
-  the run's `redraw` key. The live panel (ui/live_panel.py) shows the numbers and the grid, the charts
+  asked), the fixed-noise sample grid as a PNG data URL when the run's grid is another than the one at
+  `grid_after` (only then: a grid is ~30 KB, the points a few hundred bytes; "another", not "newer": a run
+  restored to an earlier step has an older grid), and the run's `redraw` key. The live panel (ui/live_panel.py) shows the numbers and the grid, the charts
   (ui/stream_chart.py) the points, from one request.
 - `redraw` names what only a rerun of the page can draw (which alerts are up, whether live quality has a first
   score or an error): when it differs from the key the page was drawn with, the live panel reruns the page's live
@@ -92,8 +91,9 @@ def shares(view) -> dict | None:
 
 def redraw_key(run, view) -> str:
     """What of `view` only a rerun of the page draws: the alerts up (kind and severity; their numbers move with
-    every point and wait for the next rerun), whether live quality has a score, and its error. The page is drawn
-    with this key; the feed answers the run's current one, and the live panel reruns the fragment when they differ."""
+    every point and wait for the next rerun), whether live quality has a score, and whether it has an error (not
+    its text: no message leaves through the feed). The page is drawn with this key; the feed answers the run's
+    current one, and the live panel reruns the fragment when they differ."""
     config = getattr(run, "config", None)
     adversarial = bool(getattr(config, "is_adversarial", True))
     probabilities = getattr(config, "loss", None) in LOGISTIC_LOSSES
@@ -101,7 +101,7 @@ def redraw_key(run, view) -> str:
                           probabilities)
     scored = view.quality is not None and len(view.quality.get("step", ())) > 0
     return "|".join([",".join(f"{alert.kind}:{alert.severity}" for alert in alerts),
-                     "scored" if scored else "unscored", view.quality_error or ""])
+                     "scored" if scored else "unscored", "quality error" if view.quality_error else ""])
 
 
 def _rows_after(table: dict, after: float, max_rows: int = MAX_POINTS) -> tuple[list, dict]:

@@ -39,7 +39,8 @@ _CSS = """
 .live-grid figcaption { font-size: 0.875rem; opacity: 0.6; margin-top: 0.375rem; text-align: center; }
 .live-shares { margin: 0; font-size: 0.8rem; }
 .live-shares-plot { position: relative; height: 170px; margin-left: 2.6rem; display: flex; align-items: flex-end;
-  gap: 6%; padding: 0 3%; border-left: 1px solid rgba(128, 128, 128, 0.5); border-bottom: 1px solid rgba(128, 128, 128, 0.5); }
+  gap: 6%; padding: 0 3%; border-left: 1px solid rgba(128, 128, 128, 0.5);
+  border-bottom: 1px solid rgba(128, 128, 128, 0.5); }
 .live-share-bar { flex: 1 1 0; background: #2874a6; min-height: 1px; }
 .live-share-uniform { position: absolute; left: 0; right: 0; border-top: 1px dashed gray; pointer-events: none; }
 .live-share-tick { position: absolute; left: -2.6rem; width: 2.3rem; text-align: right; opacity: 0.7;
