@@ -1,8 +1,9 @@
 // The live panel (Streamlit components v2): the run's numbers (Step, Elapsed, Steps/s), its fixed-noise sample
-// grid, or its last live-quality scoring's class shares, kept current by the run's live feed between the page's reruns. ui/live_panel.py puts the shared feed poller
-// (ui/components/live_feed/feed.js) in front of this file, so the panel and the curves make one request together.
+// grid, or its last live-quality scoring's class shares, kept current by the run's live feed between the page's
+// reruns. ui/live_panel.py puts the shared feed poller (ui/components/live_feed/feed.js) in front of this file, so
+// the panel and the curves make one request together.
 //
-// data = {part: "numbers" | "grid", token, busy, status, feed: address | null,
+// data = {part: "numbers" | "grid" | "shares", token, busy, status, feed: address | null,
 //         numbers: [{label, value, help?}], step (the step the numbers are at)          -- part "numbers"
 //         grid: {step, png (data URL)} | null, caption ("... at step {step}")          -- part "grid"
 //         shares: {step, values: 10 shares} | null                                     -- part "shares"}
@@ -95,7 +96,6 @@ class LivePanel {
     this.box = make("figure", "live-shares");
     this.box.setAttribute("data-testid", "live-shares");
     this.plot = make("div", "live-shares-plot");
-    this.plot.title = "";
     this.bars = [];
     for (let digit = 0; digit < 10; digit++) {
       const bar = make("div", "live-share-bar");
@@ -133,7 +133,8 @@ class LivePanel {
       this.ticks[i].style.bottom = `${(100 * v) / top}%`;
       this.ticks[i].textContent = `${Math.round(100 * v)}%`;
     });
-    this.captionBox.textContent = `Share of the samples the classifier reads as each digit, at step ${stepText(shares.step)}`;
+    const step = stepText(shares.step);
+    this.captionBox.textContent = `Share of the samples the classifier reads as each digit, at step ${step}`;
     this.shownStep = shares.step;
     this.box.dataset.step = String(shares.step);
   }
