@@ -201,23 +201,30 @@ def test_live_quality_shows_its_first_score_at_once_and_its_curves_then_follow_t
     """The live fragment's timer is slow (LIVE_REFRESH_S, 30 s); live quality must not wait for it. Its first score
     changes the run's redraw key, so the live panel reruns the fragment at once (ui/live_feed.py), and from then on
     each new score reaches the quality curves through the feed, between the page's reruns."""
-    read = "e => [Number(e.dataset.feedAppends || 0), Number(e.dataset.draws), Number(e.dataset.points)]"
+    # The feed's appends, Python's updates drawn (one per rerun) and the newest step held. The newest step moves when
+    # the feed appends, whether or not the chart is in view (out of view it draws only when seen again).
+    read = "e => [Number(e.dataset.feedAppends || 0), Number(e.dataset.draws), Number(e.dataset.lastStep)]"
     _start_with_defaults(page, server)
     fid = page.locator(LOSS_CHART).filter(has_text="real-vs-real floor").first  # its legend (the axis is inked)
     fid.locator("canvas").wait_for(timeout=180_000)
     assert page.evaluate("() => window.__ganLabRedrawReruns || 0") >= 1, (
         "the quality charts appeared without the feed asking for a rerun: they waited for the page's slow timer")
-    fid.scroll_into_view_if_needed()  # a chart out of view holds what the feed brings and draws it when seen
     first = fid.evaluate(read)
+    points = int(fid.evaluate("e => Number(e.dataset.points)"))
     reads = [first]
 
     def fed_between_reruns() -> bool:  # a new score appended by the feed, with no rerun of the page in between
         reads.append(fid.evaluate(read))
-        (fed, draws, points), (fed_now, draws_now, points_now) = reads[-2:]
-        return fed_now > fed and points_now > points and draws_now == draws
+        (fed, draws, step), (fed_now, draws_now, step_now) = reads[-2:]
+        return fed_now > fed and step_now > step and draws_now == draws
 
-    assert wait_until(fed_between_reruns, timeout=60, interval=0.5), (
+    # Scorings come every few seconds of training; a rerun landing in the same half second as one spoils that
+    # pair of reads only, so the wait is long enough for several.
+    assert wait_until(fed_between_reruns, timeout=90, interval=0.5), (
         f"the FID curve gained no score from the feed: {first} -> {reads[-1]}")
+    fid.scroll_into_view_if_needed()  # a chart out of view holds what the feed brings and draws it when seen
+    assert wait_until(lambda: int(fid.evaluate("e => Number(e.dataset.points)")) > points, timeout=10, interval=0.2), (
+        "the FID curve held the feed's score but never drew it when in view")
     # The class shares follow the same scorings: the bars show the newest one, with no rerun needed either.
     shares = page.locator('[data-testid="live-shares"]').first
     shares.scroll_into_view_if_needed()
