@@ -83,3 +83,19 @@ def test_the_2d_vae_says_its_sliders_hold_the_space_only_beside_sliders(explore)
     at.segmented_control(key="explore_view").set_value("Latent sliders").run()
     assert not at.exception, at.exception
     assert _dims_picker(at).value == [0, 1] and len(_raw_sliders(at)) == 2
+
+
+def test_every_run_tells_the_browser_the_dimensions_picker_value(explore):
+    """A run interrupted by a rerun just as it sent the picker never reached the browser; if the next run sent the
+    picker without its value (only a changed value is sent by default), the browser showed it empty and sent that
+    empty choice back on the next click: no sliders. So each run carries the value, the user's picks included."""
+    at = explore
+    at.run()  # a rerun with nothing changed
+    picker = _dims_picker(at)
+    assert picker.proto.set_value and [int(v) for v in picker.proto.raw_values] == [0, 1, 2, 3, 4, 5]
+    picker.set_value([0, 3]).run()
+    picker = _dims_picker(at)
+    assert picker.proto.set_value and [int(v) for v in picker.proto.raw_values] == [0, 3]
+    assert len(_raw_sliders(at)) == 2
+    at.run()
+    assert _dims_picker(at).value == [0, 3] and _dims_picker(at).proto.set_value

@@ -59,7 +59,8 @@ LINK_PENDING_KEY = "_explore_link_pending"  # (seed or None, moved z values, dra
 # The dimensions picker: "explore_dims" holds the choice; the widget itself gets a fresh key (a generation)
 # whenever it comes back after a view or model change. The browser keeps a widget's last value by its key and,
 # for a multiselect that was off the page, showed it empty over the server's value (then sent that empty choice
-# back on the next click); a new key has no stale value in the browser to show.
+# back on the next click); a new key has no stale value in the browser to show. Its value is also sent on every
+# run (sliders_ui), for a run that was interrupted before the picker reached the browser.
 DIMS_GENERATION_KEY = "_explore_dims_generation"
 SLIDERS_KEY = "explore_sliders"  # the server-mode sliders component (ui/latent_sliders.py)
 
@@ -473,8 +474,10 @@ def sliders_ui(loaded: state.LoadedModel) -> None:
                          help="Back to where z started (this seed's z, or your drawing's), undoing the slider moves.")
         _start_ui(loaded)
         picker = _dims_widget_key()
-        if picker not in st.session_state or list(st.session_state[picker]) != st.session_state["explore_dims"]:
-            st.session_state[picker] = list(st.session_state["explore_dims"])
+        # Told to the browser on every run, not only when it changed: a run interrupted by a rerun just as it
+        # sent the picker never reached the browser, and the next run (the value unchanged) would send the picker
+        # without it, so the browser showed it empty and sent that empty choice back on the next click.
+        st.session_state[picker] = list(st.session_state["explore_dims"])
         dims = st.multiselect("Dimensions of z to show as sliders", list(range(loaded.config.latent_dim)),
                               key=picker, max_selections=MAX_SLIDERS, on_change=_on_dims,
                               help=f"z has {loaded.config.latent_dim} numbers; pick the ones you want to hold.")
