@@ -15,8 +15,8 @@ from ci_support import skip_or_fail
 
 from browser_support import browser  # noqa: F401  (a pytest fixture)
 from browser_support import playwright_sync_api
-from browser_support import (ROOT, AppServer, INSTALL_HINT, LATENT_DIGIT_JS, busiest_worker, by_key, launch_browser,
-                             pick_option, screenshot, step_value, wait_for_app_idle, wait_until)
+from browser_support import (ROOT, AppServer, LATENT_DIGIT_JS, busiest_worker, by_key, pick_option, screenshot,
+                             step_value, wait_for_app_idle, wait_until)
 
 sync_api = playwright_sync_api()
 
