@@ -116,6 +116,17 @@ def test_train_page_steps_and_charts_advance_live_then_pause_stops_them(page, se
                       and int(grid.get_attribute("data-feed-grids") or 0) > 0, timeout=30, interval=0.3), grid_steps
     assert grid.locator("img").evaluate("img => img.complete && img.naturalWidth") > 0
     assert grid.locator("figcaption").inner_text().endswith(f"{grid_steps[-1]:,}")
+    # The discriminator view too: each new computation (one per grid) drawn in place from the feed.
+    dview = page.locator('[data-testid="live-dview"]').first
+    dview.scroll_into_view_if_needed()  # out of view it asks the feed for none
+    chunks = [int(dview.get_attribute("data-chunk"))]
+    assert wait_until(lambda: chunks.append(int(dview.get_attribute("data-chunk"))) or chunks[-1] > chunks[0]
+                      and int(dview.get_attribute("data-feed-dviews") or 0) > 0, timeout=30, interval=0.3), chunks
+    bins = dview.locator('[data-testid="live-dview-bin"]')
+    counts = bins.evaluate_all("bins => bins.map(b => [Number(b.dataset.real), Number(b.dataset.fake)])")
+    assert sum(real for real, _ in counts) == sum(fake for _, fake in counts) == 256, counts
+    tallest = max(range(len(counts)), key=lambda i: counts[i][0])  # the real digits' fullest bin has a visible bar
+    assert bins.nth(tallest).locator(".live-dview-bar").first.bounding_box()["height"] > 10
     # The page's own reruns (every few seconds) append the steps the feed has not brought yet, not the whole curve.
     first = _chart_state(page)
     assert wait_until(lambda: _chart_state(page)[1] > first[1] and _chart_state(page)[2] > first[2], timeout=40), (

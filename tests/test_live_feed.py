@@ -166,3 +166,29 @@ def test_the_redraw_key_moves_with_what_only_a_rerun_draws_and_not_with_every_po
     run.view.quality_error = "Live quality stopped: the classifier's weights are missing."
     errored = _get(url, "after=75")[1]["redraw"]
     assert errored not in (collapsed, scored) and "weights" not in errored  # that it failed, not the message
+
+
+def test_the_feed_carries_the_discriminator_view_only_when_asked_and_only_a_new_computation():
+    run = FakeRun([25, 50])
+    run.config = GANConfig()  # the default loss: D's outputs are probabilities, binned over [0, 1]
+    url = live_feed.feed_url(run)
+    assert "dview" not in _get(url, "after=50&dview_after=-1")[1]  # none computed yet
+    run.view.extras = {"discriminator_view": {"real": np.array([0.9, 0.97, 0.99, 0.5]),
+                                              "fake": np.array([0.01, 0.02, 0.03, np.nan])}}
+    run.view.extras_chunk, run.view.samples_step = 7, 50
+    assert "dview" not in _get(url, "after=50")[1]  # the charts and the numbers ask none
+    dview = _get(url, "after=50&dview_after=-1")[1]["dview"]
+    assert (dview["chunk"], dview["step"], dview["count"], dview["probabilities"]) == (7, 50, 4, True)
+    bins = len(dview["real"])
+    assert len(dview["fake"]) == len(dview["lower"]) == len(dview["upper"]) == bins
+    assert dview["lower"][0] == 0.0 and dview["upper"][-1] == 1.0
+    assert sum(dview["real"]) == 4 and sum(dview["fake"]) == 3  # a NaN output (a diverging D) is left out
+    assert dview["real"][-1] == 2 and dview["fake"][0] == 3  # real piled near 1, generated near 0
+    assert "dview" not in _get(url, "after=50&dview_after=7")[1]  # the one shown: nothing to send
+    run.view.extras_chunk = 9
+    assert _get(url, "after=50&dview_after=7")[1]["dview"]["chunk"] == 9  # the next computation
+
+    run.config = GANConfig(loss="wgan_gp")  # a critic's raw scores: bins over the range they span
+    run.view.extras = {"discriminator_view": {"real": np.array([3.0, 5.0]), "fake": np.array([-2.0])}}
+    critic = _get(url, "after=50&dview_after=7")[1]["dview"]
+    assert not critic["probabilities"] and critic["lower"][0] == -2.0 and critic["upper"][-1] == 5.0

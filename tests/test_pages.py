@@ -101,7 +101,8 @@ def _idle(run, timeout=60.0) -> bool:
 
 
 def _live_panel(at, part: str) -> dict | None:
-    """The data the Train page's live panel (ui/live_panel.py) drew for `part` ("numbers", "grid", "shares") this run."""
+    """The data the Train page's live panel (ui/live_panel.py) drew for `part` ("numbers", "grid", "shares", "dview")
+    this run."""
     for element in at.get("bidi_component"):
         if "gan_lab_live_panel" in element.proto.component_name:
             data = json.loads(element.proto.json)
@@ -190,7 +191,10 @@ def test_step_runs_one_chunk_then_holds(lab):
     assert view.status == "paused" and view.step == 10
     at.run()
     assert _step_metric(at) == "10" and not at.exception
-    assert _charts_with(at, "generated digits") and _charts_with(at, "G gradient norm")  # the discriminator view
+    dview = _live_panel(at, "dview")  # the discriminator view: D's outputs on 256 real and 256 generated digits
+    assert dview["dview"]["count"] == 256 and sum(dview["dview"]["real"]) == sum(dview["dview"]["fake"]) == 256
+    assert dview["dview"]["step"] == 10 and dview["labels"]["fake"] == "generated digits"
+    assert _charts_with(at, "G gradient norm")
     assert any("first evaluation comes at step 2,000" in i.value for i in at.info)
     assert run.poll().step == 10  # held: nothing trains until asked
 

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from gan_core.history import downsample
-from gan_core.train_views import score_histogram
 from ui.train_text import SERIES_COLOURS, SERIES_LABELS
 
 MAX_POINTS = 400  # per series on screen; older points thinned, the newest quarter kept whole
@@ -60,30 +59,6 @@ def line_spec(series: list[str], y_title: str, references: list[tuple[float, str
                  "tooltip": [{"field": colour_field, "type": "nominal"}, {"field": "step", "type": "quantitative"},
                              {"field": "value", "type": "quantitative", "format": ".4g"}]}}
     return {"height": 230, "layer": [lines] + [rule(value, label) for value, label in references]}
-
-
-def score_histogram_chart(where, real: np.ndarray, fake: np.ndarray, probabilities: bool) -> None:
-    """GAN Lab's discriminator view: D's outputs on a real and a generated batch, as two overlaid histograms."""
-    histogram = score_histogram(real, fake, probabilities)
-    frame = pd.concat([pd.DataFrame({"lower": histogram["lower"], "upper": histogram["upper"],
-                                     "count": histogram[batch], "batch": label})
-                       for batch, label in (("real", "real digits"), ("fake", "generated digits"))],
-                      ignore_index=True)
-    title = "D(x), probability of 'real'" if probabilities else "critic score"
-    spec = {"height": 230, "mark": {"type": "bar", "opacity": 0.55, "binSpacing": 0},
-            "encoding": {
-                "x": {"field": "lower", "type": "quantitative", "bin": "binned", "title": title},
-                "x2": {"field": "upper"},
-                "y": {"field": "count", "type": "quantitative", "stack": None,
-                      "title": f"digits (of {len(real)} each)"},
-                "color": {"field": "batch", "type": "nominal", "title": None, "legend": {"orient": "top"},
-                          "scale": {"domain": ["real digits", "generated digits"],
-                                    "range": [REAL_COLOUR, FAKE_COLOUR]}},
-                "tooltip": [{"field": "batch", "type": "nominal"},
-                            {"field": "lower", "type": "quantitative", "format": ".3g"},
-                            {"field": "upper", "type": "quantitative", "format": ".3g"},
-                            {"field": "count", "type": "quantitative"}]}}
-    where.vega_lite_chart(frame, spec, width="stretch")
 
 
 def runs_frame(series_by_run: dict[str, dict | None], name: str, max_points: int = MAX_POINTS) -> pd.DataFrame:

@@ -3,20 +3,22 @@
 Why: every Streamlit rerun costs the browser tens of milliseconds of main-thread work whatever it draws (React,
 styles, layout; benchmarks/README.md), and on two cores that time comes out of the training worker's share. With
 the feed the curves, the live-quality curves, the numbers and the sample grid move once a second while the page's
-live fragment reruns only every LIVE_REFRESH_S (the status text, the discriminator view) or when the status or the
-redraw key (below) changes.
+live fragment reruns only every LIVE_REFRESH_S (the status text, the alerts' numbers) or when the status or the
+redraw key (below) changes. The discriminator view follows the feed too, redrawn with each new grid.
 
-- `GET /gan-lab/feed/<token>?after=<step>&grid_after=<step>&quality_after=<step>` answers JSON: the run's status,
-  its numbers as the page shows them (Step, Elapsed, Steps/s), per series the points after `after` (at most
-  MAX_POINTS, the newest), the live-quality rows after `quality_after` and the last scoring's class shares (when
-  asked), the fixed-noise sample grid as a PNG data URL when the run's grid is another than the one at
+- `GET /gan-lab/feed/<token>?after=<step>&grid_after=<step>&quality_after=<step>&dview_after=<chunk>` answers
+  JSON: the run's status, its numbers as the page shows them (Step, Elapsed, Steps/s), per series the points after
+  `after` (at most MAX_POINTS, the newest), the live-quality rows after `quality_after` and the last scoring's class
+  shares (when asked), the fixed-noise sample grid as a PNG data URL when the run's grid is another than the one at
   `grid_after` (only then: a grid is ~30 KB, the points a few hundred bytes; "another", not "newer": a run
-  restored to an earlier step has an older grid), and the run's `redraw` key. The live panel (ui/live_panel.py) shows the numbers and the grid, the charts
+  restored to an earlier step has an older grid), the discriminator view's two histograms when the run's view is
+  another computation than chunk `dview_after`'s (a few hundred bytes), and the run's `redraw` key. The live panel
+  (ui/live_panel.py) shows the numbers, the grid, the class shares and the discriminator view, the charts
   (ui/stream_chart.py) the points, from one request.
 - `redraw` names what only a rerun of the page can draw (which alerts are up, whether live quality has a first
   score or an error): when it differs from the key the page was drawn with, the live panel reruns the page's live
   fragment at once. So a new alert or the first quality score shows within a second, while the fragment's timer
-  (LIVE_REFRESH_S, for the discriminator view and the status text) stays slow.
+  (LIVE_REFRESH_S, for the status text and the alerts' numbers) stays slow.
 - The token is random (128 bits) and names one run of one browser session, as a share link does; an unknown token
   gets 404. Nothing but numbers and the grid's picture leaves: no path, no message text.
 - The route polls the run through `RunClient.poll()` (thread-safe), in Starlette's thread pool, never in the
@@ -36,6 +38,7 @@ from gan_core.alerts import check_alerts
 from gan_core.config import LOGISTIC_LOSSES
 from gan_core.history import finite_or_none
 from gan_core.images import grid_png, png_data_uri, sample_columns
+from gan_core.train_views import score_histogram
 from ui.train_text import elapsed_text
 
 ROUTE = "/gan-lab/feed/{token}"
@@ -89,6 +92,20 @@ def shares(view) -> dict | None:
     return {"step": int(steps[-1]), "values": finite_or_none(np.asarray(view.quality_shares, np.float64))}
 
 
+def dview(view, probabilities: bool) -> dict | None:
+    """The discriminator view as the live panel draws it: D's outputs on the run's real and generated batches as
+    two histograms over shared bins ({"chunk" (which computation), "step", "lower", "upper", "real", "fake" (counts),
+    "count" (digits in each batch), "probabilities"}), or None before the first."""
+    scores = view.extras.get("discriminator_view") if view.extras else None
+    if not scores:
+        return None
+    histogram = score_histogram(scores["real"], scores["fake"], probabilities)
+    return {"chunk": int(view.extras_chunk), "step": int(view.samples_step),
+            "lower": finite_or_none(histogram["lower"]), "upper": finite_or_none(histogram["upper"]),
+            "real": histogram["real"].tolist(), "fake": histogram["fake"].tolist(),
+            "count": int(np.size(scores["real"])), "probabilities": bool(probabilities)}
+
+
 def redraw_key(run, view) -> str:
     """What of `view` only a rerun of the page draws: the alerts up (kind and severity; their numbers move with
     every point and wait for the next rerun), whether live quality has a score, and whether it has an error (not
@@ -114,10 +131,12 @@ def _rows_after(table: dict, after: float, max_rows: int = MAX_POINTS) -> tuple[
     return steps[start:].tolist(), series
 
 
-def answer(run, after: float, grid_after: float | None = None, quality_after: float | None = None) -> dict:
+def answer(run, after: float, grid_after: float | None = None, quality_after: float | None = None,
+           dview_after: float | None = None) -> dict:
     """The feed's JSON for `run`: its status and numbers, the points after step `after`, the live-quality rows after
     `quality_after` when it is given, the sample grid when `grid_after` is given and the run's grid is at another
-    step, and the run's redraw key."""
+    step, the discriminator view when `dview_after` is given and the run's is another computation than that chunk's,
+    and the run's redraw key."""
     view = run.poll()
     steps, series = _rows_after(view.history, after)
     body = {"status": view.status, "busy": bool(view.busy), "step": int(view.step),
@@ -128,6 +147,11 @@ def answer(run, after: float, grid_after: float | None = None, quality_after: fl
         body["quality"] = {"steps": quality_steps, "series": quality_series, "shares": shares(view)}
     if grid_after is not None and view.samples is not None and view.samples_step != grid_after:
         body["grid"] = {"step": int(view.samples_step), "png": grid_data_url(run, view)}
+    if dview_after is not None and view.extras_chunk != dview_after:
+        probabilities = getattr(getattr(run, "config", None), "loss", None) in LOGISTIC_LOSSES
+        drawn = dview(view, probabilities)
+        if drawn is not None:
+            body["dview"] = drawn
     return body
 
 
@@ -153,7 +177,9 @@ async def endpoint(request):
     grid_after = None if grid_text is None else _number(grid_text, -1.0)
     quality_text = request.query_params.get("quality_after")  # absent: no quality rows wanted
     quality_after = None if quality_text is None else _number(quality_text, -1.0)
-    body = await run_in_threadpool(answer, run, after, grid_after, quality_after)
+    dview_text = request.query_params.get("dview_after")  # absent: no discriminator view wanted
+    dview_after = None if dview_text is None else _number(dview_text, -1.0)
+    body = await run_in_threadpool(answer, run, after, grid_after, quality_after, dview_after)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

@@ -1,10 +1,10 @@
-"""The Train page's live numbers (Step, Elapsed, Steps/s), sample grid and class shares, kept current by the run's
-live feed.
+"""The Train page's live numbers (Step, Elapsed, Steps/s), sample grid, class shares and discriminator view, kept
+current by the run's live feed.
 
 Why: every Streamlit rerun costs the browser tens of milliseconds of main-thread work whatever it draws (React,
 styles, layout; benchmarks/README.md), and on two cores that time comes out of the training worker's share. The
 curves already follow the feed (ui/live_feed.py) between reruns; with the numbers and the grid following it too,
-the page's live fragment reruns only every LIVE_REFRESH_S (the status text, the discriminator view), and at once
+the page's live fragment reruns only every LIVE_REFRESH_S (the status text, the alerts' numbers), and at once
 when the run's status or its redraw key (a new alert, the first quality score: ui/live_feed.py) changes: the numbers
 panel sees the change in the feed and fires "status", which reruns the fragment.
 
@@ -22,6 +22,7 @@ import streamlit as st
 from gan_core.images import png_data_uri
 from gan_core.messages import RunView
 from ui import live_feed
+from ui.charts import FAKE_COLOUR, REAL_COLOUR
 
 _HERE = Path(__file__).resolve().parent / "components"
 _HTML = '<div class="live-panel"></div>'
@@ -49,6 +50,19 @@ _CSS = """
 .live-shares-digits { display: flex; gap: 6%; padding: 0 3%; margin-left: 2.6rem; }
 .live-shares-digits span { flex: 1 1 0; text-align: center; }
 .live-shares figcaption { font-size: 0.875rem; opacity: 0.6; margin-top: 0.375rem; text-align: center; }
+.live-dview { margin: 0; font-size: 0.8rem; }
+.live-dview-legend { display: flex; justify-content: center; gap: 1.25rem; margin-bottom: 0.25rem; }
+.live-dview-key { display: inline-flex; align-items: center; gap: 0.35rem; }
+.live-dview-key i { display: inline-block; width: 0.8rem; height: 0.8rem; opacity: 0.55; }
+.live-dview-ytitle { opacity: 0.7; margin-bottom: 0.25rem; }
+.live-dview-plot { position: relative; height: 190px; margin-left: 2.6rem;
+  border-left: 1px solid rgba(128, 128, 128, 0.5); border-bottom: 1px solid rgba(128, 128, 128, 0.5); }
+.live-dview-bin { position: absolute; top: 0; bottom: 0; }
+.live-dview-bar { position: absolute; left: 0; right: 0; bottom: 0; opacity: 0.55; pointer-events: none; }
+.live-dview-bin:hover { background: rgba(128, 128, 128, 0.12); }
+.live-dview-xticks { position: relative; height: 1.3em; margin-left: 2.6rem; opacity: 0.7; }
+.live-dview-xticks span { position: absolute; top: 0.15rem; transform: translateX(-50%); white-space: nowrap; }
+.live-dview figcaption { font-size: 0.875rem; opacity: 0.6; margin-top: 0.375rem; text-align: center; }
 """
 _JS = "\n".join(path.read_text() for path in (_HERE / "live_feed" / "feed.js", _HERE / "live_panel" / "live_panel.js"))
 
@@ -85,5 +99,16 @@ def live_shares(where, view: RunView, feed: str | None, key: str = "live_shares"
     the feed's newer scorings while the run trains (they come with the live-quality rows: ui/live_feed.py)."""
     data = {"part": "shares", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
             "shares": live_feed.shares(view)}
+    with where:
+        _component(key=key, data=data)
+
+
+def live_dview(where, view: RunView, feed: str | None, probabilities: bool, key: str = "live_dview") -> None:
+    """The discriminator view: D's outputs on the run's real and generated batches as two overlaid histograms, then
+    the feed's newer ones while the run trains (the worker makes one with each sample grid)."""
+    labels = {"title": "D(x), probability of 'real'" if probabilities else "critic score",
+              "real": "real digits", "fake": "generated digits", "realColour": REAL_COLOUR, "fakeColour": FAKE_COLOUR}
+    data = {"part": "dview", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
+            "dview": live_feed.dview(view, probabilities), "labels": labels}
     with where:
         _component(key=key, data=data)

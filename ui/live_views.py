@@ -15,8 +15,8 @@ from gan_core.alerts import check_alerts
 from gan_core.config import LOGISTIC_LOSSES, GANConfig
 from gan_core.images import grid_png, sample_columns
 from gan_core.messages import RunView
-from ui import charts, state
-from ui.live_panel import live_grid, live_numbers, live_shares
+from ui import state
+from ui.live_panel import live_dview, live_grid, live_numbers, live_shares
 from ui.stream_chart import stream_chart
 from ui.train_text import (CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR_VIEW_TEXT_CRITIC, ELBO_TEXT,
                            GRAD_NORM_TEXT, KL_TEXT, LOSS_LABELS, LOSS_TEXT, PENALTY_TEXT, QUALITY_AT_MOST, QUALITY_TEXT,
@@ -178,12 +178,13 @@ def _samples_text(config: GANConfig) -> str:
     return SAMPLES_TEXT[config.model if config.model in SAMPLES_TEXT else "gan"]
 
 
-def discriminator_view_ui(view: RunView, probabilities: bool) -> None:
-    scores = view.extras.get("discriminator_view")
-    if not scores:
+def discriminator_view_ui(view: RunView, probabilities: bool, feed: str | None = None) -> None:
+    """GAN Lab's discriminator view beside what it means. `feed`: the run's live feed (the Train page), from which the
+    view follows each new computation (one per sample grid) between reruns."""
+    if not view.extras.get("discriminator_view"):
         return
     picture, text = st.columns([3, 2])
-    charts.score_histogram_chart(picture, scores["real"], scores["fake"], probabilities)
+    live_dview(picture, view, feed, probabilities)
     text.markdown(DISCRIMINATOR_VIEW_TEXT if probabilities else DISCRIMINATOR_VIEW_TEXT_CRITIC)
 
 

@@ -17,9 +17,9 @@ from ui import live_feed, presenter, state, train_extras
 from ui.live_views import alerts_ui, discriminator_view_ui, presentation_ui, quality_ui, status_ui
 from ui.train_text import AUTOENCODER_LATENTS, INTRO_ADVERSARIAL, INTRO_AUTOENCODER, LOSS_LABELS
 
-LIVE_REFRESH_S = 30.0  # the timer that reruns the live fragment (the status text, the discriminator view, the
-# alerts' numbers) while the worker trains. Between these reruns the run's live feed (ui/live_feed.py) moves the
-# curves, live quality (curves and class shares), the numbers and the sample grid once a second, and a
+LIVE_REFRESH_S = 30.0  # the timer that reruns the live fragment (the status text, the alerts' numbers) while the
+# worker trains. Between these reruns the run's live feed (ui/live_feed.py) moves the curves, live quality (curves
+# and class shares), the numbers, the sample grid and the discriminator view once a second, and a
 # change of status or of the redraw key (a new alert, the first quality score) reruns the fragment at once
 # (ui/live_panel.py). Each Streamlit rerun costs the browser tens of milliseconds whatever it draws, taken from the
 # worker's cores: at 10 s (the timeline at 15 s) the open page trained ~5% slower than at 60 s (benchmarks/README.md)
@@ -412,10 +412,9 @@ def live_views(run, drawn: RunView) -> None:
                 st.info(_waiting_text(view))
             return
         presentation_ui(view, run.config, probabilities, notes=lr_change_notes(run), feed=feed)
-        # The discriminator view and live quality change far less often than the curves: drawn by this rerun too,
-        # not by a fragment of their own (each rerun costs the browser about the same, whatever it draws).
+        # The discriminator view and live quality follow the feed between reruns, as the curves do.
         if run.config.is_adversarial:
-            discriminator_view_ui(view, probabilities)
+            discriminator_view_ui(view, probabilities, feed)
         quality_ui(run, view, feed)
 
     live()

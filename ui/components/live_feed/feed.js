@@ -1,11 +1,12 @@
 // The run's live feed in the browser (ui/live_feed.py serves it): one poller per feed address for the whole page,
-// shared by every component that follows that run. The stream charts (the curves) and the live panel (the numbers
-// and the sample grid) each put this file in front of their own; the registry lives on `window`, so the two
-// components' modules share one poller and one request a second, not one each.
+// shared by every component that follows that run. The stream charts (the curves) and the live panel (the numbers,
+// the grid, the class shares and the discriminator view) each put this file in front of their own; the registry
+// lives on `window`, so the two components' modules share one poller and one request a second, not one each.
 //
 // A subscriber has feedAfter() (the newest step it holds, Infinity when it wants no points), optionally
-// feedGridAfter() (the step of the sample grid it shows; undefined while it wants none, e.g. scrolled out of view)
-// and feedQualityAfter() (the newest live-quality step it holds; undefined while it wants none), and appendFeed(body).
+// feedGridAfter() (the step of the sample grid it shows; undefined while it wants none, e.g. scrolled out of view),
+// feedQualityAfter() (the newest live-quality step it holds; undefined while it wants none) and feedDviewAfter() (the
+// chunk of the discriminator view it shows; undefined while it wants none), and appendFeed(body).
 
 // Once a second: the worker makes a new grid at most that often (views_every_s), and polling twice a second cost the
 // browser ~2.5% more of a core on this 2-core machine (renderer 7.9% against 5.8%), taken from training.
@@ -56,6 +57,8 @@ function feedQuery(feed) {
   let wantsGrid = false;
   let qualityAfter = Infinity;
   let wantsQuality = false;
+  let dviewAfter = Infinity;
+  let wantsDview = false;
   for (const subscriber of feed.subscribers) {
     after = Math.min(after, subscriber.feedAfter());
     const grid = subscriber.feedGridAfter ? subscriber.feedGridAfter() : undefined;
@@ -68,11 +71,17 @@ function feedQuery(feed) {
       wantsQuality = true;
       qualityAfter = Math.min(qualityAfter, quality);
     }
+    const dview = subscriber.feedDviewAfter ? subscriber.feedDviewAfter() : undefined;
+    if (dview !== undefined) {
+      wantsDview = true;
+      dviewAfter = Math.min(dviewAfter, dview);
+    }
   }
   // No chart: a step past any run's, so the answer carries no points.
   let query = `after=${Number.isFinite(after) ? after : 1e300}`;
   if (wantsGrid) query += `&grid_after=${Number.isFinite(gridAfter) ? gridAfter : -1}`;
   if (wantsQuality) query += `&quality_after=${Number.isFinite(qualityAfter) ? qualityAfter : -1}`;
+  if (wantsDview) query += `&dview_after=${Number.isFinite(dviewAfter) ? dviewAfter : -1}`;
   return query;
 }
 
