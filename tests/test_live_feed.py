@@ -192,3 +192,13 @@ def test_the_feed_carries_the_discriminator_view_only_when_asked_and_only_a_new_
     run.view.extras = {"discriminator_view": {"real": np.array([3.0, 5.0]), "fake": np.array([-2.0])}}
     critic = _get(url, "after=50&dview_after=7")[1]["dview"]
     assert not critic["probabilities"] and critic["lower"][0] == -2.0 and critic["upper"][-1] == 5.0
+
+
+def test_the_redraw_key_changes_when_a_run_gets_its_first_points():
+    """A viewer's page draws "the curves appear after the first steps" until the run has points, and its timer is
+    slow: the first points must change the key, so the feed reruns the page's live part at once."""
+    run = FakeRun([])
+    run.config = GANConfig()
+    empty = live_feed.redraw_key(run, run.view)
+    run.view.history = {"step": np.array([25.0]), "d_loss": np.array([1.3]), "g_loss": np.array([0.7])}
+    assert live_feed.redraw_key(run, run.view) != empty

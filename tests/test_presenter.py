@@ -212,14 +212,30 @@ def test_a_presenter_link_in_a_browser_shows_the_run_live_without_controls_and_r
             viewer.set_default_timeout(120_000)
             viewer.goto(link)
             viewer.get_by_text("Live view").first.wait_for()
-            assert wait_until(lambda: viewer.locator('[data-testid="stMetric"]').count() > 0, timeout=60)
+            assert wait_until(lambda: viewer.locator('[data-testid="live-metric"]').count() > 0, timeout=60)
             first = step_value(viewer)
             assert wait_until(lambda: step_value(viewer) > first, timeout=60)  # it advances by itself
+            # Through the shared run's live feed, between the viewer page's reruns (every 30 s): the curves gain
+            # points from the feed, and the grid is swapped in place.
+            loss = viewer.locator('[data-testid="stream-chart"]').first
+            assert wait_until(lambda: int(loss.get_attribute("data-feed-appends") or 0) >= 3, timeout=30), (
+                "the viewer's loss curve did not follow the feed")
+            grid = viewer.locator('[data-testid="live-grid"]').first
+            grid_step = int(grid.get_attribute("data-step"))
+            assert wait_until(lambda: int(grid.get_attribute("data-step")) > grid_step, timeout=30)
             for key in ("train_start", "train_pause", "train_resume", "train_step", "train_reset", "presenter_share"):
                 assert by_key(viewer, key).count() == 0, key
             assert viewer.get_by_text("Recipe").count() == 0  # no sidebar recipe
             screenshot(viewer, "presenter_viewer_live")
-            assert wait_until(lambda: viewer.locator('[data-testid="stImageContainer"] img').count() >= 1, 30)  # grid
+            assert grid.locator("img").evaluate("img => img.complete && img.naturalWidth") > 0
+            # A pause and a resume reach the viewer within seconds, not at its next timed rerun: its numbers panel
+            # goes on reading the feed of a paused run (only the presenter can resume it).
+            by_key(presenter, "train_pause").get_by_role("button").click()
+            viewer.get_by_text("The presenter paused the training.").wait_for(timeout=15_000)
+            by_key(presenter, "train_resume").get_by_role("button").click()
+            viewer.get_by_text("Training live in the presenter's process").wait_for(timeout=15_000)
+            resumed = step_value(viewer)
+            assert wait_until(lambda: step_value(viewer) > resumed, timeout=15)
             assert viewer.locator('[data-testid="stException"]').count() == 0
 
             viewer.get_by_role("link", name="Explore").click()
@@ -238,7 +254,8 @@ def test_a_presenter_link_in_a_browser_shows_the_run_live_without_controls_and_r
                 if wait_until(lambda: by_key(presenter, "presenter_revoke").count() == 0, timeout=10):
                     break
             try:
-                viewer.get_by_text("The presenter stopped sharing this live view").wait_for(timeout=30_000)
+                # Within seconds, not at the viewer page's next timed rerun (30 s): the feed's status changed.
+                viewer.get_by_text("The presenter stopped sharing this live view").wait_for(timeout=15_000)
             finally:
                 screenshot(viewer, "presenter_viewer_revoked")
                 screenshot(presenter, "presenter_after_revoke")

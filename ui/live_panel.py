@@ -73,11 +73,13 @@ def _status_changed() -> None:
     """The feed saw another status than the page was drawn with: the fired trigger reruns the fragment."""
 
 
-def live_numbers(where, view: RunView, feed: str | None, key: str = "live_numbers", redraw: str | None = None) -> None:
+def live_numbers(where, view: RunView, feed: str | None, key: str = "live_numbers", redraw: str | None = None,
+                 watch: bool = False) -> None:
     """Step, Elapsed and Steps/s of `view`, then of the run's feed while it trains. `redraw`: the run's redraw key
-    (live_feed.redraw_key) as the page is drawn; when the feed's differs, the fragment reruns (None: not watched)."""
+    (live_feed.redraw_key) as the page is drawn; when the feed's differs, the fragment reruns (None: not watched).
+    `watch`: a viewer's page, which follows the feed while the run is paused too (only the presenter resumes it)."""
     data = {"part": "numbers", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
-            "numbers": live_feed.numbers(view), "step": int(view.step), "redraw": redraw}
+            "numbers": live_feed.numbers(view), "step": int(view.step), "redraw": redraw, "watch": bool(watch)}
     with where:
         _component(key=key, data=data, on_status_change=_status_changed)
 

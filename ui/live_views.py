@@ -37,19 +37,21 @@ def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: boo
              else ":material/warning:")
 
 
-def status_ui(view: RunView, feed: str | None = None, redraw: str | None = None) -> None:
-    """The run's numbers and its status. `feed`: the run's live feed (the Train page), which then moves the numbers
-    between reruns (ui/live_panel.py); without it (a viewer's page) they are Streamlit metrics, redrawn by reruns.
-    `redraw`: the run's redraw key as drawn (ui/live_feed.py), so the feed reruns the fragment when it changes."""
+def status_ui(view: RunView, feed: str | None = None, redraw: str | None = None, watch: bool = False) -> None:
+    """The run's numbers and its status. `feed`: the run's live feed, which then moves the numbers between reruns
+    (ui/live_panel.py); without it they are Streamlit metrics, redrawn by reruns. `redraw`: the run's redraw key as
+    drawn (ui/live_feed.py), so the feed reruns the fragment when it changes. `watch`: a viewer's page, whose
+    numbers follow the feed while the presenter's run is paused too."""
     title, hint = STATUS_TEXT.get(view.status, (view.status, ""))
     with st.container(key="live_status"):
-        _status_row(view, title, hint, feed, redraw)
+        _status_row(view, title, hint, feed, redraw, watch)
 
 
-def _status_row(view: RunView, title: str, hint: str, feed: str | None = None, redraw: str | None = None) -> None:
+def _status_row(view: RunView, title: str, hint: str, feed: str | None = None, redraw: str | None = None,
+                watch: bool = False) -> None:
     if feed is not None:
         numbers_col, status_col = st.columns([3, 2])
-        live_numbers(numbers_col, view, feed, redraw=redraw)
+        live_numbers(numbers_col, view, feed, redraw=redraw, watch=watch)
     else:
         st.html(COMPACT_METRICS_CSS)
         step_col, elapsed_col, speed_col, status_col = st.columns([1, 1, 1, 2])
@@ -75,11 +77,12 @@ class Curve(NamedTuple):
     labels: dict[str, str] | None = None
 
 
-def _curve_with_text(view: RunView, curve: Curve) -> None:
-    """A live curve that appends (ui/stream_chart.py) with its explanation beside it."""
+def _curve_with_text(view: RunView, curve: Curve, feed: str | None = None, token: object = None) -> None:
+    """A live curve that appends (ui/stream_chart.py) with its explanation beside it. `token` names the run drawn
+    (default: `view`, one per run on the Train page; a viewer's shared view is a new object at every poll)."""
     chart, words = st.columns([3, 2])
     stream_chart(chart, curve.key, view.history, curve.names, curve.y_title, curve.references, labels=curve.labels,
-                 token=id(view))
+                 token=id(view) if token is None else token, feed=feed)
     words.markdown(curve.text)
 
 
@@ -115,14 +118,15 @@ def autoencoder_curves(config: GANConfig) -> list[Curve]:
     return [Curve("live_recon", ["recon_loss"], "loss per digit", [], RECON_TEXT, "About the loss")]
 
 
-def adversarial_charts_ui(view: RunView, config: GANConfig, probabilities: bool) -> None:
+def adversarial_charts_ui(view: RunView, config: GANConfig, probabilities: bool, feed: str | None = None,
+                          token: object = None) -> None:
     for curve in adversarial_curves(view, config, probabilities):
-        _curve_with_text(view, curve)
+        _curve_with_text(view, curve, feed, token)
 
 
-def autoencoder_charts_ui(view: RunView, config: GANConfig) -> None:
+def autoencoder_charts_ui(view: RunView, config: GANConfig, feed: str | None = None, token: object = None) -> None:
     for curve in autoencoder_curves(config):
-        _curve_with_text(view, curve)
+        _curve_with_text(view, curve, feed, token)
 
 
 def presentation_ui(view: RunView, config: GANConfig, probabilities: bool, notes: list[str] = (),
@@ -160,11 +164,18 @@ def _grid_png(view: RunView, columns: int) -> bytes:
     return cached[1]
 
 
-def samples_ui(view: RunView, config: GANConfig) -> None:
-    if view.samples is None:
+def samples_ui(view: RunView, config: GANConfig, feed: str | None = None) -> None:
+    """The fixed-noise sample grid beside what it shows. `feed`: the run's live feed, which then swaps in each new
+    grid between reruns (ui/live_panel.py)."""
+    if view.samples is None and feed is None:
         return
     picture, text = st.columns([3, 2])
-    picture.image(_grid_png(view, sample_columns(config)), output_format="PNG", caption=_samples_caption(view, config))
+    if feed is not None:
+        png = None if view.samples is None else _grid_png(view, sample_columns(config))
+        live_grid(picture, view, png, _samples_caption(view, config, step="{step}"), feed)
+    else:
+        picture.image(_grid_png(view, sample_columns(config)), output_format="PNG",
+                      caption=_samples_caption(view, config))
     text.markdown(_samples_text(config))
 
 

@@ -1,7 +1,8 @@
 """Live view: a presenter's run, read-only (reached through a `?watch=<token>` link; see ui/presenter.py).
 
 Every viewer reads the same published view (gan_core.engine.SharedRun), so a room of viewers costs the
-presenter's training one worker request a second. No control of the run is drawn here.
+presenter's training one worker request a second; what moves reaches each viewer's browser through the shared
+run's live feed (ui/live_feed.py), as on the presenter's own page. No control of the run is drawn here.
 """
 
 from __future__ import annotations
@@ -9,21 +10,27 @@ from __future__ import annotations
 import streamlit as st
 
 from gan_core.config import LOGISTIC_LOSSES
+from ui import live_feed
 from ui import live_views as views
 from ui import presenter, train_extras
 
-WATCH_REFRESH_S = 1.0  # the shared view is polled about once a second; redrawing faster shows nothing new
-SLOW_REFRESH_S = 4.0  # the discriminator view, live quality and the timeline (the presenter's page does the same)
+# The live part's timer: the status text and the alerts' numbers. Between its reruns the shared run's live feed
+# (ui/live_feed.py) moves the curves, the numbers, the grid, the discriminator view and live quality once a second
+# in the browser, and a change of status or of the redraw key (the first points, an alert, the first quality score)
+# reruns the part at once. A room of viewers then costs the server one small HTTP answer each a second, not a
+# script rerun each (benchmarks/README.md, presenter mode under load).
+WATCH_REFRESH_S = 30.0
+TIMELINE_REFRESH_S = 30.0  # the timeline's range grows with the run (as on the presenter's page)
 
 
 def main() -> None:
-    """A fixed layout: title, notice, live part, timeline, slow part, whatever the shared run's state.
+    """A fixed layout: title, notice, live part, timeline, whatever the shared run's state.
 
     The presenter may stop sharing (or Reset) at any moment, between one fragment tick and the next. A page
     that drew fewer elements once the run ended (and rerun itself from inside a fragment to get there) left
     a fragment tick already on its way addressing an element index the new page no longer had: the browser's
-    "Bad delta path index" and a white page. So every run draws the same five slots; an ended or unknown
-    link empties the live ones from inside and says so in the notice, and no fragment calls st.rerun().
+    "Bad delta path index" and a white page. So every run draws the same slots; an ended or unknown link
+    empties the live ones from inside and says so in the notice, and no fragment calls st.rerun().
     """
     st.title("Live view")
     notice = st.empty()
@@ -44,37 +51,27 @@ def main() -> None:
         config = current.config
         view = current.view()
         probabilities = config.loss in LOGISTIC_LOSSES
+        feed = live_feed.feed_url(current)  # one address per shared run, the same for every viewer
         worded = presenter.viewer_view(view)
         views.alerts_ui(worded, view.quality if config.is_adversarial else None, probabilities)
-        views.status_ui(worded)
+        views.status_ui(worded, feed, live_feed.redraw_key(current, view), watch=True)
         if len(view.history.get("step", ())) == 0:
             st.info("The curves and samples appear after the presenter's first few training steps.")
             return
         if config.is_adversarial:
-            views.adversarial_charts_ui(view, config, probabilities)
+            views.adversarial_charts_ui(view, config, probabilities, feed, token=id(current))
         else:
-            views.autoencoder_charts_ui(view, config)
-        views.samples_ui(view, config)
-
-    @st.fragment(run_every=SLOW_REFRESH_S if active_when_drawn else None)
-    def slow() -> None:
-        # As on the presenter's page: the D view and quality change far less often than the curves.
-        current = presenter.watched()
-        if not presenter.is_live(current):
-            return
-        view = current.view()
-        if not len(view.history.get("step", ())):
-            return
-        if current.config.is_adversarial:
-            views.discriminator_view_ui(view, current.config.loss in LOGISTIC_LOSSES)
-        views.quality_ui(current, view)
+            views.autoencoder_charts_ui(view, config, feed, token=id(current))
+        views.samples_ui(view, config, feed)
+        if config.is_adversarial:
+            views.discriminator_view_ui(view, probabilities, feed)
+        views.quality_ui(current, view, feed)
 
     with live_slot:
         live()
     with timeline_slot:
         if presenter.is_live(shared):
-            train_extras.timeline_ui(presenter.WatchedRun(shared), refresh_s=SLOW_REFRESH_S, explorable=False)
-    slow()
+            train_extras.timeline_ui(presenter.WatchedRun(shared), refresh_s=TIMELINE_REFRESH_S, explorable=False)
 
 
 def _notice(slot, shared) -> None:

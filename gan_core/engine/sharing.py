@@ -94,6 +94,10 @@ class SharedRun:
             self._wake.set()
         return self._published
 
+    def poll(self) -> RunView:
+        """The latest published view, as a run's `poll()` answers (the live feed reads a run through it)."""
+        return self.view()
+
     def model_copy(self):
         """The run's latest generator as a private, read-only handle; viewers within a few seconds share one."""
         with self._lock:

@@ -97,7 +97,9 @@ async function feedTick(url, feed) {
     if (!response.ok) return;
     const body = await response.json();
     for (const subscriber of feed.subscribers) subscriber.appendFeed(body);
-    if (!body.busy) feedStop(url, feed); // paused or ended: the page reruns on that change and subscribes again
+    // Paused or ended: the page reruns on that change and subscribes again. A viewer's page (keepFollowing) goes
+    // on asking, since only the presenter can resume the run and its page must see that.
+    if (!body.busy && ![...feed.subscribers].some((subscriber) => subscriber.keepFollowing)) feedStop(url, feed);
   } catch (error) {
     // A dropped request (the server restarting, the tab waking): the next tick asks again.
   } finally {

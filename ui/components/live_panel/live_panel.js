@@ -4,7 +4,8 @@
 // of this file, so the panel and the curves make one request together.
 //
 // data = {part: "numbers" | "grid" | "shares" | "dview", token, busy, status, feed: address | null,
-//         numbers: [{label, value, help?}], step (the step the numbers are at)          -- part "numbers"
+//         numbers: [{label, value, help?}], step (the step the numbers are at),
+//         watch (a viewer's page: follow the feed while the run is paused too)           -- part "numbers"
 //         grid: {step, png (data URL)} | null, caption ("... at step {step}")          -- part "grid"
 //         shares: {step, values: 10 shares} | null                                     -- part "shares"
 //         dview: {chunk, step, lower, upper, real, fake (counts per bin), count, probabilities} | null,
@@ -360,7 +361,8 @@ class LivePanel {
       if (!(stale && step < this.shownStep)) this.showGrid(data.grid);
       else this.captionBox.textContent = this.caption.replace("{step}", stepText(this.shownStep));
     }
-    this.follow(this.busy ? data.feed : null);
+    this.keepFollowing = Boolean(data.watch); // a viewer's numbers follow a paused run too (feed.js)
+    this.follow(this.busy || this.keepFollowing ? data.feed : null);
   }
 
   destroy() {
