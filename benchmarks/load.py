@@ -9,7 +9,8 @@ What it does, in order, against `streamlit run app.py` (tests/browser_support.Ap
 3. Phase "watched": `browsers` viewers in real Chromium contexts plus `viewers - browsers` lightweight ones:
    Streamlit sessions driven over the websocket with Streamlit's own protocol (what a browser tab costs the
    server, without the browser): each opens the link and reruns the live fragment whenever the server asks
-   (the fragment's run_every), timing each rerun from request to script_finished (the refresh latency).
+   (the fragment's run_every), timing each rerun from request to script_finished (the refresh latency), and,
+   as a tab's components do, asks the shared run's live feed once a second for what is new (feed latency).
    Errors: exception elements, lost sockets, a browser viewer with an exception box or a Step that stood still.
 4. `trainers` more sessions press Start at once; with the default cap (one trainer per core) the ones over it
    must show the cap's message, which is recorded.
@@ -24,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import sys
 import threading
@@ -37,6 +39,7 @@ from browser_support import NUMBERS, AppServer, by_key, launch_browser, step_val
 from procstat import cpu_seconds  # noqa: E402  (what the viewers cost the server, whatever the load)
 
 CAP_TEXT = "training slots of this server are in use"
+FEED_PATH = re.compile(rb"/gan-lab/feed/[A-Za-z0-9_-]+")  # ui/live_feed.py ROUTE, as the page's components get it
 
 
 # ---- a viewer without a browser --------------------------------------------------------------------
@@ -54,6 +57,10 @@ class LightViewer:
         self.fragment: tuple[str, float] | None = None
         self._sent_at: float | None = None
         self._stop = False
+        self.feed_path: str | None = None  # the shared run's live feed, found in the page's component arguments
+        self.feed_polls = 0
+        self.feed_latencies: list[float] = []
+        self._feed_at = {"after": -1.0, "grid_after": -1.0, "quality_after": -1.0, "dview_after": -1.0}
 
     def _back(self, **client_state) -> bytes:
         from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -63,6 +70,36 @@ class LightViewer:
         message.rerun_script.CopyFrom(ClientState(query_string=self.query, page_script_hash=self.page_hash,
                                                   **client_state))
         return message.SerializeToString()
+
+    async def poll_feed(self, base: str, until: float) -> None:
+        """What a viewer's tab does between reruns (ui/components/live_feed/feed.js): ask the shared run's feed once
+        a second for what is new since what it holds: points, the grid, live quality and the discriminator view."""
+        import urllib.request
+
+        def get(url: str) -> dict:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return json.loads(response.read())
+
+        while time.monotonic() < until and not self._stop:
+            tick = time.monotonic()
+            query = "&".join(f"{name}={value:g}" for name, value in self._feed_at.items())
+            try:
+                body = await asyncio.to_thread(get, f"{base}{self.feed_path}?{query}")
+            except Exception as exc:  # a 404 (the run gone) or a dropped request: counted, then asked again
+                self.errors.append(f"feed: {exc}"[:200])
+                body = None
+            self.feed_polls += 1
+            self.feed_latencies.append(time.monotonic() - tick)
+            if body:
+                if body.get("steps"):
+                    self._feed_at["after"] = float(body["steps"][-1])
+                if body.get("grid"):
+                    self._feed_at["grid_after"] = float(body["grid"]["step"])
+                if (body.get("quality") or {}).get("steps"):
+                    self._feed_at["quality_after"] = float(body["quality"]["steps"][-1])
+                if body.get("dview"):
+                    self._feed_at["dview_after"] = float(body["dview"]["chunk"])
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
 
     async def run(self, until: float) -> None:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -84,6 +121,7 @@ class LightViewer:
             await inbox.put(None)
 
         reader = asyncio.ensure_future(read())
+        poller = None
         await socket.send(self._back())
         next_rerun = None
         while time.monotonic() < until and not self._stop:
@@ -95,6 +133,12 @@ class LightViewer:
             if raw is None:
                 self.errors.append("the server closed the socket")
                 return
+            if raw and self.feed_path is None:
+                found = FEED_PATH.search(raw)
+                if found:
+                    self.feed_path = found.group(0).decode()
+                    poller = asyncio.ensure_future(self.poll_feed(self.ws_url.replace("ws://", "http://").rsplit(
+                        "/_stcore/", 1)[0], until))
             if raw:
                 message = ForwardMsg()
                 message.ParseFromString(raw)
@@ -118,6 +162,8 @@ class LightViewer:
                 await socket.send(self._back(fragment_id=self.fragment[0], is_auto_rerun=True))
                 next_rerun = time.monotonic() + self.fragment[1]
         reader.cancel()
+        if poller is not None:
+            poller.cancel()
         await socket.close()
 
 
@@ -225,7 +271,7 @@ def main(argv: list[str] | None = None) -> dict:
                 page.goto(link)
                 viewers.append(page)
             for page in viewers:
-                wait_until(lambda: page.locator('[data-testid="stMetric"]').count() > 0, timeout=120)
+                wait_until(lambda: page.locator(NUMBERS).count() > 0, timeout=120)
             time.sleep(5)  # every viewer settled into its refresh
             browser_steps = [step_value(page) for page in viewers]
             cpu_start, clock = cpu_seconds(server.process.pid), time.monotonic()
@@ -243,6 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
                     browser_errors.append(f"browser viewer {index}: Step stood still")
             light_thread.join(timeout=args.phase_s + 60)
             latencies = [value for viewer in light for value in viewer.latencies]
+            feed = [value for viewer in light for value in viewer.feed_latencies]
             report["viewers"] = {"browsers": len(viewers), "lightweight": light_count,
                                  "light_reruns": sum(viewer.reruns for viewer in light),
                                  "light_messages": light[0].kinds if light else {},
@@ -251,6 +298,10 @@ def main(argv: list[str] | None = None) -> dict:
                                                        "max": percentile(latencies, 1.0),
                                                        "mean": round(statistics.fmean(latencies), 3) if latencies
                                                        else None},
+                                 "light_with_feed": sum(viewer.feed_path is not None for viewer in light),
+                                 "light_feed_polls": sum(viewer.feed_polls for viewer in light),
+                                 "feed_latency_s": {"p50": percentile(feed, 0.5), "p95": percentile(feed, 0.95),
+                                                    "max": percentile(feed, 1.0)},
                                  "errors": browser_errors + [e for viewer in light for e in viewer.errors]}
             for page in viewers:
                 page.context.close()
