@@ -780,3 +780,43 @@ def test_reset_of_a_long_run_asks_first_and_restore_defaults_restores(lab, monke
     at.button(key="train_reset").click().run()
     at.button(key="train_reset_confirm").click().run()
     assert _run(at) is None and not at.exception
+
+
+def _live_places(at) -> dict[str, tuple]:
+    """Where each live component of the Train page sits: its indices from the page's root, by panel part or chart."""
+    places = {}
+
+    def walk(node, place):
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            for index, child in children.items():
+                walk(child, (*place, index))
+        elif getattr(node, "type", None) == "bidi_component":
+            data = json.loads(node.proto.json)
+            places[data.get("part") or data.get("key") or node.proto.component_name] = place
+
+    walk(at._tree, ())
+    return places
+
+
+def test_an_alert_coming_moves_no_live_component_below_it(lab, monkeypatch):
+    """The browser matches a rerun's elements to the drawn ones by place: an alert drawn in the fragment's own block
+    shifted every panel and chart below it, and each reloaded its component with another's arguments (losing what
+    the feed had appended). The alerts have a slot of their own, so the places below stay put."""
+    from gan_core.alerts import Alert
+    from ui import live_views
+
+    alerts = []
+    monkeypatch.setattr(live_views, "check_alerts", lambda *args: list(alerts))
+    at = lab
+    at.button(key="train_step").click().run()
+    run = _run(at)
+    assert run.wait_for_step(1, timeout=START_S) and _idle(run)
+    at.run()
+    before = _live_places(at)
+    assert {"numbers", "grid"} <= set(before), before
+    alerts[:] = [Alert("mode_collapse", "warning", "Mode collapse", "G draws 3 of 10 classes."),
+                 Alert("divergence", "error", "Training diverged", "Lower the learning rates.")]
+    at.run()
+    assert any("Mode collapse" in w.value for w in at.warning) and any("diverged" in e.value for e in at.error)
+    assert _live_places(at) == before

@@ -27,14 +27,19 @@ EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 EQUILIBRIUM_G_LOSS = math.log(2)
 # Streamlit's metric values are 2.25rem: at 1024 px wide "59m 59s" or "123,456" would be cut to "59…".
 COMPACT_METRICS_CSS = "<style>.st-key-live_status [data-testid='stMetricValue'] { font-size: 1.75rem; }</style>"
+ALERTS_KEY = "live_alerts"
 GRID_KEY = "_live_sample_grid_png"  # ((view id, samples step, columns), PNG bytes)
 
 
 def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: bool) -> None:
-    for alert in check_alerts(view.history, quality, view.status, view.message, scores_are_probabilities):
-        show = st.error if alert.severity == "error" else st.warning
-        show(f"**{alert.title}.** {alert.message}", icon=":material/error:" if alert.severity == "error"
-             else ":material/warning:")
+    """The run's alerts, in one slot of their own. The browser matches a rerun's elements to the drawn ones by their
+    place in the block: an alert coming or going in the block itself moved every chart and panel below it one
+    place, and each then reloaded its component with another's arguments (losing what the feed had appended)."""
+    with st.container(key=ALERTS_KEY):
+        for alert in check_alerts(view.history, quality, view.status, view.message, scores_are_probabilities):
+            show = st.error if alert.severity == "error" else st.warning
+            show(f"**{alert.title}.** {alert.message}", icon=":material/error:" if alert.severity == "error"
+                 else ":material/warning:")
 
 
 def status_ui(view: RunView, feed: str | None = None, redraw: str | None = None, watch: bool = False) -> None:
