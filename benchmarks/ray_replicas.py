@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_support import ARTIFACTS, AppServer, by_key, launch_browser, step_value, wait_until  # noqa: E402
+from browser_support import (ARTIFACTS, NUMBERS, AppServer, by_key, launch_browser, step_value,  # noqa: E402
+                             wait_until)
 
 RAY = str(Path(sys.executable).with_name("ray"))
 ENV = {"GAN_LAB_ENGINE": "ray", "RAY_ADDRESS": "auto", "GAN_LAB_RAY_TRAINER_CPUS": "1",
@@ -49,7 +50,7 @@ def main() -> dict:
                 viewer = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
                 viewer.set_default_timeout(240_000)
                 viewer.goto(link.replace(one.url, two.url))  # the other replica
-                wait_until(lambda: viewer.locator('[data-testid="stMetric"]').count() > 0, 240)
+                wait_until(lambda: viewer.locator(NUMBERS).count() > 0, 240)
                 first = step_value(viewer)
                 report["viewer_step_advances"] = wait_until(lambda: step_value(viewer) > first, 60)
                 report["viewer_steps"] = [first, step_value(viewer)]

@@ -106,17 +106,18 @@ def dview(view, probabilities: bool) -> dict | None:
             "count": int(np.size(scores["real"])), "probabilities": bool(probabilities)}
 
 
-def redraw_key(run, view) -> str:
+def redraw_key(run, view, alerts: list | None = None) -> str:
     """What of `view` only a rerun of the page draws: whether the run has points yet (the curves are drawn from the
     first), the alerts up (kind and severity; their numbers move with every point and wait for the next rerun),
     whether live quality has a score, and whether it has an error (not its text: no message leaves through the
     feed). The page is drawn with this key; the feed answers the run's current one, and the live panel reruns the
-    fragment when they differ."""
-    config = getattr(run, "config", None)
-    adversarial = bool(getattr(config, "is_adversarial", True))
-    probabilities = getattr(config, "loss", None) in LOGISTIC_LOSSES
-    alerts = check_alerts(view.history, view.quality if adversarial else None, view.status, view.message,
-                          probabilities)
+    fragment when they differ. `alerts`: the page's, when it has just checked them (so they are checked once)."""
+    if alerts is None:
+        config = getattr(run, "config", None)
+        adversarial = bool(getattr(config, "is_adversarial", True))
+        probabilities = getattr(config, "loss", None) in LOGISTIC_LOSSES
+        alerts = check_alerts(view.history, view.quality if adversarial else None, view.status, view.message,
+                              probabilities)
     scored = view.quality is not None and len(view.quality.get("step", ())) > 0
     points = "points" if len(view.history.get("step", ())) else "no points"
     return "|".join([points, ",".join(f"{alert.kind}:{alert.severity}" for alert in alerts),

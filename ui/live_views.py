@@ -31,15 +31,18 @@ ALERTS_KEY = "live_alerts"
 GRID_KEY = "_live_sample_grid_png"  # ((view id, samples step, columns), PNG bytes)
 
 
-def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: bool) -> None:
-    """The run's alerts, in one slot of their own. The browser matches a rerun's elements to the drawn ones by their
-    place in the block: an alert coming or going in the block itself moved every chart and panel below it one
-    place, and each then reloaded its component with another's arguments (losing what the feed had appended)."""
+def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: bool) -> list:
+    """The run's alerts, in one slot of their own; returns them (the page's redraw key names them: ui/live_feed.py).
+    The browser matches a rerun's elements to the drawn ones by their place in the block: an alert coming or going
+    in the block itself moved every chart and panel below it one place, and each then reloaded its component with
+    another's arguments (losing what the feed had appended)."""
+    alerts = check_alerts(view.history, quality, view.status, view.message, scores_are_probabilities)
     with st.container(key=ALERTS_KEY):
-        for alert in check_alerts(view.history, quality, view.status, view.message, scores_are_probabilities):
+        for alert in alerts:
             show = st.error if alert.severity == "error" else st.warning
             show(f"**{alert.title}.** {alert.message}", icon=":material/error:" if alert.severity == "error"
                  else ":material/warning:")
+    return alerts
 
 
 def status_ui(view: RunView, feed: str | None = None, redraw: str | None = None, watch: bool = False) -> None:

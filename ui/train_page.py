@@ -404,9 +404,9 @@ def live_views(run, drawn: RunView) -> None:
         if view.status != drawn_status or view.busy != drawn_busy or (waiting and len(view.history.get("step", ()))):
             st.rerun()  # the buttons and the timer depend on the status: redraw the whole page
         probabilities = run.config.loss in LOGISTIC_LOSSES
-        alerts_ui(view, view.quality if run.config.is_adversarial else None, probabilities)
+        alerts = alerts_ui(view, view.quality if run.config.is_adversarial else None, probabilities)
         feed = live_feed.feed_url(run)
-        status_ui(view, feed, live_feed.redraw_key(run, view))
+        status_ui(view, feed, live_feed.redraw_key(run, view, alerts))
         if len(view.history.get("step", ())) == 0:
             if view.status not in ("error", "worker_gone", "stopped"):
                 st.info(_waiting_text(view))
