@@ -213,7 +213,9 @@ def test_live_quality_shows_its_first_score_at_once_and_its_curves_then_follow_t
     changes the run's redraw key, so the live panel reruns the fragment at once (ui/live_feed.py), and from then on
     each new score reaches the quality curves through the feed, between the page's reruns."""
     # The feed's appends, Python's updates drawn (one per rerun) and the newest step held. The newest step moves when
-    # the feed appends, whether or not the chart is in view (out of view it draws only when seen again).
+    # the feed appends, whether or not the chart is in view (out of view it draws only when seen again). The chart
+    # counts an append only when the feed brings a score it does not hold yet, so a count that grows is a score that
+    # reached the curve before any rerun drew it.
     read = "e => [Number(e.dataset.feedAppends || 0), Number(e.dataset.draws), Number(e.dataset.lastStep)]"
     _start_with_defaults(page, server)
     fid = page.locator(LOSS_CHART).filter(has_text="real-vs-real floor").first  # its legend (the axis is inked)
@@ -224,14 +226,15 @@ def test_live_quality_shows_its_first_score_at_once_and_its_curves_then_follow_t
     points = int(fid.evaluate("e => Number(e.dataset.points)"))
     reads = [first]
 
-    def fed_between_reruns() -> bool:  # a new score appended by the feed, with no rerun of the page in between
+    def fed_before_a_rerun() -> bool:  # a new score appended by the feed, ahead of any rerun that also brings it
         reads.append(fid.evaluate(read))
-        (fed, draws, step), (fed_now, draws_now, step_now) = reads[-2:]
-        return fed_now > fed and step_now > step and draws_now == draws
+        (fed, _, step), (fed_now, _, step_now) = reads[-2:]
+        # A rerun may follow in the same half second (a score that raises or clears an alert changes the redraw key:
+        # CI saw the scores at 4,000 and 6,000 steps both do so); it finds the score already drawn.
+        return fed_now > fed and step_now > step
 
-    # Scorings come every few seconds of training; a rerun landing in the same half second as one spoils that
-    # pair of reads only, so the wait is long enough for several.
-    assert wait_until(fed_between_reruns, timeout=90, interval=0.5), (
+    # On a loaded 2-core machine a scoring comes every 20-45 s, so the wait is long enough for two.
+    assert wait_until(fed_before_a_rerun, timeout=120, interval=0.5), (
         f"the FID curve gained no score from the feed: {first} -> {reads[-1]}")
     fid.scroll_into_view_if_needed()  # a chart out of view holds what the feed brings and draws it when seen
     assert wait_until(lambda: int(fid.evaluate("e => Number(e.dataset.points)")) > points, timeout=10, interval=0.2), (
