@@ -214,17 +214,15 @@ def pick_option(page, key: str, label: str, tries: int = 3) -> None:
         return
 
 
-# Any number a run's page shows (Step, Elapsed, Steps/s): the Train page's live panel, or a viewer's st.metric.
-NUMBERS = '[data-testid="live-metric"], [data-testid="stMetric"]'
+# Any number a run's page shows (Step, Elapsed, Steps/s): the live panel of the Train page or a viewer's page.
+NUMBERS = '[data-testid="live-metric"]'
 
 
 def metric_value(page, label: str) -> str:
-    """The text of the number labelled `label`: the Train page's live panel (ui/live_panel.py), which its feed keeps
-    current between reruns, or else an st.metric (a viewer's page)."""
-    live = page.locator(f'[data-testid="live-metric"][data-label="{label}"] .live-metric-value')
-    metric = page.locator('[data-testid="stMetric"]').filter(
-        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)).locator('[data-testid="stMetricValue"]')
-    return live.or_(metric).first.inner_text().strip()
+    """The text of the number labelled `label` in the live panel (ui/live_panel.py), which its feed keeps current
+    between reruns."""
+    value = page.locator(f'[data-testid="live-metric"][data-label="{label}"] .live-metric-value')
+    return value.first.inner_text().strip()
 
 
 def step_value(page) -> int:

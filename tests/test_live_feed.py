@@ -114,6 +114,30 @@ def test_the_feed_carries_the_numbers_and_a_sample_grid_only_when_it_is_not_the_
     assert base64.b64decode(grid["png"].split(",", 1)[1]) == grid_png(run.view.samples, columns=10, scale=2)
 
 
+
+def test_each_grid_is_encoded_once_for_the_pages_and_the_feed_and_a_new_grid_at_an_old_step_is_new(monkeypatch):
+    """The Train page, every viewer's page and the feed draw the same grid: one encoding serves them all. A reset run
+    draws new samples at a step it drew before; those are another picture."""
+    import gan_core.images
+
+    encoded = []
+    real_grid_png = live_feed.grid_png
+    monkeypatch.setattr(live_feed, "grid_png", lambda *a, **k: encoded.append(1) or real_grid_png(*a, **k))
+    rng = np.random.default_rng(7)
+    view, other_view = RunView(), RunView()  # a presenter's view and a viewer's copy of it
+    view.samples, view.samples_step = rng.random((64, 28, 28), dtype=np.float32), 400
+    other_view.samples, other_view.samples_step = view.samples.copy(), 400
+    config = GANConfig()
+    first = live_feed.grid_data_url(config, view)
+    assert live_feed.grid_data_url(config, other_view) is first and live_feed.grid_data_url(config, view) is first
+    assert len(encoded) == 1
+    assert live_feed.grid_data_url(None, RunView()) is None  # before the first grid
+    view.samples = rng.random((64, 28, 28), dtype=np.float32)  # reset, and a new grid at step 400 again
+    assert live_feed.grid_data_url(config, view) != first and len(encoded) == 2
+    conditional = live_feed.grid_data_url(GANConfig(model="cgan"), view)  # ten columns: another picture
+    assert conditional != live_feed.grid_data_url(config, view) and len(encoded) == 3
+    assert conditional == gan_core.images.png_data_uri(gan_core.images.grid_png(view.samples, columns=10, scale=2))
+
 def _quality(steps, covered):
     steps = np.asarray(steps, np.float64)
     return {"step": steps, "fid": 100.0 / (1 + steps / 1000), "fid_floor": np.full(len(steps), 2.5),

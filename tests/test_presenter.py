@@ -253,6 +253,9 @@ def test_a_presenter_link_in_a_browser_shows_the_run_live_without_controls_and_r
                 by_key(presenter, "presenter_revoke").get_by_role("button").click()
                 if wait_until(lambda: by_key(presenter, "presenter_revoke").count() == 0, timeout=10):
                     break
+            else:
+                screenshot(presenter, "presenter_revoke_lost")
+                raise AssertionError("the presenter's Revoke button stayed after three clicks, 10 s apart")
             try:
                 # Within seconds, not at the viewer page's next timed rerun (30 s): the feed's status changed.
                 viewer.get_by_text("The presenter stopped sharing this live view").wait_for(timeout=15_000)

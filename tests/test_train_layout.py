@@ -40,7 +40,16 @@ def _draw_samples():
     from ui.live_views import samples_ui
 
     run = st.session_state["fake_run"]
-    samples_ui(run.view, run.config)
+    samples_ui(run.view, run.config, "/gan-lab/feed/token")  # AppTest runs the source alone: no globals
+
+
+def _panel_grid_png(at: AppTest) -> bytes:
+    """The PNG of the grid the live panel was drawn with (ui/live_panel.py)."""
+    import base64
+    import json
+
+    grid = next(json.loads(e.proto.json) for e in at.get("bidi_component") if '"part": "grid"' in e.proto.json)
+    return base64.b64decode(grid["grid"]["png"].split(",", 1)[1])
 
 
 def _png_width(data: bytes) -> int:
@@ -55,7 +64,7 @@ def test_the_conditional_gans_grid_has_one_column_per_digit():
         at.session_state["fake_run"] = _fake_run(TINY.replace(model=model), _view())
         at.run()
         assert not at.exception, at.exception
-        widths[model] = _png_width(at.session_state["_live_sample_grid_png"][1])
+        widths[model] = _png_width(_panel_grid_png(at))
     assert widths == {"cgan": (10 * 30 + 2) * 2, "gan": (8 * 30 + 2) * 2}  # 28 px digits, 2 px borders, scale 2
 
 
@@ -162,7 +171,7 @@ def test_the_refusal_count_heads_a_list_of_exactly_that_many_files():
 
 
 def test_elapsed_time_is_short_enough_for_a_projector():
-    from ui.live_views import elapsed_text
+    from ui.train_text import elapsed_text
 
     assert [elapsed_text(s) for s in (0.4, 15.3, 99.4, 123, 3599, 3725)] == ["0 s", "15 s", "99 s", "2m 03s",
                                                                             "59m 59s", "1h 02m"]
@@ -174,18 +183,8 @@ def _draw_presentation():
     from ui.live_views import presentation_ui, status_ui
 
     run = st.session_state["fake_run"]
-    status_ui(run.view)
-    presentation_ui(run.view, run.config, True)
-
-
-def _draw_presentation_fed():
-    import streamlit as st
-
-    from ui.live_views import presentation_ui, status_ui
-
-    run = st.session_state["fake_run"]
     status_ui(run.view, "/gan-lab/feed/token")
-    presentation_ui(run.view, run.config, True, feed="/gan-lab/feed/token")
+    presentation_ui(run.view, run.config, True, "/gan-lab/feed/token")
 
 
 def test_with_a_feed_the_numbers_and_the_grid_are_the_live_panel_that_the_feed_moves():
@@ -198,7 +197,7 @@ def test_with_a_feed_the_numbers_and_the_grid_are_the_live_panel_that_the_feed_m
     view = _view()
     view.status, view.busy = "running", True
     view.history = {"step": np.array([10.0, 20.0]), "d_loss": np.array([1.3, 1.2]), "g_loss": np.array([0.7, 0.8])}
-    at = AppTest.from_function(_draw_presentation_fed, default_timeout=TIMEOUT_S)
+    at = AppTest.from_function(_draw_presentation, default_timeout=TIMEOUT_S)
     at.session_state["fake_run"] = _fake_run(TINY.replace(model="cgan"), view)
     at.run()
     assert not at.exception, at.exception
@@ -234,9 +233,11 @@ def test_the_presentation_layout_puts_the_grid_beside_the_loss_curve_and_folds_t
     at.session_state["fake_run"] = _fake_run(TINY.replace(model="cgan"), view)
     at.run()
     assert not at.exception, at.exception
-    assert [m.value for m in at.metric] == ["30", "2m 03s", "170"]
-    grid_col, curve_col = at.columns[4:6]  # after the status row's four
-    assert len(grid_col.get("image")) == 1 and "live_losses" in str(curve_col.get("bidi_component")[0].proto)
+    grid_col, curve_col = at.columns[2:4]  # after the status row's two (the numbers' panel and the status)
+    assert '"part": "grid"' in grid_col.get("bidi_component")[0].proto.json
+    assert "live_losses" in str(curve_col.get("bidi_component")[0].proto)
+    below = [str(column.get("bidi_component")[0].proto) for column in at.columns[4:6]]  # the next two, side by side
+    assert "live_scores" in below[0] and "live_grad_norms" in below[1], below
     assert {e.label for e in at.expander} >= {"About the samples", "About the losses", "About the gradient norms"}
     everywhere = [m for m in at.main.get("markdown") if GRAD_NORM_TEXT[:40] in str(m.value)]
     folded = [m for e in at.expander for m in e.get("markdown") if GRAD_NORM_TEXT[:40] in str(m.value)]

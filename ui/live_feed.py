@@ -31,6 +31,8 @@ import math
 import secrets
 import threading
 import weakref
+import zlib
+from collections import OrderedDict
 
 import numpy as np
 
@@ -48,8 +50,12 @@ NOT_SERIES = ("step", "time")
 _lock = threading.Lock()
 _runs: "weakref.WeakValueDictionary[str, object]" = weakref.WeakValueDictionary()
 _tokens: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()
-_grids: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()  # run -> (samples step, data URL)
-GRID_SCALE = 2  # as the page's own grid (ui/live_views.py)
+# (samples step, columns, shape, CRC-32 of the samples) -> the grid's PNG data URL, newest last. Keyed by content, not
+# by run or view object: the Train page, every viewer's page and the feed share each encoding, and a reset run's new
+# grid at an old step is another key.
+_grid_urls: "OrderedDict[tuple, str]" = OrderedDict()
+GRID_URLS_HELD = 16  # a few runs' newest grids (each ~100-200 KB)
+GRID_SCALE = 2
 
 
 def feed_url(run) -> str:
@@ -71,17 +77,25 @@ def numbers(view) -> list[dict]:
             {"label": "Steps/s", "value": f"{view.steps_per_second:,.0f}" if view.steps_per_second else "-"}]
 
 
-def grid_data_url(run, view) -> str:
-    """The run's newest sample grid as a PNG data URL, encoded once per grid (every request after reuses it)."""
-    key = (id(view.samples), int(view.samples_step))
+def grid_data_url(config, view) -> str | None:
+    """`view`'s sample grid (laid out for `config`'s model) as a PNG data URL, or None before its first grid. Encoded
+    once per grid: the pages' reruns and the feed's answers after the first reuse it."""
+    if view.samples is None:
+        return None
+    samples = np.ascontiguousarray(view.samples)
+    columns = sample_columns(config)
+    key = (int(view.samples_step), columns, samples.shape, samples.dtype.str, zlib.crc32(samples))
     with _lock:
-        cached = _grids.get(run)
-    if cached is None or cached[0] != key:
-        png = grid_png(view.samples, columns=sample_columns(getattr(run, "config", None)), scale=GRID_SCALE)
-        cached = (key, png_data_uri(png))
-        with _lock:
-            _grids[run] = cached
-    return cached[1]
+        url = _grid_urls.get(key)
+        if url is not None:
+            _grid_urls.move_to_end(key)
+            return url
+    url = png_data_uri(grid_png(samples, columns=columns, scale=GRID_SCALE))
+    with _lock:
+        _grid_urls[key] = url
+        while len(_grid_urls) > GRID_URLS_HELD:
+            _grid_urls.popitem(last=False)
+    return url
 
 
 def shares(view) -> dict | None:
@@ -149,7 +163,7 @@ def answer(run, after: float, grid_after: float | None = None, quality_after: fl
         quality_steps, quality_series = _rows_after(view.quality or {}, quality_after)
         body["quality"] = {"steps": quality_steps, "series": quality_series, "shares": shares(view)}
     if grid_after is not None and view.samples is not None and view.samples_step != grid_after:
-        body["grid"] = {"step": int(view.samples_step), "png": grid_data_url(run, view)}
+        body["grid"] = {"step": int(view.samples_step), "png": grid_data_url(getattr(run, "config", None), view)}
     if dview_after is not None and view.extras_chunk != dview_after:
         probabilities = getattr(getattr(run, "config", None), "loss", None) in LOGISTIC_LOSSES
         drawn = dview(view, probabilities)

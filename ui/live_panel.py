@@ -19,7 +19,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from gan_core.images import png_data_uri
 from gan_core.messages import RunView
 from ui import live_feed
 from ui.charts import FAKE_COLOUR, REAL_COLOUR
@@ -84,12 +83,12 @@ def live_numbers(where, view: RunView, feed: str | None, key: str = "live_number
         _component(key=key, data=data, on_status_change=_status_changed)
 
 
-def live_grid(where, view: RunView, png: bytes | None, caption: str, feed: str | None,
+def live_grid(where, view: RunView, png_url: str | None, caption: str, feed: str | None,
               key: str = "live_grid") -> None:
-    """The sample grid `png` of `view` (its step in `caption` as "{step}"; None before the run's first grid), then
-    the feed's newer grids: a run's first grid can come seconds before the page's next rerun."""
-    grid = None if png is None else {
-        "step": int(view.samples_step), "png": png_data_uri(png)}
+    """The sample grid of `view` as a PNG data URL (live_feed.grid_data_url; its step in `caption` as "{step}"; None
+    before the run's first grid), then the feed's newer grids: a run's first grid can come seconds before the page's
+    next rerun."""
+    grid = None if png_url is None else {"step": int(view.samples_step), "png": png_url}
     data = {"part": "grid", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
             "grid": grid, "caption": caption}
     with where:

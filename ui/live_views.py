@@ -13,22 +13,17 @@ import streamlit as st
 
 from gan_core.alerts import check_alerts
 from gan_core.config import LOGISTIC_LOSSES, GANConfig
-from gan_core.images import grid_png, sample_columns
 from gan_core.messages import RunView
-from ui import state
+from ui import live_feed, state
 from ui.live_panel import live_dview, live_grid, live_numbers, live_shares
 from ui.stream_chart import stream_chart
 from ui.train_text import (CRITIC_LABELS, DISCRIMINATOR_VIEW_TEXT, DISCRIMINATOR_VIEW_TEXT_CRITIC, ELBO_TEXT,
                            GRAD_NORM_TEXT, KL_TEXT, LOSS_LABELS, LOSS_TEXT, PENALTY_TEXT, QUALITY_AT_MOST, QUALITY_TEXT,
-                           RECON_TEXT, SAMPLES_TEXT, SCORES_TEXT_CRITIC, SCORES_TEXT_PROBABILITY, STATUS_TEXT,
-                           elapsed_text)
+                           RECON_TEXT, SAMPLES_TEXT, SCORES_TEXT_CRITIC, SCORES_TEXT_PROBABILITY, STATUS_TEXT)
 
 EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 EQUILIBRIUM_G_LOSS = math.log(2)
-# Streamlit's metric values are 2.25rem: at 1024 px wide "59m 59s" or "123,456" would be cut to "59…".
-COMPACT_METRICS_CSS = "<style>.st-key-live_status [data-testid='stMetricValue'] { font-size: 1.75rem; }</style>"
 ALERTS_KEY = "live_alerts"
-GRID_KEY = "_live_sample_grid_png"  # ((view id, samples step, columns), PNG bytes)
 
 
 def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: bool) -> list:
@@ -45,28 +40,19 @@ def alerts_ui(view: RunView, quality: dict | None, scores_are_probabilities: boo
     return alerts
 
 
-def status_ui(view: RunView, feed: str | None = None, redraw: str | None = None, watch: bool = False) -> None:
-    """The run's numbers and its status. `feed`: the run's live feed, which then moves the numbers between reruns
-    (ui/live_panel.py); without it they are Streamlit metrics, redrawn by reruns. `redraw`: the run's redraw key as
-    drawn (ui/live_feed.py), so the feed reruns the fragment when it changes. `watch`: a viewer's page, whose
-    numbers follow the feed while the presenter's run is paused too."""
+def status_ui(view: RunView, feed: str, redraw: str | None = None, watch: bool = False) -> None:
+    """The run's numbers and its status. `feed`: the run's live feed, which moves the numbers between reruns
+    (ui/live_panel.py). `redraw`: the run's redraw key as drawn (ui/live_feed.py), so the feed reruns the fragment
+    when it changes. `watch`: a viewer's page, whose numbers follow the feed while the presenter's run is paused
+    too."""
     title, hint = STATUS_TEXT.get(view.status, (view.status, ""))
     with st.container(key="live_status"):
-        _status_row(view, title, hint, feed, redraw, watch)
-
-
-def _status_row(view: RunView, title: str, hint: str, feed: str | None = None, redraw: str | None = None,
-                watch: bool = False) -> None:
-    if feed is not None:
         numbers_col, status_col = st.columns([3, 2])
         live_numbers(numbers_col, view, feed, redraw=redraw, watch=watch)
-    else:
-        st.html(COMPACT_METRICS_CSS)
-        step_col, elapsed_col, speed_col, status_col = st.columns([1, 1, 1, 2])
-        step_col.metric("Step", f"{view.step:,}")
-        elapsed_col.metric("Elapsed", elapsed_text(view.elapsed_s),
-                           help=f"{view.elapsed_s:,.1f} seconds of training")
-        speed_col.metric("Steps/s", f"{view.steps_per_second:,.0f}" if view.steps_per_second else "-")
+        _status_words(status_col, view, title, hint)
+
+
+def _status_words(status_col, view: RunView, title: str, hint: str) -> None:
     text = view.message or hint.format(chunk=state.CHUNK_STEPS)
     if view.status == "diverged":
         text = "Training holds at the last good weights; see the alert above."
@@ -137,22 +123,16 @@ def autoencoder_charts_ui(view: RunView, config: GANConfig, feed: str | None = N
         _curve_with_text(view, curve, feed, token)
 
 
-def presentation_ui(view: RunView, config: GANConfig, probabilities: bool, notes: list[str] = (),
-                    feed: str | None = None) -> None:
+def presentation_ui(view: RunView, config: GANConfig, probabilities: bool, feed: str,
+                    notes: list[str] = ()) -> None:
     """The sample grid and the main curve side by side first, so both are above the fold of a 1024x768 projector;
     the other curves two by two below; every explanation folded into an expander. `notes` (learning-rate
     changes) are marked under the main curve. `feed`: the run's live feed (ui/live_feed.py), from which the curves
     and the grid (ui/live_panel.py) follow the run between reruns."""
     curves = adversarial_curves(view, config, probabilities) if config.is_adversarial else autoencoder_curves(config)
     grid_col, curve_col = st.columns([2, 3])
-    if feed is not None:  # the feed swaps in each new grid between reruns, the first one too
-        png = None if view.samples is None else _grid_png(view, sample_columns(config))
-        live_grid(grid_col, view, png, _samples_caption(view, config, step="{step}"), feed)
-        grid_col.expander("About the samples").markdown(_samples_text(config))
-    elif view.samples is not None:
-        grid_col.image(_grid_png(view, sample_columns(config)), output_format="PNG",
-                       caption=_samples_caption(view, config))
-        grid_col.expander("About the samples").markdown(_samples_text(config))
+    _live_grid(grid_col, view, config, feed)  # the feed swaps in each new grid between reruns, the first one too
+    grid_col.expander("About the samples").markdown(_samples_text(config))
     _curve_folded(curve_col, view, curves[0], feed)
     for note in notes:
         curve_col.caption(note)
@@ -161,36 +141,24 @@ def presentation_ui(view: RunView, config: GANConfig, probabilities: bool, notes
             _curve_folded(column, view, curve, feed)
 
 
-def _grid_png(view: RunView, columns: int) -> bytes:
-    """The sample grid's PNG, encoded once per new grid: between new samples a redraw sends the same bytes, which
-    Streamlit serves under the same address, so the picture stays in place instead of being fetched again."""
-    key = (id(view), view.samples_step, columns)
-    cached = st.session_state.get(GRID_KEY)
-    if cached is None or cached[0] != key:
-        cached = (key, grid_png(view.samples, columns=columns, scale=2))
-        st.session_state[GRID_KEY] = cached
-    return cached[1]
-
-
-def samples_ui(view: RunView, config: GANConfig, feed: str | None = None) -> None:
-    """The fixed-noise sample grid beside what it shows. `feed`: the run's live feed, which then swaps in each new
-    grid between reruns (ui/live_panel.py)."""
-    if view.samples is None and feed is None:
-        return
+def samples_ui(view: RunView, config: GANConfig, feed: str) -> None:
+    """The fixed-noise sample grid beside what it shows. `feed`: the run's live feed, which swaps in each new grid
+    between reruns (ui/live_panel.py), the first one too."""
     picture, text = st.columns([3, 2])
-    if feed is not None:
-        png = None if view.samples is None else _grid_png(view, sample_columns(config))
-        live_grid(picture, view, png, _samples_caption(view, config, step="{step}"), feed)
-    else:
-        picture.image(_grid_png(view, sample_columns(config)), output_format="PNG",
-                      caption=_samples_caption(view, config))
+    _live_grid(picture, view, config, feed)
     text.markdown(_samples_text(config))
 
 
-def _samples_caption(view: RunView, config: GANConfig, step: str | None = None) -> str:
-    """The grid's caption, at `step` when given (the live grid's "{step}", which its feed fills in)."""
+def _live_grid(container, view: RunView, config: GANConfig, feed: str) -> None:
+    """The live panel's sample grid (empty until the run's first grid, which the feed then brings), encoded once
+    per grid for the page and the feed together."""
+    live_grid(container, view, live_feed.grid_data_url(config, view), _samples_caption(config), feed)
+
+
+def _samples_caption(config: GANConfig) -> str:
+    """The grid's caption; the live panel fills in "{step}" with each grid's step."""
     what = "noise vectors" if config.is_adversarial else "latent vectors, drawn from N(0, I) and decoded,"
-    return f"The same 64 {what} at step {step if step is not None else f'{view.samples_step:,}'}"
+    return f"The same 64 {what} at step {{step}}"
 
 
 def _samples_text(config: GANConfig) -> str:

@@ -411,7 +411,7 @@ def live_views(run, drawn: RunView) -> None:
             if view.status not in ("error", "worker_gone", "stopped"):
                 st.info(_waiting_text(view))
             return
-        presentation_ui(view, run.config, probabilities, notes=lr_change_notes(run), feed=feed)
+        presentation_ui(view, run.config, probabilities, feed, notes=lr_change_notes(run))
         # The discriminator view and live quality follow the feed between reruns, as the curves do.
         if run.config.is_adversarial:
             discriminator_view_ui(view, probabilities, feed)
