@@ -18,6 +18,22 @@ from gan_core.history import downsample  # noqa: F401  (re-exported: older impor
 GOOD_STATE_EVERY_S = 1.0  # timed chunks: how often the divergence rollback point is refreshed
 FIRST_POINT_STEPS = 5  # a live run's first call: its first loss point within tens of milliseconds of Start
 STATUSES = ("idle", "running", "paused", "finished", "diverged", "stopped", "error")
+# Steps/s is measured over this much training time: over the last few calls alone (a fraction of a second on a fast
+# machine) the number jumped with every busy moment of a shared machine.
+SPEED_WINDOW_S = 3.0
+RECENT_CALLS = 512  # enough calls for the window at ~170 calls a second (25 steps at ~4,000 steps/s)
+
+
+def recent_speed(calls, window_s: float = SPEED_WINDOW_S) -> float:
+    """Steps per second over the newest `window_s` seconds of `calls` ((steps, seconds) pairs, oldest first), or
+    over all of them when they add up to less; 0 when there are none."""
+    steps = seconds = 0.0
+    for count, duration in reversed(calls):
+        steps += count
+        seconds += duration
+        if seconds >= window_s:
+            break
+    return steps / seconds if seconds > 0 else 0.0
 
 
 def _copy(value):
@@ -130,7 +146,7 @@ class Trainer:
         self._samples_step = -1
         self._elapsed_s = 0.0
         self._chunks = 0
-        self._recent = deque(maxlen=8)  # (steps, seconds) of recent calls, for steps/s
+        self._recent = deque(maxlen=RECENT_CALLS)  # (steps, seconds) of recent calls, for steps/s
         self._pending_steps = 0  # single-step requests while paused
         self._pending_actions: list[Callable[[], None]] = []
         self._pause_requested = False
@@ -228,12 +244,9 @@ class Trainer:
     def snapshot(self) -> TrainerSnapshot:
         with self._lock:
             history = {name: np.array(values, dtype=np.float64) for name, values in self._history.items()}
-            recent_steps = sum(s for s, _ in self._recent)
-            recent_time = sum(t for _, t in self._recent)
             return TrainerSnapshot(
                 status=self._status, step=self._step, elapsed_s=self._elapsed_s,
-                steps_per_second=recent_steps / recent_time if recent_time > 0 else 0.0,
-                history=history,
+                steps_per_second=recent_speed(self._recent), history=history,
                 samples=None if self._samples is None else self._samples.copy(),
                 samples_step=self._samples_step, message=self._message,
                 total_steps=self.total_steps, chunks=self._chunks,
@@ -254,10 +267,8 @@ class Trainer:
     def status_numbers(self) -> dict:
         """status, step, elapsed_s, steps_per_second, message, busy, chunks, total_steps: no history copied."""
         with self._lock:
-            recent_steps = sum(s for s, _ in self._recent)
-            recent_time = sum(t for _, t in self._recent)
             return {"status": self._status, "step": self._step, "elapsed_s": self._elapsed_s,
-                    "steps_per_second": recent_steps / recent_time if recent_time > 0 else 0.0,
+                    "steps_per_second": recent_speed(self._recent),
                     "message": self._message, "chunks": self._chunks, "total_steps": self.total_steps,
                     "views_chunk": self._views_chunk,
                     "busy": self._busy or self._pending_steps > 0 or self._status == "running"}
@@ -391,11 +402,10 @@ class Trainer:
         if self.chunk_seconds is None:
             return self.chunk_steps
         with self._lock:
-            recent_steps = sum(s for s, _ in self._recent)
-            recent_time = sum(t for _, t in self._recent)
-        if recent_time <= 0:
+            speed = recent_speed(self._recent)
+        if speed <= 0:
             return self.chunk_steps
-        calls = max(1, round(recent_steps / recent_time * self.chunk_seconds / self.steps_per_call))
+        calls = max(1, round(speed * self.chunk_seconds / self.steps_per_call))
         return int(min(self.max_chunk_steps, calls * self.steps_per_call))
 
     def _views_due(self) -> bool:

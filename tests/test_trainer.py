@@ -11,7 +11,7 @@ import pytest
 
 from gan_core.data import Dataset
 from gan_core.lab import create_run
-from gan_core.training import FIRST_POINT_STEPS, Trainer, downsample
+from gan_core.training import FIRST_POINT_STEPS, SPEED_WINDOW_S, Trainer, downsample, recent_speed
 
 
 def _run(tiny_config, tiny_images, **kwargs):
@@ -343,3 +343,16 @@ def test_pictures_are_drawn_at_most_at_the_redraw_rate_and_always_at_a_pause():
     assert len(drawn) < len(chunks) / 3  # far fewer pictures than chunks
     assert min(np.diff(drawn[:-1])) >= 0.25  # while running, at most every views_every_s (the last: the pause)
     assert views["samples_step"] == numbers["step"]  # a paused run's pictures show its step
+
+
+def test_steps_per_second_is_the_pace_of_the_last_seconds_not_of_the_last_few_calls():
+    """A shared machine's busy moment makes a handful of calls slow; the number shown must not jump with it."""
+    steady = [(25, 0.02)] * 500  # 1,250 steps/s for 10 s of training (a call is 20 ms on a fast machine)
+    assert recent_speed(steady) == pytest.approx(1250)
+    hiccup = steady + [(25, 0.1)] * 3  # then three calls five times slower: 0.3 s of a busy moment
+    assert recent_speed(hiccup) > 1100  # over the last 8 calls it read 500, under half the pace
+    recovered = hiccup + [(25, 0.02)] * 160  # 3.2 s at the steady pace again: the hiccup has left the window
+    assert recent_speed(recovered) == pytest.approx(1250)
+    assert recent_speed([(5, 0.01)]) == pytest.approx(500)  # less than a window held: all of it
+    assert recent_speed([]) == 0.0
+    assert SPEED_WINDOW_S >= 2
