@@ -99,3 +99,20 @@ def test_every_run_tells_the_browser_the_dimensions_picker_value(explore):
     assert len(_raw_sliders(at)) == 2
     at.run()
     assert _dims_picker(at).value == [0, 3] and _dims_picker(at).proto.set_value
+
+
+def test_a_click_sent_before_the_newest_address_arrived_is_not_undone(explore):
+    """Each run writes the page's state into the address; a click the browser sends before that write reaches it
+    carries the address before. That one is the page's own too, not a shared link to apply: applying it undid the
+    click (CI: the view picked went back to Arithmetic) and the model switch before it."""
+    at = explore
+    at.segmented_control(key="explore_view").set_value("Arithmetic").run()
+    before = dict(at.query_params)
+    at.selectbox(key="explore_model").set_value("cgan").run()
+    assert at.query_params != before and at.query_params.get("model") == "cgan"
+    at.query_params = dict(before)  # the click left the browser before the newest address arrived
+    at.segmented_control(key="explore_view").set_value("Latent sliders").run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="explore_view").value == "Latent sliders"
+    assert at.selectbox(key="explore_model").value == "cgan"
+    assert at.query_params.get("model") == "cgan" and at.query_params.get("view") is None  # the address caught up

@@ -187,6 +187,21 @@ def test_a_published_playground_state_is_refused_with_what_is_wrong(spoil, words
 
 
 # ---- the link in a real browser ---------------------------------------------------------------------
+def _press(page, key: str, until_enabled: str, tries: int = 3) -> None:
+    """Click the button `key` until the button `until_enabled` is enabled: on a loaded machine a click that lands
+    while the page redraws may be lost, and the viewer's wait must start from the presenter's own change."""
+    from browser_support import by_key, wait_until
+
+    button = by_key(page, key).get_by_role("button")
+    done = lambda: by_key(page, until_enabled).get_by_role("button").is_enabled()  # noqa: E731
+    for _ in range(tries):
+        if button.is_enabled():  # not yet taken (a slow page may still be drawing an earlier click: no second one)
+            button.click()
+        if wait_until(done, timeout=10):
+            return
+    raise AssertionError(f"the presenter's {key} click never took ({tries} clicks, 10 s apart)")
+
+
 def test_a_presenter_link_in_a_browser_shows_the_run_live_without_controls_and_revoking_ends_it():
     sync_api = pytest.importorskip("playwright.sync_api")
     from browser_support import AppServer, INSTALL_HINT, by_key, launch_browser, screenshot, step_value, wait_until
@@ -230,9 +245,9 @@ def test_a_presenter_link_in_a_browser_shows_the_run_live_without_controls_and_r
             assert grid.locator("img").evaluate("img => img.complete && img.naturalWidth") > 0
             # A pause and a resume reach the viewer within seconds, not at its next timed rerun: its numbers panel
             # goes on reading the feed of a paused run (only the presenter can resume it).
-            by_key(presenter, "train_pause").get_by_role("button").click()
+            _press(presenter, "train_pause", until_enabled="train_resume")
             viewer.get_by_text("The presenter paused the training.").wait_for(timeout=15_000)
-            by_key(presenter, "train_resume").get_by_role("button").click()
+            _press(presenter, "train_resume", until_enabled="train_pause")
             viewer.get_by_text("Training live in the presenter's process").wait_for(timeout=15_000)
             resumed = step_value(viewer)
             assert wait_until(lambda: step_value(viewer) > resumed, timeout=15)

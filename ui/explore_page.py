@@ -53,7 +53,11 @@ MAX_SLIDERS = 12
 # The views (label -> the word a link uses); which ones a model offers is decided in views_for.
 VIEW_WORDS = {"Latent sliders": "sliders", "Between classes": "classes", "Latent map": "map",
               "Encode and decode": "encode", "Interpolate": "interpolate", "Arithmetic": "arithmetic"}
-LINK_WRITTEN_KEY = "_explore_link_written"  # the link parameters this page last wrote to the URL
+# The link parameter sets this page wrote to the URL lately, newest last. Not only the newest: a click sent while the
+# browser had not yet received the newest carries the one before, which is ours too, not a link to apply (applying
+# it undid the click: the view picked went back to the one in that URL).
+LINKS_WRITTEN_KEY = "_explore_links_written"
+LINKS_REMEMBERED = 8
 LINK_PENDING_KEY = "_explore_link_pending"  # (seed or None, moved z values, drawn z values or None) from a link,
 # applied once the model is known; no seed with a drawing means the sliders start from the drawing
 # The dimensions picker: "explore_dims" holds the choice; the widget itself gets a fresh key (a generation)
@@ -117,9 +121,9 @@ def read_link() -> list[str]:
     Returns what was ignored, each named by its parameter. z waits (LINK_PENDING_KEY) until the model is known.
     """
     found = _link_in_url()
-    if not found or found == st.session_state.get(LINK_WRITTEN_KEY):
+    if not found or (found in st.session_state.get(LINKS_WRITTEN_KEY, ()) and not _history_navigation()):
         return []
-    st.session_state[LINK_WRITTEN_KEY] = found  # read once: a link that fails to apply is not retried each run
+    _remember_written(found)  # read once: a link that fails to apply is not retried each run
     models = [shipped.name for shipped in catalog.SHIPPED] + [catalog.SESSION]
     request = explore_link.parse_params(found, models, list(VIEW_WORDS.values()))
     if request.model is not None:
@@ -192,15 +196,28 @@ def link_params(loaded: state.LoadedModel) -> dict[str, str]:
     return params
 
 
+def _remember_written(params: dict[str, str]) -> None:
+    written = [link for link in st.session_state.get(LINKS_WRITTEN_KEY, ()) if link != params]
+    st.session_state[LINKS_WRITTEN_KEY] = (written + [params])[-LINKS_REMEMBERED:]
+
+
+def _history_navigation() -> bool:
+    """Whether this run follows the browser's Back or Forward: then an earlier link of ours is the one wanted."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return bool(getattr(get_script_run_ctx(), "is_history_navigation", False))
+
+
 def write_link(loaded: state.LoadedModel) -> dict[str, str]:
-    """Put the page's state in the URL (only what changed), and remember it as written by us."""
+    """Put the page's state in the URL when it changed, in one message, and remember it as written by us.
+
+    One message: a run is interrupted (by the next click) only where it sends one, so the browser's URL is either
+    the one before or this one, never a mix of the two that the next run would take for a link to apply."""
     params = link_params(loaded)
-    for name in explore_link.PARAMS:
-        if name in params and st.query_params.get(name) != params[name]:
-            st.query_params[name] = params[name]
-        elif name not in params and name in st.query_params:
-            del st.query_params[name]
-    st.session_state[LINK_WRITTEN_KEY] = params
+    _remember_written(params)
+    if _link_in_url() != params:
+        others = {name: st.query_params.get_all(name) for name in st.query_params if name not in explore_link.PARAMS}
+        st.query_params.from_dict({**others, **params})
     return params
 
 
