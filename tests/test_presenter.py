@@ -264,8 +264,6 @@ def test_a_presenter_link_in_a_browser_shows_the_run_live_without_controls_and_r
 
             viewer.get_by_role("link", name="Live view").click()
             viewer.get_by_text("Step").first.wait_for()
-            newest_moment = viewer.get_by_text("The newest moment is the live sample grid above")
-            newest_moment.first.wait_for(timeout=60_000)  # the timeline, at its newest moment
             for _ in range(3):  # a click that lands while the presenter's page redraws may be lost: click again
                 by_key(presenter, "presenter_revoke").get_by_role("button").click()
                 if wait_until(lambda: by_key(presenter, "presenter_revoke").count() == 0, timeout=10):
@@ -276,10 +274,6 @@ def test_a_presenter_link_in_a_browser_shows_the_run_live_without_controls_and_r
             try:
                 # Within seconds, not at the viewer page's next timed rerun (30 s): the feed's status changed.
                 viewer.get_by_text("The presenter stopped sharing this live view").wait_for(timeout=15_000)
-                # The timeline pointed to the live grid, now gone: it follows the feed's status too, not its 30 s
-                # timer (which would leave it pointing at nothing for up to 30 s).
-                assert wait_until(lambda: newest_moment.count() == 0, timeout=5), (
-                    "the viewer's timeline still points to a live grid the revoke removed")
             finally:
                 screenshot(viewer, "presenter_viewer_revoked")
                 screenshot(presenter, "presenter_after_revoke")

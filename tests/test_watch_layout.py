@@ -51,7 +51,7 @@ def test_the_live_view_draws_the_same_slots_before_and_after_sharing_stops(monke
     assert _top_level(at) == live and any("does not lead to a run" in str(e.value) for e in at.error)
 
 
-def _timeline_app(explorable: bool, feed: str | None = None, live: bool = True) -> None:
+def _timeline_app(explorable: bool) -> None:
     import types
 
     import numpy as np
@@ -62,11 +62,9 @@ def _timeline_app(explorable: bool, feed: str | None = None, live: bool = True) 
     view = types.SimpleNamespace(timeline_steps=[100, 200, 300], max_frames=300,
                                  timeline_frames=[np.zeros((64, 28, 28), np.uint8)] * 3,
                                  timeline_weight_steps=(100, 300),
-                                 timeline_frame=lambda step: np.zeros((64, 28, 28), np.uint8),
-                                 status="running", busy=True)
-    run = types.SimpleNamespace(view=view, run_id="r" * 32, config=GANConfig(hidden_units=16, latent_dim=8),
-                                live=live)
-    train_extras.timeline_ui(run, refresh_s=None, explorable=explorable, feed=feed)
+                                 timeline_frame=lambda step: np.zeros((64, 28, 28), np.uint8))
+    run = types.SimpleNamespace(view=view, run_id="r" * 32, config=GANConfig(hidden_units=16, latent_dim=8))
+    train_extras.timeline_ui(run, refresh_s=None, explorable=explorable)
 
 
 def test_a_viewers_timeline_offers_no_explore_button_that_would_fail():
@@ -81,28 +79,3 @@ def test_a_viewers_timeline_offers_no_explore_button_that_would_fail():
     assert not viewer.exception, viewer.exception
     assert not any(b.key == "train_timeline_explore" for b in viewer.button)
     assert any("latest generator" in str(c.value) for c in viewer.caption)
-
-
-def _status_watchers(at) -> list[dict]:
-    import json
-
-    return [json.loads(e.proto.json) for e in at.get("bidi_component") if '"part": "status"' in e.proto.json]
-
-
-def test_a_viewers_timeline_follows_the_shared_runs_status_so_a_revoke_empties_it_at_once():
-    """Its newest moment points to the live grid above: when the presenter revokes the link that grid is gone within a
-    second (the live panel follows the feed), and the timeline must not wait 30 s for its own timer to follow."""
-    viewer = AppTest.from_function(_timeline_app, args=(False, "/gan-lab/feed/shared"), default_timeout=60)
-    viewer.run()
-    assert not viewer.exception, viewer.exception
-    watchers = _status_watchers(viewer)
-    assert [(w["feed"], w["status"], w["busy"], w["watch"]) for w in watchers] == [
-        ("/gan-lab/feed/shared", "running", True, True)]  # followed while paused too: only the presenter resumes
-
-    ended = AppTest.from_function(_timeline_app, args=(False, "/gan-lab/feed/shared", False), default_timeout=60)
-    ended.run()
-    assert not ended.exception and not _status_watchers(ended)  # an ended link's feed is not asked any more
-
-    owner = AppTest.from_function(_timeline_app, args=(True,), default_timeout=60)
-    owner.run()
-    assert not owner.exception and not _status_watchers(owner)  # the Train page reruns itself on its own buttons

@@ -83,16 +83,6 @@ def live_numbers(where, view: RunView, feed: str | None, key: str = "live_number
         _component(key=key, data=data, on_status_change=_status_changed)
 
 
-def live_status_watch(where, view: RunView, feed: str | None, key: str = "live_status_watch",
-                      watch: bool = False) -> None:
-    """Draws nothing: reruns the fragment it is in as soon as the run's feed says another status than `view`'s (a
-    fragment with no numbers panel of its own: a viewer's timeline). `watch`: follow a paused run too."""
-    data = {"part": "status", "token": feed, "status": view.status, "busy": bool(view.busy), "feed": feed,
-            "redraw": None, "watch": bool(watch)}
-    with where:
-        _component(key=key, data=data, on_status_change=_status_changed)
-
-
 def live_grid(where, view: RunView, png_url: str | None, caption: str, feed: str | None,
               key: str = "live_grid") -> None:
     """The sample grid of `view` as a PNG data URL (live_feed.grid_data_url; its step in `caption` as "{step}"; None

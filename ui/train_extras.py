@@ -37,7 +37,6 @@ from gan_core.bundle import BundleError, load_bundle_bytes
 from gan_core.config import GANConfig
 from gan_core.images import grid, grid_png, sample_columns, upscale
 from ui import state
-from ui.live_panel import live_status_watch
 
 DATA_ROOT_ENV = data.DATA_ROOT_ENV
 UPLOAD_CHOICE = "upload"
@@ -284,14 +283,11 @@ def run_inputs(config: GANConfig) -> dict:
 
 
 # ---- the timeline ---------------------------------------------------------------------------------
-def timeline_ui(run, refresh_s: float | None, explorable: bool = True, feed: str | None = None) -> None:
+def timeline_ui(run, refresh_s: float | None, explorable: bool = True) -> None:
     """The fixed-noise grid through training, scrubbed with a slider; its own fragment.
 
     `explorable`: offer "Explore step N" (the run's owner). A viewer of a shared run cannot fetch past weights
     (nor Resume anything), so the viewer's timeline points to Explore's copy of the latest generator instead.
-    `feed`: the shared run's live feed (a viewer's timeline), whose status reruns this fragment at once: a revoked
-    link empties it within a second, not at its next timed rerun (its newest moment points to a live grid that is
-    gone by then).
     """
 
     @st.fragment(run_every=refresh_s)
@@ -324,8 +320,6 @@ def timeline_ui(run, refresh_s: float | None, explorable: bool = True, feed: str
             _explore_moment_ui(text, run, view, chosen)
         else:
             text.caption("Open **Explore** (left) to play with the presenter's latest generator.")
-        if feed is not None and run.live:
-            live_status_watch(text, view, feed, key="timeline_status_watch", watch=True)
 
     timeline()
 

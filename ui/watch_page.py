@@ -71,8 +71,7 @@ def main() -> None:
         live()
     with timeline_slot:
         if presenter.is_live(shared):
-            train_extras.timeline_ui(presenter.WatchedRun(shared), refresh_s=TIMELINE_REFRESH_S, explorable=False,
-                                     feed=live_feed.feed_url(shared))
+            train_extras.timeline_ui(presenter.WatchedRun(shared), refresh_s=TIMELINE_REFRESH_S, explorable=False)
 
 
 def _notice(slot, shared) -> None:

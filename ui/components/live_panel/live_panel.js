@@ -3,9 +3,9 @@
 // between the page's reruns. ui/live_panel.py puts the shared feed poller (ui/components/live_feed/feed.js) in front
 // of this file, so the panel and the curves make one request together.
 //
-// data = {part: "numbers" | "grid" | "shares" | "dview" | "status", token, busy, status, feed: address | null,
-//         numbers: [{label, value, help?}], step (the step the numbers are at)           -- part "numbers"
-//         watch (a viewer's page: follow the feed while the run is paused too)           -- parts "numbers", "status"
+// data = {part: "numbers" | "grid" | "shares" | "dview", token, busy, status, feed: address | null,
+//         numbers: [{label, value, help?}], step (the step the numbers are at),
+//         watch (a viewer's page: follow the feed while the run is paused too)           -- part "numbers"
 //         grid: {step, png (data URL)} | null, caption ("... at step {step}")          -- part "grid"
 //         shares: {step, values: 10 shares} | null                                     -- part "shares"
 //         dview: {chunk, step, lower, upper, real, fake (counts per bin), count, probabilities} | null,
@@ -17,9 +17,6 @@
 // score: ui/live_feed.py): when either differs from the one the page was drawn with (data.redraw; null: not
 // watched), it fires the trigger "status" once, which reruns the page's live fragment, so a run that ends or fails,
 // a new alert, or the first quality score shows at once (a redraw key no sooner than REDRAW_MIN_MS after a draw).
-//
-// The "status" part draws nothing: it only watches the feed's status as the numbers do, for a fragment of its own
-// that must follow the run's status too (a viewer's timeline, which a revoked link empties).
 //
 // window.__ganLabRedrawReruns counts the reruns fired for a changed redraw key alone (the status the same).
 //
@@ -99,10 +96,6 @@ class LivePanel {
       this.box = document.createElement("div");
       this.box.className = "live-numbers";
       this.box.setAttribute("data-testid", "live-numbers");
-    } else if (part === "status") {
-      this.box = document.createElement("div");
-      this.box.hidden = true;
-      this.box.setAttribute("data-testid", "live-status-watch");
     } else if (part === "shares") {
       this.buildShares();
     } else if (part === "dview") {
@@ -310,8 +303,8 @@ class LivePanel {
   }
 
   appendFeed(body) {
-    if (this.part === "numbers" || this.part === "status") {
-      if (body.numbers && this.part === "numbers") this.showNumbers(body.numbers, body.step); // even a step back
+    if (this.part === "numbers") {
+      if (body.numbers) this.showNumbers(body.numbers, body.step); // the run as it is now, even a step back
       const redrawn = this.redraw !== null && body.redraw !== undefined && body.redraw !== this.redraw &&
         performance.now() - this.drawnAt >= REDRAW_MIN_MS;
       if (!this.fired && this.trigger && (body.status !== this.status || body.busy !== this.busy || redrawn)) {
@@ -355,8 +348,6 @@ class LivePanel {
     const stale = sameRun && this.busy;
     if (this.part === "numbers") {
       if (!(stale && data.step < this.shownStep)) this.showNumbers(data.numbers || [], data.step);
-    } else if (this.part === "status") {
-      this.box.dataset.status = String(data.status);
     } else if (this.part === "shares") {
       const step = data.shares ? data.shares.step : -1;
       if (!(stale && step < this.shownStep)) this.showShares(data.shares);
