@@ -11,7 +11,7 @@ import pytest
 
 from gan_core.data import Dataset
 from gan_core.lab import create_run
-from gan_core.training import FIRST_POINT_STEPS, SPEED_WINDOW_S, Trainer, downsample, recent_speed
+from gan_core.training import FIRST_POINT_STEPS, Trainer, downsample, recent_speed
 
 
 def _run(tiny_config, tiny_images, **kwargs):
@@ -355,4 +355,7 @@ def test_steps_per_second_is_the_pace_of_the_last_seconds_not_of_the_last_few_ca
     assert recent_speed(recovered) == pytest.approx(1250)
     assert recent_speed([(5, 0.01)]) == pytest.approx(500)  # less than a window held: all of it
     assert recent_speed([]) == 0.0
-    assert SPEED_WINDOW_S >= 2
+    trainer = Trainer(_NoModel(), _sleeping_steps(0.0))  # and the trainer holds enough calls for the window
+    trainer._recent.extend(hiccup)
+    assert trainer.status_numbers()["steps_per_second"] == pytest.approx(recent_speed(hiccup))
+    assert trainer.snapshot().steps_per_second == pytest.approx(recent_speed(hiccup))

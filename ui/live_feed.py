@@ -155,6 +155,7 @@ def answer(run, after: float, grid_after: float | None = None, quality_after: fl
     step, the discriminator view when `dview_after` is given and the run's is another computation than that chunk's,
     and the run's redraw key."""
     view = run.poll()
+    config = getattr(run, "config", None)
     steps, series = _rows_after(view.history, after)
     body = {"status": view.status, "busy": bool(view.busy), "step": int(view.step),
             "elapsed_s": float(view.elapsed_s), "steps_per_second": float(view.steps_per_second or 0.0),
@@ -163,9 +164,9 @@ def answer(run, after: float, grid_after: float | None = None, quality_after: fl
         quality_steps, quality_series = _rows_after(view.quality or {}, quality_after)
         body["quality"] = {"steps": quality_steps, "series": quality_series, "shares": shares(view)}
     if grid_after is not None and view.samples is not None and view.samples_step != grid_after:
-        body["grid"] = {"step": int(view.samples_step), "png": grid_data_url(getattr(run, "config", None), view)}
+        body["grid"] = {"step": int(view.samples_step), "png": grid_data_url(config, view)}
     if dview_after is not None and view.extras_chunk != dview_after:
-        probabilities = getattr(getattr(run, "config", None), "loss", None) in LOGISTIC_LOSSES
+        probabilities = getattr(config, "loss", None) in LOGISTIC_LOSSES
         drawn = dview(view, probabilities)
         if drawn is not None:
             body["dview"] = drawn

@@ -49,16 +49,12 @@ def status_ui(view: RunView, feed: str, redraw: str | None = None, watch: bool =
     with st.container(key="live_status"):
         numbers_col, status_col = st.columns([3, 2])
         live_numbers(numbers_col, view, feed, redraw=redraw, watch=watch)
-        _status_words(status_col, view, title, hint)
-
-
-def _status_words(status_col, view: RunView, title: str, hint: str) -> None:
-    text = view.message or hint.format(chunk=state.CHUNK_STEPS)
-    if view.status == "diverged":
-        text = "Training holds at the last good weights; see the alert above."
-    with status_col:
+        text = view.message or hint.format(chunk=state.CHUNK_STEPS)
+        if view.status == "diverged":
+            text = "Training holds at the last good weights; see the alert above."
         show = {"diverged": st.warning, "error": st.error, "worker_gone": st.error}.get(view.status, st.info)
-        show(f"**{title}.** {text}")
+        with status_col:
+            show(f"**{title}.** {text}")
 
 
 class Curve(NamedTuple):
